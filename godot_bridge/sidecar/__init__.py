@@ -1,0 +1,1 @@
+"""Finding, launching, watching and stopping the Godot stage process."""
