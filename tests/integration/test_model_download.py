@@ -12,6 +12,7 @@ import pytest
 
 from godot_bridge.server import BridgeServer
 from godot_bridge.server.model_http import model_signature
+from tests.integration.stage_client import open_stage
 
 BODY = b"glTF\x02\x00\x00\x00" + bytes(range(256)) * 40
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -122,8 +123,6 @@ async def test_traversal_and_malformed_names_never_reach_the_file_system(
 
 
 async def test_the_websocket_endpoint_still_works_beside_downloads(served: tuple[BridgeServer, Path]) -> None:
-    from tests.integration.stage_client import open_stage
-
     bridge, _ = served
     ws, welcome = await open_stage(bridge.url, bridge.token)
     assert welcome["type"] == "host.welcome"
