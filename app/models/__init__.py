@@ -1,0 +1,1 @@
+"""VRM inspection and the user-data model store."""
