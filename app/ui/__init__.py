@@ -1,0 +1,1 @@
+"""Qt windows. Everything here is a thin view over the plain-Python services."""
