@@ -180,7 +180,10 @@ class WebLauncher:
     kind = "web"
 
     def __init__(
-        self, runtime_dir: Path, chromium: str | None = None, extra_pack_files: dict[str, bytes] | None = None
+        self,
+        runtime_dir: Path,
+        chromium: str | None = None,
+        extra_pack_files: dict[str, bytes] | None = None,
     ) -> None:
         self.runtime_dir = runtime_dir
         self.chromium = chromium or find_chromium()
