@@ -250,6 +250,7 @@ class BridgeServer:
             max_size=cfg.max_frame_bytes * _HARD_CAP_FACTOR,
             ping_interval=None,  # the protocol's own heartbeat also measures the clock offset
             compression=None,  # Godot's WebSocketPeer does not negotiate permessage-deflate
+            close_timeout=1.0,  # a local stage answers a close at once; a frozen one must not hold us 10 s
             server_header=None,
         )
 

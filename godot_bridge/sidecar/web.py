@@ -9,14 +9,10 @@ process: lines on stdout/stderr and an exit code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import json
 import logging
-import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -27,6 +23,7 @@ from typing import Any
 
 from godot_bridge.sidecar.launch import LaunchError, LaunchRequest, LineSink, StreamName
 from godot_bridge.sidecar.pack import pack_project
+from godot_bridge.sidecar.process_group import child_preexec, signal_group
 from godot_bridge.sidecar.web_runtime import FILES as RUNTIME_FILES
 
 log = logging.getLogger("godot_bridge.sidecar.web")
@@ -50,7 +47,6 @@ CHROMIUM_FLAGS = (
     "--window-size=450,600",
 )
 _MIME = {".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8"}
-_PR_SET_PDEATHSIG = 1
 
 
 def find_chromium() -> str | None:
@@ -59,11 +55,6 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
-
-
-def _die_with_parent() -> None:
-    # Linux: the browser gets SIGKILL when the host dies, even by SIGKILL, so no stage outlives the app.
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class _PageServer(ThreadingHTTPServer):
@@ -166,8 +157,7 @@ class WebStageProcess:
         return code
 
     def _kill_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._browser.pid, sig)
+        signal_group(self._browser.pid, sig)
 
     def terminate(self) -> None:
         self._kill_group(signal.SIGTERM)
@@ -241,7 +231,7 @@ class WebLauncher:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=child_preexec(),
             )
         except OSError as error:
             server.shutdown()
