@@ -55,6 +55,7 @@ class StageService:
         self._listeners: list[Callable[[StageStatus], None]] = []
         self._apply_lock = asyncio.Lock()
         self.status = StageStatus("not-found", missing_reason) if runtime is None else StageStatus("stopped", "")
+        log.info("stage: %s %s", self.status.phase, self.status.message)
 
     def subscribe(self, listener: Callable[[StageStatus], None]) -> None:
         self._listeners.append(listener)

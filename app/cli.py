@@ -1,0 +1,171 @@
+"""``python -m app [subcommand]``: the app itself, and diagnostics that need no window.
+
+Subcommands print human text by default and JSON with ``--json``, and exit non-zero with a one-line reason on
+failure. ``stage-check`` answers "does my Godot show this avatar?"; ``godot-info`` answers "which Godot would be used,
+and if none, why?".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, run_gui
+from app.models.store import ModelStore
+from app.models.vrm_check import NotVrmError, check_vrm
+from app.paths import USER_DATA_ENV
+from godot_bridge.server import SceneApplyFailed, StageError
+from godot_bridge.sidecar.discovery import GodotFinder
+from godot_bridge.sidecar.manager import StageStartError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user-data", metavar="DIR", help=f"the app's data folder (also ${USER_DATA_ENV})")
+    parser.add_argument(
+        "--runtime",
+        choices=("native", "web", "attach"),
+        default="native",
+        help="native Godot (default), the Godot web runtime in headless Chromium, or attach to a "
+        "stage you start from the Godot editor",
+    )
+    parser.add_argument("--godot", metavar="PATH", help="the Godot 4 executable (default: searched)")
+    parser.add_argument("--remote-debug", metavar="URI", help="e.g. tcp://127.0.0.1:6007 (native Godot only)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stage-tamagotchi", description="A desktop body for an AI companion.")
+    _common(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command")
+    check = commands.add_parser("stage-check", help="launch the stage, show a model, report, and stop")
+    _common(check)
+    check.add_argument("--model", required=True, type=Path, help="a .vrm file")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    info = commands.add_parser("godot-info", help="which Godot 4 would be used, or why none qualifies")
+    info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _emit(as_json: bool, result: dict[str, Any], human: str) -> int:
+    print(json.dumps(result) if as_json else human)
+    return 0 if result.get("ok") else 1
+
+
+async def stage_check(options: AppOptions, model: Path, as_json: bool) -> int:
+    def fail(code: str, message: str) -> int:
+        return _emit(as_json, {"ok": False, "code": code, "message": message}, f"stage-check failed: {message}")
+
+    try:
+        check_vrm(model)
+        stored = ModelStore(options.user_data).put(model)
+        launcher = build_launcher(options)
+    except NotVrmError as refused:
+        return fail(refused.code, f"{model.name} is not a usable VRM: {refused.message}")
+    except OSError as error:
+        return fail("store-failed", f"could not save {model.name} in {options.user_data}: {error}")
+    except LauncherUnavailable as missing:
+        return fail(missing.code, missing.message)
+    stage = ManagedStage(launcher, ModelStore(options.user_data), options)
+    try:
+        await stage.start()
+        assert stage.bridge.stage is not None
+        engine = stage.bridge.stage.hello.engine
+        applied = await stage.apply_scene(stage.scene_for(stored))
+    except StageStartError as error:
+        return fail("stage-start-failed", str(error))
+    except SceneApplyFailed as error:
+        return fail(error.code, error.message)
+    except (StageError, TimeoutError, ConnectionError) as error:
+        return fail("stage-error", str(error))
+    finally:
+        await stage.stop()
+    result = {
+        "ok": True,
+        "engine": f"{engine.name} {engine.version} ({engine.platform})",
+        "runtime": options.runtime,
+        "vrmVersion": applied.vrm_version,
+        "expressions": applied.expressions,
+        "unboundExpressions": applied.unbound_expressions,
+        "mouthReady": applied.mouth_ready,
+        "loadMs": round(applied.load_ms, 1),
+        "modelId": applied.model_id,
+    }
+    human = (
+        f"OK: {model.name} (VRM {applied.vrm_version}) shown by {result['engine']} in {applied.load_ms:.0f} ms\n"
+        f"expressions: {', '.join(applied.expressions) or 'none the stage can drive'}"
+        + (f"\nwithout binds: {', '.join(applied.unbound_expressions)}" if applied.unbound_expressions else "")
+    )
+    return _emit(as_json, result, human)
+
+
+def godot_info(explicit: str | None, as_json: bool) -> int:
+    discovery = GodotFinder().find(explicit)
+    rejected = [
+        {"path": str(r.candidate.path), "source": r.candidate.source, "reason": r.reason} for r in discovery.rejected
+    ]
+    if discovery.found is None:
+        result = {"ok": False, "code": "godot-not-found", "message": discovery.reason, "rejected": rejected}
+        return _emit(as_json, result, discovery.reason)
+    found = discovery.found
+    result = {
+        "ok": True,
+        "path": str(found.path),
+        "version": found.version.raw,
+        "source": found.source,
+        "rejected": rejected,
+    }
+    human = f"Godot {found.version.number} ({found.version.raw}) at {found.path}, found via {found.source}"
+    return _emit(as_json, result, human)
+
+
+async def _cancel_on_signals(job: Coroutine[Any, Any, int]) -> int:
+    """Ctrl+C or SIGTERM cancel the job, so its cleanup (stopping the stage) still runs."""
+    work = asyncio.ensure_future(job)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, work.cancel)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_gui(options: AppOptions) -> int:
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415 - Qt only for the GUI
+
+    from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415
+
+    existing = QApplication.instance()
+    qt_app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
+    loop = QtAsyncioLoop(qt_app)
+    asyncio.set_event_loop(loop)
+    quit_requested = asyncio.Event()
+    qt_app.lastWindowClosed.connect(quit_requested.set)
+    with loop:
+        return loop.run_until_complete(_cancel_on_signals(run_gui(options, quit_requested)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "godot-info":
+        return godot_info(args.godot, args.json)
+    options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
+    if args.command == "stage-check":
+        return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
+    return _run_gui(options)

@@ -1,0 +1,62 @@
+"""``python -m app stage-check --runtime web --json`` from the command line, in the real Godot 4.6 engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.vrm_factory import build_vrm
+
+pytestmark = pytest.mark.tier3
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stage_check(model: Path, user_data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "stage-check",
+            "--runtime",
+            "web",
+            "--model",
+            str(model),
+            "--user-data",
+            str(user_data),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_stage_check_in_the_web_runtime_reports_the_avatar(web_runtime: Path, tmp_path: Path) -> None:
+    model = tmp_path / "Ada.vrm"
+    model.write_bytes(build_vrm("0.x"))
+    done = stage_check(model, tmp_path / "ud")
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True and result["runtime"] == "web"
+    assert result["engine"] == "godot 4.6.stable.official.89cea1439 (Web)"
+    assert result["vrmVersion"] == "0.x" and set(result["expressions"]) == {"aa", "ih", "ou", "ee", "oh", "blink"}
+    assert result["mouthReady"] is True and result["loadMs"] > 0 and result["modelId"].startswith("sha256:")
+
+
+def test_stage_check_reports_a_model_the_engine_cannot_import(web_runtime: Path, tmp_path: Path) -> None:
+    # The header and JSON pass the Python gate, but the binary chunk ends 200 bytes early: only the engine can tell.
+    data = bytearray(build_vrm("1.0"))[:-200]
+    data[8:12] = len(data).to_bytes(4, "little")
+    model = tmp_path / "broken.vrm"
+    model.write_bytes(bytes(data))
+    done = stage_check(model, tmp_path / "ud")
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result == {"ok": False, "code": "import-failed", "message": "GLTFDocument could not parse it: File corrupt"}
