@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -141,7 +142,23 @@ async def _cancel_on_signals(job: Coroutine[Any, Any, int]) -> int:
         return 130
 
 
+def _display_problem() -> str | None:
+    """Qt aborts the process without a display; say so in one line instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display: start the app inside a desktop session (DISPLAY or WAYLAND_DISPLAY unset), or use "
+        "'python -m app stage-check --model FILE' which needs none"
+    )
+
+
 def _run_gui(options: AppOptions) -> int:
+    problem = _display_problem()
+    if problem:
+        print(f"stage-tamagotchi: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415 - Qt only for the GUI
 
     from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415

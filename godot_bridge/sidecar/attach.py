@@ -7,6 +7,8 @@ here is only a placeholder that stays alive until the app stops it; the bridge d
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 
 from godot_bridge.sidecar.launch import TOKEN_ENV, LaunchRequest, LineSink
 
@@ -53,10 +55,16 @@ class AttachedStage:
             self._stopped.set()
 
 
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 class AttachLauncher:
     kind = "attach"
 
-    def __init__(self) -> None:
+    def __init__(self, announce: Callable[[str], None] = _to_stderr) -> None:
+        """``announce`` shows the developer what to run (stderr by default; a window may show it instead)."""
+        self.announce = announce
         self.instructions = ""
 
     def allows_origin(self, origin: str) -> bool:
@@ -64,8 +72,7 @@ class AttachLauncher:
 
     async def launch(self, request: LaunchRequest, on_line: LineSink) -> AttachedStage:
         self.instructions = attach_instructions(request)
-        for line in self.instructions.splitlines():
-            on_line("stdout", line)
+        self.announce(self.instructions)
         return AttachedStage()
 
     async def aclose(self) -> None:

@@ -153,3 +153,18 @@ def test_the_app_keeps_running_without_godot_and_says_why(tmp_path: Path) -> Non
     _out, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "stage: not-found Godot 4 not found" in err
+
+
+def test_the_app_explains_a_missing_display_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--user-data", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("stage-tamagotchi: no display:") and done.stderr.count("\n") == 1
