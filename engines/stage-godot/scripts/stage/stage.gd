@@ -213,7 +213,7 @@ func _frame_upper_body() -> void:
 	var top := bounds.position.y + bounds.size.y
 	var focus_height := maxf(bounds.size.y * 0.4, 0.3)
 	var target := Vector3(bounds.get_center().x, top - focus_height * 0.5, bounds.get_center().z)
-	var distance := focus_height / (2.0 * tan(deg_to_rad(_camera.fov) * 0.5)) * 1.3
+	var distance := focus_height / (2.0 * tan(deg_to_rad(_camera.fov) * 0.5)) * 1.6
 	_camera.global_position = target + Vector3(0.0, 0.0, distance + bounds.size.z * 0.5)
 	_camera.look_at(target)
 
