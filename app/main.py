@@ -10,7 +10,7 @@ from typing import Literal
 
 from app.models.store import ModelStore, StoredModel
 from app.paths import resolve_user_data_dir, stage_project_dir
-from app.stage_service import StageService
+from app.stage_service import StageService, scene_for_model
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 from godot_bridge.sidecar.attach import AttachLauncher
@@ -98,15 +98,7 @@ class ManagedStage:
         return await self.manager.apply_scene(scene)
 
     def scene_for(self, model: StoredModel) -> SceneApply:
-        return SceneApply(
-            model_id=model.model_id,
-            format="vrm",
-            name=model.name,
-            path=str(model.path),
-            url=self.bridge.model_url(model.sha256),
-            size=model.size,
-            sha256=model.sha256,
-        )
+        return scene_for_model(model, self.bridge.model_url(model.sha256))
 
 
 def build_stage_service(options: AppOptions) -> tuple[StageService, ManagedStage | None]:

@@ -41,6 +41,19 @@ class StageRuntime(Protocol):
     def scene_for(self, model: StoredModel) -> SceneApply: ...
 
 
+def scene_for_model(model: StoredModel, url: str | None) -> SceneApply:
+    """The ``scene.apply`` request for a stored model: its path for native stages, ``url`` for web ones."""
+    return SceneApply(
+        model_id=model.model_id,
+        format="vrm",
+        name=model.name,
+        path=str(model.path),
+        url=url,
+        size=model.size,
+        sha256=model.sha256,
+    )
+
+
 class ApplyError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.models.store import ModelStore, StoredModel
-from app.stage_service import ApplyError, StageService, StageStatus
+from app.stage_service import ApplyError, StageService, StageStatus, scene_for_model
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from tests.vrm_factory import build_vrm
 
@@ -27,14 +27,7 @@ class RecordingRuntime:
         self.stopped += 1
 
     def scene_for(self, model: StoredModel) -> SceneApply:
-        return SceneApply(
-            model_id=model.model_id,
-            format="vrm",
-            name=model.name,
-            path=str(model.path),
-            size=model.size,
-            sha256=model.sha256,
-        )
+        return scene_for_model(model, url=None)
 
     async def apply_scene(self, scene: SceneApply) -> SceneApplied:
         self.scenes.append(scene)
