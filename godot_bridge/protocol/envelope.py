@@ -95,7 +95,7 @@ def decode(frame: str | bytes, max_bytes: int) -> Envelope:
     try:
         return Envelope.model_validate(data)
     except ValidationError as error:
-        raise ProtocolError(ErrorCode.INVALID_ENVELOPE, _describe(error), re_id) from None
+        raise ProtocolError(ErrorCode.INVALID_ENVELOPE, describe_validation_error(error), re_id) from None
 
 
 def encode(envelope: Envelope, max_bytes: int) -> str:
@@ -109,14 +109,11 @@ def encode(envelope: Envelope, max_bytes: int) -> str:
     return text
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """At most five problems, each as ``field.path: what is wrong``."""
     parts = []
     for item in error.errors()[:5]:
         where = ".".join(str(p) for p in item["loc"]) or "(frame)"
         parts.append(f"{where}: {item['msg']}")
     more = error.error_count() - len(parts)
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    return _describe(error)

@@ -165,9 +165,6 @@ REPLY_TYPES: dict[str, frozenset[str]] = {
 }
 """Request type to the reply types that may answer it; ``error`` may answer any request."""
 
-HOST_HANDLED_REQUESTS = frozenset({"ping"})
-"""Requests the host answers once the handshake is done (``stage.hello`` only starts a connection)."""
-
 RESERVED_NAMESPACES = ("speech.", "window.")
 
 

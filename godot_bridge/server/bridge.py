@@ -362,10 +362,6 @@ class BridgeServer:
         with contextlib.suppress(StageNotConnected, RequestTimeout, StageError, ProtocolError, ConnectionClosed):
             await self.request("host.shutdown", HostShutdown(reason=reason), timeout)
 
-    async def disconnect_stage(self, code: int = CloseCode.REPLACED, reason: str = "replaced") -> None:
-        if self._peer is not None:
-            await self._peer.close(code, reason)
-
     # -- connections -----------------------------------------------------------------------------------------
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]

@@ -56,8 +56,6 @@ class StageBridge(Protocol):
 
     async def shutdown_stage(self, reason: str = ..., timeout: float = ...) -> None: ...
 
-    async def disconnect_stage(self, code: int = ..., reason: str = ...) -> None: ...
-
 
 class StageStartError(RuntimeError):
     """The stage did not become ready; the message says why, with the end of its error output."""
