@@ -38,5 +38,4 @@ SCENE_FAILURE_CODES = (
     "hash-mismatch",
     "not-vrm",
     "import-failed",
-    "unsupported-format",
 )
