@@ -41,9 +41,9 @@ if (( ${#missing[@]} )); then
 fi
 
 python_bin=""
-for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11; do
   [[ -n "$candidate" ]] || continue
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     python_bin="$candidate"; break
   fi
 done
@@ -56,9 +56,11 @@ fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" ]]; then
   say "installing the project and its development tools into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -c 'import PySide6, qasync, websockets, pydantic, httpx, numpy' || { say "pip install failed"; exit 1; }
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1
+  then
+    cat "$log" >&2; say "pip install failed (log above, also in $log)"; exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
