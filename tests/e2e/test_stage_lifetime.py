@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -37,7 +38,8 @@ async def stage_with_host_process(
         yield host, stage, lines
     finally:
         if host.returncode is None:
-            os.kill(host.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # already dead, not yet noticed by asyncio
+                os.kill(host.pid, signal.SIGKILL)
             await host.wait()
         if stage.returncode is None:
             stage.kill()
@@ -67,3 +69,4 @@ async def test_the_stage_quits_when_its_host_goes_silent(web_runtime: Path) -> N
         assert asyncio.get_running_loop().time() - started >= 1.5  # not before the 2 s heartbeat timeout
         assert any("silent" in line for line in lines), lines
         os.kill(host.pid, signal.SIGKILL)
+        await host.wait()
