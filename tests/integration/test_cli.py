@@ -114,21 +114,21 @@ def test_godot_info_reports_the_found_godot_and_refuses_godot_3(tmp_path: Path) 
 def test_the_app_runs_its_window_and_stops_the_stage_on_sigterm(tmp_path: Path) -> None:
     godot = fake_godot(tmp_path)
     record = tmp_path / "record.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "-v", "--godot", str(godot), "--user-data", str(tmp_path / "ud")],
-        cwd=ROOT,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "STAND_IN_RECORD": str(record)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--godot", str(godot), "--user-data", str(tmp_path / "ud")],
+            cwd=ROOT,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "STAND_IN_RECORD": str(record)},
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     deadline = time.monotonic() + 30
-    while not record.exists() and time.monotonic() < deadline:
+    while "stage: ready" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(1.0)  # let the stage connect
     process.send_signal(signal.SIGTERM)
-    _out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
+    assert process.wait(30) == 130, log.read_text()
+    err = log.read_text()
     assert "stage: ready" in err and "stage running" in err and "stage stopped" in err
     assert json.loads(record.read_text().splitlines()[0])["event"] == "launch"
 
