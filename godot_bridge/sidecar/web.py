@@ -70,6 +70,7 @@ class _PageServer(ThreadingHTTPServer):
         self.on_lines = on_lines
         self.on_exit = on_exit
         super().__init__(("127.0.0.1", 0), _PageHandler)
+        self.origin = f"http://127.0.0.1:{self.server_address[1]}"
 
 
 class _PageHandler(BaseHTTPRequestHandler):
@@ -93,6 +94,10 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:
+        if self.headers.get("Origin") != self.server.origin:
+            # Only our own page reports lines and exit codes; another page in a browser cannot fake them.
+            self.send_error(HTTPStatus.FORBIDDEN)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         try:
             data = json.loads(self.rfile.read(length) or b"null")
@@ -113,12 +118,18 @@ class WebStageProcess:
     """The engine running in a page: exits when the engine quits (its code) or when the browser dies."""
 
     def __init__(
-        self, browser: asyncio.subprocess.Process, server: _PageServer, profile: Path, engine_exit: asyncio.Future[int]
+        self,
+        browser: asyncio.subprocess.Process,
+        server: _PageServer,
+        profile: Path,
+        engine_exit: asyncio.Future[int],
+        on_finished: Callable[[], None] | None = None,
     ) -> None:
         self._browser = browser
         self._server = server
         self._profile = profile
         self._engine_exit = engine_exit
+        self._on_finished = on_finished
         self._returncode: int | None = None
         self._waiter: asyncio.Task[int] | None = None
 
@@ -153,6 +164,8 @@ class WebStageProcess:
             await asyncio.to_thread(self._server.shutdown)
             self._server.server_close()
             shutil.rmtree(self._profile, ignore_errors=True)
+            if self._on_finished is not None:
+                self._on_finished()
         self._returncode = code
         return code
 
@@ -218,7 +231,7 @@ class WebLauncher:
 
         server = _PageServer(files, lines_arrived, engine_exited)
         threading.Thread(target=server.serve_forever, name="web-stage-page", daemon=True).start()
-        origin = f"http://127.0.0.1:{server.server_address[1]}"
+        origin = server.origin
         self._origins.add(origin)
         profile = Path(tempfile.mkdtemp(prefix="stage-chromium-"))
         try:
@@ -234,12 +247,13 @@ class WebLauncher:
                 preexec_fn=child_preexec(),
             )
         except OSError as error:
+            self._origins.discard(origin)
             server.shutdown()
             server.server_close()
             shutil.rmtree(profile, ignore_errors=True)
             raise LaunchError(f"could not start {self.chromium}: {error}") from error
-        process = WebStageProcess(browser, server, profile, engine_exit)
-        return process
+        # The origin is allowed while this stage runs, and no longer.
+        return WebStageProcess(browser, server, profile, engine_exit, lambda: self._origins.discard(origin))
 
     async def aclose(self) -> None:
         self._origins.clear()
