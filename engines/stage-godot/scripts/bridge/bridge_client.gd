@@ -16,6 +16,7 @@ const PROTOCOLS: Array[int] = [1]
 const BUFFER_BYTES := 1 << 20
 const MAX_QUEUED_PACKETS := 4096
 const WELCOME_TIMEOUT_MS := 10000
+const MAX_PENDING := 256
 
 var capabilities: PackedStringArray = []
 var heartbeat_interval_ms: int = 1000
@@ -30,6 +31,8 @@ var _last_received_ms: int = 0
 var _last_sent_ms: int = 0
 var _next_id: int = 1
 var _hello_id: String = ""
+## Our requests still waiting for a reply: id -> type.
+var _pending: Dictionary = {}
 
 
 func open(url: String, token: String) -> Error:
@@ -48,30 +51,35 @@ func poll() -> void:
 	if phase == Phase.CLOSED:
 		return
 	_socket.poll()
-	var now := Time.get_ticks_msec()
 	var state := _socket.get_ready_state()
-	if state == WebSocketPeer.STATE_CLOSED:
-		var code := _socket.get_close_code()
-		_give_up("the host closed the bridge (code %d %s)" % [code, _socket.get_close_reason()])
-		return
-	if state != WebSocketPeer.STATE_OPEN:
-		if now - _started_ms > WELCOME_TIMEOUT_MS:
-			_give_up("could not connect to the host within %d ms" % WELCOME_TIMEOUT_MS)
-		return
-	if phase == Phase.CONNECTING:
+	if state == WebSocketPeer.STATE_OPEN and phase == Phase.CONNECTING:
 		_send_hello()
+	# Frames that arrived just before a close (the error saying why, say) are read before the close.
 	while phase != Phase.CLOSED and _socket.get_available_packet_count() > 0:
 		var packet := _socket.get_packet()
 		# was_string_packet() describes the packet just taken, so it must come after get_packet().
 		var is_text := _socket.was_string_packet()
 		_last_received_ms = Time.get_ticks_msec()
 		_on_frame(packet, is_text)
-	_check_liveness(Time.get_ticks_msec())
+	if phase == Phase.CLOSED:
+		return
+	var now := Time.get_ticks_msec()
+	if state == WebSocketPeer.STATE_CLOSED:
+		var code := _socket.get_close_code()
+		_give_up("the host closed the bridge (code %d %s)" % [code, _socket.get_close_reason()])
+	elif state != WebSocketPeer.STATE_OPEN:
+		if now - _started_ms > WELCOME_TIMEOUT_MS:
+			_give_up("could not connect to the host within %d ms" % WELCOME_TIMEOUT_MS)
+	else:
+		_check_liveness(now)
 
 
 func send_request(kind: String, payload: Dictionary) -> String:
 	var request_id := "s-%d" % _next_id
 	_next_id += 1
+	if _pending.size() >= MAX_PENDING:
+		_pending.erase(_pending.keys()[0])
+	_pending[request_id] = kind
 	_send(Envelope.encode(kind, payload, request_id, ""))
 	return request_id
 
@@ -156,6 +164,13 @@ func _on_frame(packet: PackedByteArray, is_text: bool) -> void:
 
 func _on_reply(message: Dictionary) -> void:
 	var kind: String = message["type"]
+	if not _pending.has(message["re"]):
+		# unexpected-reply: logged, never answered (docs/protocol.md).
+		push_warning(
+			"bridge: a %s reply to %s, which is no pending request" % [kind, message["re"]]
+		)
+		return
+	_pending.erase(message["re"])
 	if message["re"] == _hello_id and kind == "host.welcome":
 		var welcome: Dictionary = message["payload"]
 		heartbeat_interval_ms = int(welcome.get("heartbeatIntervalMs", heartbeat_interval_ms))

@@ -39,6 +39,7 @@ func _ready() -> void:
 	if not OS.has_feature("web"):
 		_bridge.capabilities.insert(0, "scene.path")
 	_bridge.request_received.connect(_on_request)
+	_bridge.welcomed.connect(_on_welcomed)
 	_bridge.lost.connect(_on_bridge_lost)
 	var error := _bridge.open(url, BridgeConfig.token())
 	if error != OK:
@@ -50,6 +51,18 @@ func _process(_delta: float) -> void:
 	if _bridge.phase == BridgeClient.Phase.READY:
 		for entry in _logger.drain():
 			_bridge.send_event("stage.log", entry)
+
+
+func _on_welcomed(welcome: Dictionary) -> void:
+	_note("connected to the host (session %s)" % welcome.get("session", "?"))
+
+
+## A notable event of the stage's own: printed, and sent to the host as an info `stage.log`.
+func _note(message: String) -> void:
+	print("stage: " + message)
+	if _bridge.phase == BridgeClient.Phase.READY:
+		var entry := {"level": "info", "message": message, "source": "stage"}
+		_bridge.send_event("stage.log", entry)
 
 
 func _on_bridge_lost(reason: String) -> void:
@@ -107,6 +120,8 @@ func _apply_scene(request_id: String, payload: Dictionary) -> void:
 			"loadMs": (Time.get_ticks_usec() - started) / 1000.0,
 		}
 		_bridge.send_reply(request_id, "scene.applied", reply)
+		var summary := [payload["name"], reply["vrmVersion"], reply["expressions"].size()]
+		_note("showing %s (VRM %s, %d drivable expressions)" % summary)
 	else:
 		push_warning("stage: %s failed: %s" % [payload["name"], outcome["message"]])
 		var failed := {

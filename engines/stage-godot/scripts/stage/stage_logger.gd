@@ -27,7 +27,7 @@ func _log_error(
 
 func _log_message(message: String, error: bool) -> void:
 	if error:
-		_push("error", message.strip_edges(), "")
+		_push("error", message.strip_edges(), null)
 
 
 func drain() -> Array[Dictionary]:
@@ -38,7 +38,7 @@ func drain() -> Array[Dictionary]:
 	return taken
 
 
-func _push(level: String, message: String, source: String) -> void:
+func _push(level: String, message: String, source: Variant) -> void:
 	_mutex.lock()
 	if _queue.size() < MAX_QUEUED:
 		_queue.append({"level": level, "message": message, "source": source})
