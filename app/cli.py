@@ -19,9 +19,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, run_gui
-from app.models.store import ModelStore
-from app.models.vrm_check import NotVrmError, check_vrm
+from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
+from app.models.library import LibraryError
+from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
@@ -65,17 +65,17 @@ async def stage_check(options: AppOptions, model: Path, as_json: bool) -> int:
     def fail(code: str, message: str) -> int:
         return _emit(as_json, {"ok": False, "code": code, "message": message}, f"stage-check failed: {message}")
 
+    library = open_library(options)
     try:
-        check_vrm(model)
-        stored = ModelStore(options.user_data).put(model)
+        stored = library.import_file(model).entry
         launcher = build_launcher(options)
-    except NotVrmError as refused:
-        return fail(refused.code, f"{model.name} is not a usable VRM: {refused.message}")
-    except OSError as error:
-        return fail("store-failed", f"could not save {model.name} in {options.user_data}: {error}")
+    except ModelRefused as refused:
+        return fail(refused.code.value, f"{model.name} is not a usable VRM: {refused.message}")
+    except LibraryError as error:
+        return fail(error.code, error.message)
     except LauncherUnavailable as missing:
         return fail(missing.code, missing.message)
-    stage = ManagedStage(launcher, ModelStore(options.user_data), options)
+    stage = ManagedStage(launcher, library, options)
     try:
         await stage.start()
         assert stage.bridge.stage is not None

@@ -39,7 +39,10 @@ def _vec3_accessor(doc: dict[str, Any], blob: bytearray, points: list[tuple[floa
 
 
 def build_vrm(
-    version: Literal["0.x", "1.0"], expressions: tuple[str, ...] = DEFAULT_EXPRESSIONS, title: str = "Test Avatar"
+    version: Literal["0.x", "1.0"],
+    expressions: tuple[str, ...] = DEFAULT_EXPRESSIONS,
+    title: str = "Test Avatar",
+    thumbnail: bytes | None = None,
 ) -> bytes:
     doc: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "stage-tamagotchi tests"},
@@ -109,8 +112,22 @@ def build_vrm(
                 },
             }
         }
+    if thumbnail is not None:
+        _add_thumbnail(doc, blob, thumbnail, version)
     doc["buffers"].append({"byteLength": len(blob)})
     return pack_glb(doc, bytes(blob))
+
+
+def _add_thumbnail(doc: dict[str, Any], blob: bytearray, image: bytes, version: Literal["0.x", "1.0"]) -> None:
+    blob += b"\0" * (-len(blob) % 4)
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(image)})
+    blob += image
+    doc["images"] = [{"bufferView": len(doc["bufferViews"]) - 1, "mimeType": "image/png"}]
+    if version == "0.x":
+        doc["textures"] = [{"source": 0}]
+        doc["extensions"]["VRM"]["meta"]["texture"] = 0
+    else:
+        doc["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"] = 0
 
 
 def pack_glb(document: dict[str, Any], binary: bytes = b"") -> bytes:

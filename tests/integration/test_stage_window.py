@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.models.store import ModelStore
 from app.stage_service import StageService
 from app.ui.stage_window import StageWindow
-from tests.integration.test_stage_service import RecordingRuntime, vrm_file
+from tests.integration.test_stage_service import RecordingRuntime, library_at, vrm_file
 from tests.waiting import until
 
 pytestmark = pytest.mark.qt
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.qt
 
 async def test_window_follows_the_service_through_an_apply(qtbot: QtBot, tmp_path: Path) -> None:
     runtime = RecordingRuntime()
-    service = StageService(ModelStore(tmp_path / "profile"), runtime)
+    service = StageService(library_at(tmp_path / "profile"), runtime)
     window = StageWindow(service)
     qtbot.addWidget(window)
     window.show()
@@ -31,7 +30,7 @@ async def test_window_follows_the_service_through_an_apply(qtbot: QtBot, tmp_pat
 
 
 async def test_window_explains_a_missing_godot_and_keeps_working(qtbot: QtBot, tmp_path: Path) -> None:
-    service = StageService(ModelStore(tmp_path), None, "Godot 4 not found: install Godot 4.3+ or set GODOT4.")
+    service = StageService(library_at(tmp_path), None, "Godot 4 not found: install Godot 4.3+ or set GODOT4.")
     window = StageWindow(service)
     qtbot.addWidget(window)
     await until(lambda: "Godot 4 not found" in window.title.text(), 2)
