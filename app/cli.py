@@ -20,16 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
+from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
-from app.paths import USER_DATA_ENV
+from app.paths import USER_DATA_ENV, resolve_user_data_dir
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _user_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-data", metavar="DIR", help=f"the app's data folder (also ${USER_DATA_ENV})")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _user_data(parser)
     parser.add_argument(
         "--runtime",
         choices=("native", "web", "attach"),
@@ -53,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("godot-info", help="which Godot 4 would be used, or why none qualifies")
     info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    models_cli.add_parser(commands, _user_data)
     return parser
 
 
@@ -182,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
+    if args.command == "models":
+        return models_cli.run(args, resolve_user_data_dir(args.user_data))
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
