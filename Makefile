@@ -20,6 +20,7 @@ lint:
 
 bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
+	$(PY) -m benchmarks.models
 
 setup:
 	@bash scripts/setup.sh

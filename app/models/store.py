@@ -10,20 +10,21 @@ back or finish it) from a model that was never indexed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import hashlib
 import os
-import queue
 import re
-import threading
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-COPY_CHUNK_BYTES = 4 << 20
-QUEUED_CHUNKS = 4
-"""Bytes read and hashed but not yet written are bounded by this many chunks (16 MiB)."""
-WRITEBACK_BYTES = 64 << 20
-"""Flush to disk every so often while copying, so the final fsync does not wait for the whole file at once."""
+COPY_CHUNK_BYTES = 16 << 20
+"""Copied by the kernel per step; the hashing of one step overlaps the copying of the next."""
+HASH_READ_BYTES = 1 << 20
 INCOMING_PREFIX = ".incoming-"
 REMOVING_PREFIX = ".removing-"
 
@@ -162,50 +163,106 @@ class ModelFiles:
 def hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as reader:
-        while chunk := reader.read(COPY_CHUNK_BYTES):
+        while chunk := reader.read(HASH_READ_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 def _copy_hashing(source: int, target: int) -> tuple[str, int]:
-    """Copy with the hashing (this thread) and the writing (a writer thread) overlapped; fsyncs ``target``.
+    """Copy ``source`` into ``target`` and hash what landed in ``target``; fsyncs it. Returns (sha256, size).
 
-    Both sides release the GIL on large buffers, so on two cores a copy costs about the slower of the two instead of
-    their sum. At most ``QUEUED_CHUNKS`` chunks wait in between, whatever the file's size.
+    The bytes are copied inside the kernel (``copy_file_range``, else ``sendfile``, else plain reads and writes) a
+    chunk at a time, while this thread hashes the previous chunk read back from the copy (from the page cache). So
+    the name the file gets is the hash of the bytes stored, even if the original changes meanwhile, and copying and
+    hashing overlap on two cores. Memory stays at one read buffer whatever the file's size.
     """
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
-    failure: list[BaseException] = []
-
-    def write_all() -> None:
-        unsynced = 0
-        try:
-            while (chunk := chunks.get()) is not None:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(target, view) :]
-                unsynced += len(chunk)
-                if unsynced >= WRITEBACK_BYTES:
-                    os.fsync(target)
-                    unsynced = 0
-            os.fsync(target)
-        except BaseException as error:
-            failure.append(error)
-            # Keep draining so the reader never blocks on a full queue after a write error.
-            while chunks.get() is not None:
-                pass
-
-    writer = threading.Thread(target=write_all, name="model-copy-writer", daemon=True)
-    writer.start()
+    copy_chunk = _chunk_copier(source, target)
     digest = hashlib.sha256()
     size = 0
-    try:
-        while not failure and (chunk := os.read(source, COPY_CHUNK_BYTES)):
-            chunks.put(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-    finally:
-        chunks.put(None)
-        writer.join()
-    if failure:
-        raise failure[0]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-copy") as pool:
+        copying = pool.submit(copy_chunk)
+        while copied := copying.result():
+            copying = pool.submit(copy_chunk)
+            end = size + copied
+            while size < end:
+                block = os.pread(target, min(HASH_READ_BYTES, end - size), size)
+                if not block:
+                    raise OSError(f"the copy shrank while it was hashed (at byte {size})")
+                digest.update(block)
+                size += len(block)
+    os.fsync(target)
     return digest.hexdigest(), size
+
+
+def _chunk_copier(source: int, target: int) -> Callable[[], int]:
+    """A function copying the next chunk (up to ``COPY_CHUNK_BYTES``) and returning how much it copied (0 at the end).
+
+    The first kernel method that works is kept; one that fails on the first chunk has copied nothing, so falling
+    back is safe (``copy_file_range`` cannot cross some file systems, ``sendfile`` may be missing off Linux).
+    """
+    methods: list[Callable[[int], int]] = []
+    if hasattr(os, "copy_file_range"):
+        methods.append(lambda count: os.copy_file_range(source, target, count))
+    if sys.platform.startswith("linux"):
+        methods.append(lambda count: os.sendfile(target, source, None, count))
+    methods.append(lambda count: _read_write(source, target, count))
+    started = False
+    offset = 0
+
+    def copy_chunk() -> int:
+        nonlocal started, offset
+        total = 0
+        while total < COPY_CHUNK_BYTES:
+            try:
+                copied = methods[0](COPY_CHUNK_BYTES - total)
+            except OSError as error:
+                if started or len(methods) == 1 or error.errno not in _NO_KERNEL_COPY:
+                    raise
+                methods.pop(0)
+                continue
+            started = True
+            if copied == 0:
+                break
+            total += copied
+        start_writeback(target, offset, total)
+        offset += total
+        return total
+
+    return copy_chunk
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(descriptor: int, offset: int, length: int) -> None:
+    """Ask Linux to start writing a range to disk now, without waiting (best effort; a no-op elsewhere).
+
+    The final fsync then has little left to do: the disk works while the next chunk is copied and hashed.
+    """
+    if _SYNC_FILE_RANGE is not None and length:
+        _SYNC_FILE_RANGE(descriptor, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
+
+
+def _read_write(source: int, target: int, count: int) -> int:
+    data = os.read(source, min(count, HASH_READ_BYTES))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(target, view) :]
+    return len(data)
