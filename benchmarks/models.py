@@ -26,7 +26,7 @@ from tests.vrm_factory import build_vrm
 MiB = 1 << 20
 
 
-def best_of(runs: int, job: Callable[[int], None]) -> float:
+def best_of(runs: int, job: Callable[[int], object]) -> float:
     times = []
     for run in range(runs):
         started = time.perf_counter()
