@@ -25,7 +25,7 @@ async def test_window_follows_the_service_through_an_apply(qtbot: QtBot, tmp_pat
     await until(lambda: "Ready" in window.title.text(), 2)
     window.open_model(vrm_file(tmp_path))
     await until(lambda: "Showing the avatar" in window.title.text(), 3)
-    assert "VRM 1.0" in window.detail.text() and window.open_button.isEnabled()
+    assert "VRM 1.0" in window.detail.text()
     assert len(runtime.scenes) == 1
 
 
@@ -34,7 +34,7 @@ async def test_window_explains_a_missing_godot_and_keeps_working(qtbot: QtBot, t
     window = StageWindow(service)
     qtbot.addWidget(window)
     await until(lambda: "Godot 4 not found" in window.title.text(), 2)
-    assert "set GODOT4" in window.detail.text() and window.open_button.isEnabled()
+    assert "set GODOT4" in window.detail.text()
     bogus = tmp_path / "notes.txt"
     bogus.write_text("hello")
     window.open_model(bogus)

@@ -21,13 +21,9 @@ from hypothesis import strategies as st
 from app.models.glb import DEFAULT_LIMITS, InspectionLimits
 from app.models.refusals import SUMMARIES, ModelRefused, RefusalCode
 from app.models.vrm_inspection import ModelInspection, inspect_model, inspect_stream
-from tests.vrm_factory import build_vrm, pack_glb
+from tests.vrm_factory import build_vrm, pack_glb, solid_png
 
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6300010000050001"
-    "0d0a2db40000000049454e44ae426082"
-)
+PNG_1PX = solid_png(1, 1, (255, 0, 0))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
 
