@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any, Literal
 
 VRM0_PRESETS = {"aa": "a", "ih": "i", "ou": "u", "ee": "e", "oh": "o", "blink": "blink"}
@@ -150,3 +151,19 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def glb_document(data: bytes) -> dict[str, Any]:
+    length = struct.unpack_from("<I", data, 12)[0]
+    document: dict[str, Any] = json.loads(data[20 : 20 + length])
+    return document
+
+
+def rebuilt(version: Literal["0.x", "1.0"], change: Callable[[dict[str, Any]], None]) -> bytes:
+    """A generated VRM with its JSON changed by ``change`` (the BIN chunk kept as it was)."""
+    data = build_vrm(version)
+    document = glb_document(data)
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    binary = data[20 + json_length + 8 :]
+    change(document)
+    return pack_glb(document, binary)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from app.models.glb import DEFAULT_LIMITS, InspectionLimits
 from app.models.refusals import SUMMARIES, ModelRefused, RefusalCode
 from app.models.vrm_inspection import ModelInspection, inspect_model, inspect_stream
-from tests.vrm_factory import build_vrm, pack_glb, solid_png
+from tests.vrm_factory import build_vrm, glb_document, pack_glb, rebuilt, solid_png
 
 PNG_1PX = solid_png(1, 1, (255, 0, 0))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
@@ -38,22 +38,6 @@ def refusal(path: Path, limits: InspectionLimits | None = None) -> ModelRefused:
         inspect_model(path, limits) if limits else inspect_model(path)
     assert refused.value.message.endswith((".", ")")), refused.value.message
     return refused.value
-
-
-def glb_document(data: bytes) -> dict[str, Any]:
-    length = struct.unpack_from("<I", data, 12)[0]
-    document: dict[str, Any] = json.loads(data[20 : 20 + length])
-    return document
-
-
-def rebuilt(version: Literal["0.x", "1.0"], change: Callable[[dict[str, Any]], None]) -> bytes:
-    """A generated VRM with its JSON changed by ``change`` (the BIN chunk kept as it was)."""
-    data = build_vrm(version)
-    document = glb_document(data)
-    json_length = struct.unpack_from("<I", data, 12)[0]
-    binary = data[20 + json_length + 8 :]
-    change(document)
-    return pack_glb(document, binary)
 
 
 # Accepting -----------------------------------------------------------------------------------------------------
