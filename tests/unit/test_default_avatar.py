@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from app.models.default_avatar import build_default_avatar
+from app.models.default_avatar.design import PALETTE
 from app.models.default_avatar.png import stored_zlib
 from tests.support.glb import accessor_array, parse_glb
 
@@ -251,7 +252,12 @@ def test_meta_license_and_thumbnail() -> None:
         width, height, pixels = _decode_png(png)
         assert width == height == 128
         colours = {tuple(int(c) for c in pixel) for pixel in pixels.reshape(-1, 3)}
-        assert (0xFF, 0x6F, 0xAE) in colours and (0xFF, 0xE3, 0xCF) in colours  # the hair and the skin
+        for part in ("hair", "skin", "eyes", "mouth"):
+            assert _rgb(PALETTE[part]) in colours, part
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
 
 
 def _decode_png(png: bytes) -> tuple[int, int, npt.NDArray[np.uint8]]:

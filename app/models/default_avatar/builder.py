@@ -19,9 +19,11 @@ MODEL_VERSION = "1"
 GENERATOR = "Stage Tamagotchi default avatar 1"
 LICENSE_URL = "https://vrm.dev/licenses/1.0/"
 TRIANGLES = 4  # glTF primitive mode
+LIT_ALBEDO, LIT_GLOW = 0.4, 0.45
 
 _BODY = lattice(16, 24)
 _HEAD = lattice(28, 40)
+_HAIR = lattice(48, 120)  # fine enough for the fringe's strands
 _DECAL = lattice(10, 24)
 
 
@@ -55,7 +57,7 @@ def _decals(decals: list[Decal]) -> tuple[Points, Triangles]:
 
 
 def _hair() -> Points:
-    points = ellipsoid(design.HAIR.centre, design.HAIR.semi, _HEAD)
+    points = ellipsoid(design.HAIR.centre, design.HAIR.semi, _HAIR)
     floor = np.array([design.hair_floor(x, z) for x, _y, z in points])
     points[:, 1] = np.maximum(points[:, 1], floor)
     return quantize(points)
@@ -66,7 +68,9 @@ class _Builder:
         self.version = vrm_version
         self.gltf = GltfWriter(GENERATOR)
         self.doc = self.gltf.document
-        self.doc.update({"scene": 0, "scenes": [{"nodes": [0]}], "nodes": [], "meshes": [], "materials": []})
+        self.doc.update(
+            {"scene": 0, "scenes": [{"nodes": [0]}], "nodes": [], "meshes": [], "materials": [], "extensionsUsed": []}
+        )
         self.materials: dict[str, int] = {}
         # VRM 0.x avatars face -Z: the same model turned half a turn about y.
         self.turn = np.array([-1.0, 1.0, -1.0]) if vrm_version == "0.x" else np.array([1.0, 1.0, 1.0])
@@ -77,7 +81,6 @@ class _Builder:
         face_node, face_mesh = self._face(bone_nodes["head"])
         self._body(bone_nodes)
         thumbnail = self.gltf.image(draw_thumbnail(design.PALETTE), "Thumbnail")
-        self.doc.setdefault("extensionsUsed", [])
         if self.version == "1.0":
             self.doc["extensionsUsed"].append("VRMC_vrm")
             self.doc["extensions"] = {"VRMC_vrm": self._vrm1(bone_nodes, face_node, thumbnail)}
@@ -111,19 +114,22 @@ class _Builder:
 
     def _material(self, name: str) -> int:
         if name not in self.materials:
-            material: dict[str, Any] = {
-                "name": name.capitalize(),
-                "pbrMetallicRoughness": {
-                    "baseColorFactor": _linear(design.PALETTE[name]),
+            colour = _linear(design.PALETTE[name])
+            material: dict[str, Any] = {"name": name.capitalize()}
+            if name in design.FACE_MATERIALS:
+                material["pbrMetallicRoughness"] = {"baseColorFactor": colour, "metallicFactor": 0.0}
+                material["extensions"] = {"KHR_materials_unlit": {}}
+                if "KHR_materials_unlit" not in self.doc["extensionsUsed"]:
+                    self.doc["extensionsUsed"].append("KHR_materials_unlit")
+            else:
+                # Part of the colour glows and part takes the light: soft shading that neither washes out in
+                # the key light nor goes muddy in the shade, in any lighting a viewer chooses.
+                material["pbrMetallicRoughness"] = {
+                    "baseColorFactor": [round(c * LIT_ALBEDO, 4) for c in colour[:3]] + [1.0],
                     "metallicFactor": 0.0,
                     "roughnessFactor": 0.85,
-                },
-            }
-            if name in design.FACE_MATERIALS:
-                material["extensions"] = {"KHR_materials_unlit": {}}
-                used = self.doc.setdefault("extensionsUsed", [])
-                if "KHR_materials_unlit" not in used:
-                    used.append("KHR_materials_unlit")
+                }
+                material["emissiveFactor"] = [round(c * LIT_GLOW, 4) for c in colour[:3]]
             self.doc["materials"].append(material)
             self.materials[name] = len(self.doc["materials"]) - 1
         return self.materials[name]
@@ -148,7 +154,7 @@ class _Builder:
                     piece = (ellipsoid(part.centre, part.semi, shape), shape.triangles)
                     groups.setdefault(part.material, []).append(piece)
             if bone.name == "head":
-                groups.setdefault("hair", []).insert(0, (_hair(), _HEAD.triangles))
+                groups.setdefault("hair", []).insert(0, (_hair(), _HAIR.triangles))
                 groups["blush"] = [_decals(design.CHEEKS)]
             if not groups:
                 continue

@@ -7,18 +7,19 @@ stage's upper-body framing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from app.models.default_avatar.shapes import Decal, Surface, Vec3
 
 # sRGB colours; the writer converts them to glTF's linear baseColorFactor.
 PALETTE = {
-    "skin": "#ffe3cf",
+    "skin": "#ffdcc6",
     "hair": "#ff6fae",
     "shirt": "#3fb4ff",
     "badge": "#ffe45c",
     "skirt": "#ffc23d",
-    "socks": "#fff7f0",
+    "white": "#fff7f0",
     "shoes": "#ff5c5c",
     "eyes": "#2d2452",
     "highlight": "#ffffff",
@@ -80,9 +81,19 @@ HEAD = Surface(centre=(0.0, 1.3, 0.0), semi=(0.21, 0.2, 0.195))
 HAIR = Part("head", "hair", (0.0, 1.318, -0.012), (0.226, 0.218, 0.214))
 
 
+def _smoothstep(edge0: float, edge1: float, value: float) -> float:
+    t = min(max((value - edge0) / (edge1 - edge0), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def hair_floor(x: float, z: float) -> float:
-    """Below this height the hair sphere is cut off: a fringe above the eyes that falls to the nape."""
-    return 1.372 + 0.5 * (z - 0.2) - 0.35 * x * x
+    """Below this height the hair sphere is cut off: a bob with a fringe of pointed strands above the eyes and side
+    locks down to the cheeks, falling to the nape at the back."""
+    slope = 1.372 + 0.5 * (z - 0.2)
+    strands = 0.03 * math.pow(abs(math.sin(math.pi * x / 0.07)), 0.6) * _smoothstep(0.06, 0.16, z)
+    fringe = slope + strands
+    side_locks = fringe - 0.11 * _smoothstep(0.13, 0.19, abs(x))
+    return min(fringe, max(side_locks, 1.19))
 
 
 def _limbs() -> list[Part]:
@@ -93,9 +104,9 @@ def _limbs() -> list[Part]:
             Part(f"{side}LowerArm", "skin", (sign * 0.395, 1.0, 0.0), (0.08, 0.04, 0.04)),
             Part(f"{side}Hand", "skin", (sign * 0.505, 1.0, 0.0), (0.05, 0.046, 0.04)),
             Part(f"{side}UpperLeg", "skin", (sign * 0.085, 0.46, 0.0), (0.064, 0.16, 0.064)),
-            Part(f"{side}LowerLeg", "socks", (sign * 0.085, 0.21, 0.0), (0.055, 0.15, 0.055)),
+            Part(f"{side}LowerLeg", "white", (sign * 0.085, 0.21, 0.0), (0.055, 0.15, 0.055)),
             Part(f"{side}Foot", "shoes", (sign * 0.085, 0.045, 0.03), (0.066, 0.045, 0.1)),
-            Part("head", "hair", (sign * 0.165, 1.47, -0.035), (0.075, 0.075, 0.075)),  # hair buns
+            Part("head", "hair", (sign * 0.16, 1.47, -0.06), (0.075, 0.075, 0.075)),  # hair buns
         ]
     return parts
 
@@ -103,8 +114,9 @@ def _limbs() -> list[Part]:
 PARTS: list[Part] = [
     Part("head", "skin", HEAD.centre, HEAD.semi),
     Part("neck", "skin", (0.0, 1.08, 0.0), (0.05, 0.07, 0.05)),
-    Part("spine", "shirt", (0.0, 0.86, 0.0), (0.165, 0.22, 0.125)),
-    Part("chest", "badge", (0.0, 0.93, 0.112), (0.034, 0.034, 0.018)),
+    Part("spine", "shirt", (0.0, 0.87, 0.0), (0.165, 0.235, 0.125)),
+    Part("chest", "white", (0.0, 1.085, 0.0), (0.105, 0.026, 0.085)),  # collar
+    Part("chest", "badge", (0.0, 0.95, 0.112), (0.034, 0.034, 0.018)),
     Part("hips", "skirt", (0.0, 0.67, 0.0), (0.19, 0.11, 0.145)),
     *_limbs(),
 ]
