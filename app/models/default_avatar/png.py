@@ -85,8 +85,12 @@ def draw_thumbnail(palette: dict[str, str], size: int = 128) -> bytes:
     canvas.paint(hair, palette["hair"])
     face = canvas.ellipse(0.5, 0.57, 0.3, 0.28)
     canvas.paint(face, palette["skin"])
-    bangs = hair & (canvas.y < 0.44 + 0.25 * (canvas.x - 0.5) ** 2)
-    canvas.paint(bangs, palette["hair"])
+    # A fringe of pointed strands: a parabola arc between tips every 0.08 across.
+    phase = (canvas.x - 0.5) / 0.08
+    arc = 2.0 * np.abs(phase - np.round(phase))
+    canvas.paint(hair & (canvas.y < 0.47 - 0.06 * arc * (2.0 - arc)), palette["hair"])
+    side_locks = canvas.ellipse(0.225, 0.55, 0.06, 0.19) | canvas.ellipse(0.775, 0.55, 0.06, 0.19)
+    canvas.paint(side_locks & (canvas.y > 0.4), palette["hair"])
     for side in (-1.0, 1.0):
         canvas.paint(canvas.ellipse(0.5 + side * 0.19, 0.66, 0.055, 0.035), palette["blush"])
         canvas.paint(canvas.ellipse(0.5 + side * 0.11, 0.56, 0.04, 0.06), palette["eyes"])
