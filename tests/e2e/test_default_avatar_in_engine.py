@@ -29,7 +29,7 @@ MOUTH_RGB = (0xC8, 0x36, 0x4F)
 
 
 def _decode(png: bytes) -> Pixels:
-    image = QImage.fromData(png, b"PNG").convertToFormat(QImage.Format.Format_RGBA8888)
+    image = QImage.fromData(png).convertToFormat(QImage.Format.Format_RGBA8888)
     assert not image.isNull(), "the stage sent an unreadable PNG"
     pixels = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
     return pixels.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width()].copy()

@@ -1,7 +1,7 @@
 """What Tama looks like: the skeleton, the rounded body parts on it, the face and its expressions, the colours.
 
 Coordinates are VRM 1.0's: metres, y up, the avatar faces +Z, so its left hand is on +X. Feet touch y = 0 and the
-top of the hair is about 1.55 m up. Proportions are a little chibi (a big head, short limbs) to read well in the
+top of the hair is about 1.55 m up. Proportions are chibi (a big head, stubby arms) so that the whole T-pose fits the
 stage's upper-body framing.
 """
 
@@ -67,9 +67,9 @@ BONES: list[Bone] = [
     *_mirrored(
         [
             Bone("leftShoulder", "chest", (0.06, 1.0, 0.0)),
-            Bone("leftUpperArm", "leftShoulder", (0.16, 1.0, 0.0)),
-            Bone("leftLowerArm", "leftUpperArm", (0.33, 1.0, 0.0)),
-            Bone("leftHand", "leftLowerArm", (0.47, 1.0, 0.0)),
+            Bone("leftUpperArm", "leftShoulder", (0.14, 1.0, 0.0)),
+            Bone("leftLowerArm", "leftUpperArm", (0.225, 1.0, 0.0)),
+            Bone("leftHand", "leftLowerArm", (0.29, 1.0, 0.0)),
             Bone("leftUpperLeg", "hips", (0.09, 0.6, 0.0)),
             Bone("leftLowerLeg", "leftUpperLeg", (0.09, 0.33, 0.0)),
             Bone("leftFoot", "leftLowerLeg", (0.09, 0.07, 0.0)),
@@ -100,9 +100,9 @@ def _limbs() -> list[Part]:
     parts: list[Part] = []
     for side, sign in (("left", 1.0), ("right", -1.0)):
         parts += [
-            Part(f"{side}UpperArm", "shirt", (sign * 0.24, 1.0, 0.0), (0.095, 0.052, 0.052)),
-            Part(f"{side}LowerArm", "skin", (sign * 0.395, 1.0, 0.0), (0.08, 0.04, 0.04)),
-            Part(f"{side}Hand", "skin", (sign * 0.505, 1.0, 0.0), (0.05, 0.046, 0.04)),
+            Part(f"{side}UpperArm", "shirt", (sign * 0.19, 1.0, 0.0), (0.065, 0.056, 0.056)),
+            Part(f"{side}LowerArm", "shirt", (sign * 0.25, 1.0, 0.0), (0.05, 0.048, 0.048)),  # the sleeve goes on
+            Part(f"{side}Hand", "skin", (sign * 0.305, 1.0, 0.0), (0.045, 0.045, 0.042)),
             Part(f"{side}UpperLeg", "skin", (sign * 0.085, 0.46, 0.0), (0.064, 0.16, 0.064)),
             Part(f"{side}LowerLeg", "white", (sign * 0.085, 0.21, 0.0), (0.055, 0.15, 0.055)),
             Part(f"{side}Foot", "shoes", (sign * 0.085, 0.045, 0.03), (0.066, 0.045, 0.1)),
