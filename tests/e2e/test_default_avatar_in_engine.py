@@ -1,5 +1,6 @@
 """The built-in avatar in the real Godot 4.6 engine: it imports as VRM 1.0 and 0.x with every expression drivable,
-and a captured frame shows it (bright colours, a good share of the frame; an "aa" weight visibly opens the mouth).
+and a captured frame shows it (bright colours, a good share of the frame); each viseme, baked into the face, changes
+the mouth as designed and a baked blink closes the eyes.
 
 The captured PNGs are kept in the test's tmp folder (the path is printed) for a person to look at.
 """
@@ -26,6 +27,7 @@ MOUTH = {"aa", "ih", "ou", "ee", "oh"}
 Pixels = npt.NDArray[np.uint8]
 # Rendered colours (sRGB): the face is unlit, so its colours come out as designed; the body is lit, so only hues.
 MOUTH_RGB = (0xC8, 0x36, 0x4F)
+EYES_RGB = (0x2D, 0x24, 0x52)
 
 
 def _decode(png: bytes) -> Pixels:
@@ -88,7 +90,7 @@ async def test_the_default_avatar_applies_and_shows(
         applied = await stage.server.apply_scene(stage.scene_for(write_file("tama.vrm", build_default_avatar(version))))
         assert applied.vrm_version == version and applied.mouth_ready
         assert set(applied.expressions) == MOUTH | {"blink", "happy"} and applied.unbound_expressions == []
-        assert applied.blend_shape_count == 7 and applied.mesh_count >= 15
+        assert applied.blend_shape_count == 7 and applied.mesh_count == 18
         state = await stage.server.snapshot()
         assert {(bind.expression, bind.mesh, bind.blend_shape) for bind in state.mouth_binds} == {
             (name, "Face", name) for name in MOUTH
@@ -106,10 +108,21 @@ async def test_the_default_avatar_applies_and_shows(
         closed_mouth = _near(frame, MOUTH_RGB).sum()
         assert closed_mouth > 20, "the mouth is visible"
 
-        open_vrm = _baked(build_default_avatar(version), "aa")
-        await stage.server.apply_scene(stage.scene_for(write_file("tama-aa.vrm", open_vrm)))
-        open_frame = await _capture(stage.server, tmp_path / f"tama-{version}-aa.png")
-        assert _near(open_frame, MOUTH_RGB).sum() > 3 * closed_mouth, "aa opens the mouth"
+        eyes_open = _near(frame, EYES_RGB).sum()
+        assert eyes_open > 200, "the eyes are visible"
+
+        mouth: dict[str, int] = {}
+        for expression in (*sorted(MOUTH), "blink"):
+            baked = _baked(build_default_avatar(version), expression)
+            await stage.server.apply_scene(stage.scene_for(write_file(f"tama-{expression}.vrm", baked)))
+            shaped = await _capture(stage.server, tmp_path / f"tama-{version}-{expression}.png")
+            mouth[expression] = int(_near(shaped, MOUTH_RGB).sum())
+            if expression == "blink":
+                assert _near(shaped, EYES_RGB).sum() < eyes_open * 0.5, "blink closes the eyes"
+                assert abs(mouth["blink"] - closed_mouth) <= closed_mouth * 0.1, "blink leaves the mouth alone"
+        assert mouth["aa"] > 3 * closed_mouth, "aa opens the mouth"
+        assert mouth["oh"] > 2 * closed_mouth and mouth["ee"] > 2 * closed_mouth and mouth["ih"] > closed_mouth
+        assert mouth["ou"] < mouth["oh"] and mouth["ih"] < mouth["aa"]
 
 
 async def test_capture_of_an_empty_stage_is_transparent(web_runtime: Path) -> None:
