@@ -43,6 +43,10 @@ def _linear(hex_colour: str) -> list[float]:
     return [*channels, 1.0]
 
 
+def _node_name(bone: str) -> str:
+    return bone[0].upper() + bone[1:]  # leftUpperArm -> LeftUpperArm
+
+
 def _merge(pieces: list[tuple[Points, Triangles]]) -> tuple[Points, Triangles]:
     points, triangles, offset = [], [], 0
     for piece_points, piece_triangles in pieces:
@@ -108,8 +112,7 @@ class _Builder:
             parent = nodes[bone.parent] if bone.parent else 0
             offset = positions[bone.name] - (positions[bone.parent] if bone.parent else 0.0)
             translation = [float(v) for v in self._turned(offset[None, :])[0]]
-            name = bone.name[0].upper() + bone.name[1:]
-            nodes[bone.name] = self._node({"name": name, "translation": translation}, parent)
+            nodes[bone.name] = self._node({"name": _node_name(bone.name), "translation": translation}, parent)
         return nodes
 
     def _material(self, name: str) -> int:
@@ -160,7 +163,7 @@ class _Builder:
                 continue
             origin = np.array(bone.position)
             primitives = [self._primitive(material, *_merge(pieces), origin) for material, pieces in groups.items()]
-            name = bone.name[0].upper() + bone.name[1:] + "Mesh"
+            name = _node_name(bone.name) + "Mesh"
             self.doc["meshes"].append({"name": name, "primitives": primitives})
             self._node({"name": name, "mesh": len(self.doc["meshes"]) - 1}, bone_nodes[bone.name])
 
