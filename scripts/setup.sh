@@ -68,6 +68,8 @@ fi
 if (( want_test )); then
   if command -v npm >/dev/null 2>&1; then
     .venv/bin/python -m godot_bridge.sidecar.web_runtime >/dev/null || say "the Godot web runtime could not be prepared"
+    # The Khronos glTF validator (pinned, from npm) checks the built-in avatar; cached outside the source tree.
+    .venv/bin/python -m tests.support.gltf_validator --install >/dev/null || say "the glTF validator could not be installed"
   else
     say "npm is missing: the end-to-end tests in the real Godot engine cannot run"
   fi
