@@ -23,7 +23,7 @@ from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launch
 from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
-from app.paths import USER_DATA_ENV, resolve_user_data_dir
+from app.paths import USER_DATA_ENV
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
     if args.command == "models":
-        return models_cli.run(args, resolve_user_data_dir(args.user_data))
+        return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))

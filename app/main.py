@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from app.models.default_avatar import NAME, build_default_avatar
 from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
 from app.stage_service import StageService, scene_for_model
@@ -103,9 +104,14 @@ class ManagedStage:
         return scene_for_model(model, self.bridge.model_url(model.sha256))
 
 
+def builtin_avatar() -> tuple[str, bytes]:
+    """Tama, generated in code: the avatar a new library starts with, so the app shows someone from the first run."""
+    return f"{NAME} (built-in).vrm", build_default_avatar("1.0")
+
+
 def open_library(options: AppOptions) -> ModelLibrary:
-    """The user's model library, repaired if an earlier run was cut short; a new one starts with no model."""
-    library = ModelLibrary(options.user_data)
+    """The user's model library, repaired if an earlier run was cut short; a new one starts with Tama selected."""
+    library = ModelLibrary(options.user_data, builtin_avatar=builtin_avatar)
     library.open()
     return library
 

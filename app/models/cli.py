@@ -35,12 +35,13 @@ def add_parser(commands: Any, user_data_option: Callable[[argparse.ArgumentParse
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args: argparse.Namespace, user_data: Path) -> int:
+def run(args: argparse.Namespace, open_library: Callable[[], ModelLibrary]) -> int:
+    """``open_library`` comes from the composition root, so a new library starts as it does in the app."""
     as_json: bool = args.json
     if args.models_command == "inspect":
         return _inspect(args.path, as_json)
-    library = ModelLibrary(user_data)
-    warnings = library.open()
+    library = open_library()
+    warnings = library.warnings
     handlers: dict[str, Callable[[], int]] = {
         "list": lambda: _list(library, warnings, as_json),
         "import": lambda: _import(library, args.paths, args.select, as_json),

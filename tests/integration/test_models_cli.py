@@ -61,7 +61,9 @@ def test_import_list_select_remove(tmp_path: Path, capsys: pytest.CaptureFixture
     # One refusal fails the command, but the good files are imported all the same.
     assert code == 1 and "a.vrm: imported as" in out and "notes.txt: refused (not_glb)" in out and "b.vrm" in out
     code, out = run(capsys, "models", "list", *data, "--json")
-    models = json.loads(out)["models"]
+    tama, *models = json.loads(out)["models"]
+    # A new library starts with the built-in avatar, selected.
+    assert tama["name"] == "Tama" and tama["builtin"] and tama["selected"]
     assert code == 0 and [m["name"] for m in models] == ["Ada", "Bea"] and not any(m["selected"] for m in models)
     ada = models[0]["id"]
     code, out = run(capsys, "models", "select", *data, ada[:8])
@@ -71,7 +73,7 @@ def test_import_list_select_remove(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out = run(capsys, "models", "remove", *data, models[1]["id"])
     assert code == 0 and out.strip() == "removed Bea"
     code, out = run(capsys, "models", "list", *data)
-    assert out.startswith("* ") and "Ada" in out and "Bea" not in out
+    assert [line[:1] for line in out.splitlines()] == [" ", "*"] and "Ada" in out and "Bea" not in out
     code, out = run(capsys, "models", "select", *data, "ffff")
     assert code == 1 and "No model in the library matches 'ffff'" in out
 
