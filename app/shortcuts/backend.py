@@ -41,6 +41,10 @@ class GrabRefused(Exception):
         self.message = message
 
 
+class BackendUnavailable(Exception):
+    """A backend cannot start here (no X server, no portal); the message says why, for ``unsupported``."""
+
+
 @dataclass(frozen=True)
 class GrabResult:
     """A grab that succeeded. ``actual`` is set when the system chose a different combination (a Wayland portal
