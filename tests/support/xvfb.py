@@ -1,5 +1,6 @@
 """A private Xvfb for tests and benchmarks: the server picks a free display number itself (``-displayfd``), so
-parallel runs never collide, and it is stopped on exit."""
+parallel runs never collide, and it is stopped on exit. ``-noreset``: by default Xvfb resets when its last client
+disconnects, and a client connecting during the reset is refused."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def running_xvfb(timeout: float = 10.0) -> Iterator[str]:
     read_end, write_end = os.pipe()
     try:
         server = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset"],
             pass_fds=(write_end,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
