@@ -65,7 +65,7 @@ class JeepneyPortalCalls:
     async def open(self, app_id: str) -> int | None:
         try:
             self._connection = await open_dbus_connection(self._bus)
-        except (OSError, KeyError, EOFError) as failure:
+        except (OSError, KeyError, ValueError, StopIteration, EOFError) as failure:
             raise BackendUnavailable(f"no D-Bus session bus ({failure})") from failure
         self._router = DBusRouter(self._connection)
         try:
@@ -107,7 +107,7 @@ class JeepneyPortalCalls:
             rule.add_arg_condition(0, session_handle, kind="path")
             self._signal_tasks.append(asyncio.get_running_loop().create_task(self._relay(rule, active, callback)))
 
-    async def close_session(self, session_handle: str) -> None:
+    async def close(self, session_handle: str | None) -> None:
         for task in self._signal_tasks:
             task.cancel()
         for task in self._signal_tasks:
@@ -115,8 +115,9 @@ class JeepneyPortalCalls:
                 await task
         self._signal_tasks.clear()
         if self._router is not None:
-            with contextlib.suppress(DBusErrorResponse, OSError):
-                await self._call(new_method_call(DBusAddress(session_handle, PORTAL_BUS_NAME, SESSION), "Close"))
+            if session_handle:
+                with contextlib.suppress(DBusErrorResponse, OSError):
+                    await self._call(new_method_call(DBusAddress(session_handle, PORTAL_BUS_NAME, SESSION), "Close"))
             await self._router.__aexit__(None, None, None)
             self._router = None
         if self._connection is not None:

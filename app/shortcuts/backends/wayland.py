@@ -52,7 +52,9 @@ class PortalCalls(Protocol):
         """``callback(shortcut_id, active)`` for ``Activated`` (True) and ``Deactivated`` (False) of the session."""
         ...
 
-    async def close_session(self, session_handle: str) -> None: ...
+    async def close(self, session_handle: str | None) -> None:
+        """Close the session (when there is one) and the bus connection."""
+        ...
 
 
 def preferred_trigger(accelerator: Accelerator) -> str:
@@ -77,18 +79,22 @@ class PortalBackend:
     @classmethod
     async def open(cls, calls: PortalCalls, app_id: str = APP_ID) -> PortalBackend:
         """Raises :class:`BackendUnavailable` saying why there are no global shortcuts on this session."""
-        version = await calls.open(app_id)
-        if version is None:
-            raise BackendUnavailable(
-                "this Wayland session has no xdg-desktop-portal with GlobalShortcuts (KDE Plasma 5.27+, GNOME 48+ "
-                "and Hyprland have one); global shortcuts are unavailable"
+        try:
+            version = await calls.open(app_id)
+            if version is None:
+                raise BackendUnavailable(
+                    "this Wayland session has no xdg-desktop-portal with GlobalShortcuts (KDE Plasma 5.27+, GNOME 48+ "
+                    "and Hyprland have one); global shortcuts are unavailable"
+                )
+            code, results = await calls.request(
+                "CreateSession", [{"handle_token": "stage_tamagotchi_0", "session_handle_token": "stage_tamagotchi"}]
             )
-        code, results = await calls.request(
-            "CreateSession", [{"handle_token": "stage_tamagotchi_0", "session_handle_token": "stage_tamagotchi"}]
-        )
-        session = results.get("session_handle")
-        if code != RESPONSE_SUCCESS or not isinstance(session, str):
-            raise BackendUnavailable(f"the GlobalShortcuts portal refused a session (response {code})")
+            session = results.get("session_handle")
+            if code != RESPONSE_SUCCESS or not isinstance(session, str):
+                raise BackendUnavailable(f"the GlobalShortcuts portal refused a session (response {code})")
+        except BaseException:
+            await calls.close(None)
+            raise
         return cls(calls, session)
 
     def listen(self, listener: KeyListener) -> None:
@@ -117,7 +123,7 @@ class PortalBackend:
 
     async def close(self) -> None:
         self._bound.clear()
-        await self._calls.close_session(self._session)
+        await self._calls.close(self._session)
 
     def _on_shortcut(self, shortcut_id: str, active: bool) -> None:
         if shortcut_id in self._bound and self._listener is not None:

@@ -159,7 +159,7 @@ class FakePortal:
         self.requests: list[tuple[str, list[Any]]] = []
         self.answers: list[tuple[int, dict[str, Any]]] = []
         self.callback: Callable[[str, bool], None] | None = None
-        self.closed: list[str] = []
+        self.closed: list[str | None] = []
 
     async def open(self, app_id: str) -> int | None:
         self.app_id = app_id
@@ -176,7 +176,7 @@ class FakePortal:
     def on_shortcut(self, session_handle: str, callback: Callable[[str, bool], None]) -> None:
         self.callback = callback
 
-    async def close_session(self, session_handle: str) -> None:
+    async def close(self, session_handle: str | None) -> None:
         self.closed.append(session_handle)
 
 
@@ -204,7 +204,7 @@ async def test_portal_binds_every_shortcut_with_a_preferred_trigger_and_reports_
     portal.callback(talk_id, True)  # the portal cannot unbind; the released shortcut's events are ignored
     assert len(fired) == 2
     await service.close()
-    assert portal.closed
+    assert portal.closed == ["/org/freedesktop/portal/desktop/session/1_1/stage_tamagotchi"]
 
 
 async def test_portal_reasons_and_a_trigger_the_user_changed() -> None:
@@ -222,8 +222,10 @@ async def test_portal_reasons_and_a_trigger_the_user_changed() -> None:
 
 
 async def test_no_portal_means_unavailable_with_why() -> None:
+    portal = FakePortal(version=None)
     with pytest.raises(BackendUnavailable, match="no xdg-desktop-portal with GlobalShortcuts"):
-        await PortalBackend.open(FakePortal(version=None))
+        await PortalBackend.open(portal)
+    assert portal.closed == [None]  # the bus connection is not left open
 
 
 def test_preferred_trigger_uses_keysym_names() -> None:
