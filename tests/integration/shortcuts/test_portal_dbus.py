@@ -22,6 +22,7 @@ from app.shortcuts.service import ShortcutService, Trigger
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.tier3  # a real dbus-daemon: CI must have it
 
 
 @pytest.fixture
