@@ -13,9 +13,12 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from app.shortcuts.backend import BackendUnavailable, ShortcutBackend, UnavailableBackend
+from app.shortcuts.service import ShortcutService
+from app.shortcuts.settings import JsonBindingSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +110,8 @@ async def open_backend(
         log.warning("global shortcuts unavailable: %s", failure)
         return UnavailableBackend(f"{session.why}: the platform's shortcut API could not be loaded ({failure})")
     return UnavailableBackend(session.why)
+
+
+async def open_shortcut_service(user_data: Path, factories: BackendFactories | None = None) -> ShortcutService:
+    """The service as the composition root builds it: this session's backend, bindings in ``shortcuts.json``."""
+    return ShortcutService(await open_backend(factories=factories), JsonBindingSettings(user_data / "shortcuts.json"))

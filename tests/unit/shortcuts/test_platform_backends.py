@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from app.shortcuts.backends import macos, windows
 from app.shortcuts.backends.macos import MacBackend
 from app.shortcuts.backends.wayland import PortalBackend, preferred_trigger
 from app.shortcuts.backends.windows import WindowsBackend
-from app.shortcuts.select import BackendFactories, detect_session, open_backend
+from app.shortcuts.select import BackendFactories, detect_session, open_backend, open_shortcut_service
 from app.shortcuts.service import ShortcutService, Trigger
 from tests.waiting import until
 
@@ -302,3 +303,11 @@ async def test_open_backend_says_why_when_nothing_works() -> None:
 async def test_x11_backend_without_an_x_server_is_unavailable() -> None:
     backend = await open_backend("linux", {"DISPLAY": ":987"})
     assert isinstance(backend, UnavailableBackend) and "cannot connect to the X server" in backend.why
+
+
+async def test_the_composition_root_gets_a_service_with_saved_bindings(tmp_path: Path) -> None:
+    (tmp_path / "shortcuts.json").write_text('{"version": 1, "bindings": {"toggle-window": "Alt+Super+F9"}}')
+    made = Made()
+    service = await open_shortcut_service(tmp_path, made.factories())
+    assert service.settings.load() == {"toggle-window": "Alt+Super+F9"}
+    assert isinstance(service.backend, UnavailableBackend)
