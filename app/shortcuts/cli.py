@@ -42,6 +42,7 @@ def run_shortcuts_command(args: argparse.Namespace) -> int:
 
 
 async def probe(accelerator: str, seconds: float, key_ups: bool, as_json: bool) -> int:
+    stop = _stop_on_signals()  # before anything is printed: a caller may signal as soon as it reads a line
     backend = await open_backend()
     service = ShortcutService(backend)
     started = time.monotonic()
@@ -63,18 +64,18 @@ async def probe(accelerator: str, seconds: float, key_ups: bool, as_json: bool) 
             print(f"cannot register {accelerator}: {result.reason.value}: {result.message}", flush=True)
         if not result.ok:
             return 1
-        await _wait(seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
         return 0
     finally:
         await service.close()
 
 
-async def _wait(seconds: float) -> None:
-    """Until the time is up, or Ctrl+C / SIGTERM (the grab is released either way)."""
+def _stop_on_signals() -> asyncio.Event:
+    """Set by Ctrl+C or SIGTERM, so the probe ends early and still releases the grab."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+    return stop
