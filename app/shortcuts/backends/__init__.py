@@ -1,1 +1,1 @@
-"""One module per platform; only :mod:`app.shortcuts.select` imports them, and only the one it needs."""
+"""One module per platform. Only :mod:`app.shortcuts.select` builds backends; the key tables are shared."""
