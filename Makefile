@@ -20,6 +20,7 @@ lint:
 
 bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
+	$(PY) -m benchmarks.models
 	$(MAKE) --no-print-directory bench-shortcuts
 
 bench-shortcuts: setup-test
