@@ -82,7 +82,10 @@ _KEYPAD: dict[str, str] = {
     "Equal": "NumpadAdd",
     "Minus": "NumpadSubtract",
 }
-_BARE_MODIFIER_KEYS = {K.Key_Control, K.Key_Shift, K.Key_Alt, K.Key_Meta, K.Key_AltGr, K.Key_Super_L, K.Key_Super_R}
+_IGNORED_KEYS = {
+    *(K.Key_Control, K.Key_Shift, K.Key_Alt, K.Key_Meta, K.Key_AltGr, K.Key_Super_L, K.Key_Super_R),
+    *(K.Key_NumLock, K.Key_CapsLock),  # lock keys are not shortcut keys (and xdotool toggles NumLock for keypad keys)
+}
 _BY_EVDEV = {scan: code for code, scan in EVDEV_SCAN_CODES.items()}
 _BY_CARBON = {carbon: code for code, carbon in CARBON_KEY_CODES.items()}
 
@@ -152,7 +155,7 @@ class AcceleratorField(QLineEdit):
         super().focusOutEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
-        if event.isAutoRepeat() or event.key() in _BARE_MODIFIER_KEYS:
+        if event.isAutoRepeat() or event.key() in _IGNORED_KEYS:
             return
         modifiers = modifiers_of(event, self._platform)
         if event.key() == K.Key_Escape.value and not modifiers:
