@@ -41,6 +41,7 @@ class X11Backend:
             raise BackendUnavailable(f"cannot connect to the X server {display_name or ''}: {failure}") from failure
         self._display.set_error_handler(self._on_unexpected_error)
         self._root = self._display.screen().root
+        self._fd: int = self._display.fileno()  # python-xlib raises on fileno() once the connection is lost
         self.detectable_auto_repeat = use_xkb_auto_repeat and set_detectable_auto_repeat(self._display)
         self._evdev = self._keycode_of_keysym("Escape") == 9 and self._keycode_of_keysym("Up") == 111
         self._modifier_masks, lock_masks = self._read_modifier_masks()
@@ -51,6 +52,7 @@ class X11Backend:
         self._pressed: dict[int, str] = {}
         self._listener: KeyListener | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lost: str | None = None
         self.repeats_dropped = 0
         self.drained_at = 0.0
         """``time.perf_counter()`` when the events being handled were read from the X connection (for benchmarks)."""
@@ -67,17 +69,16 @@ class X11Backend:
             raise GrabRefused(
                 FailureReason.CONFLICT, f"on X11 {accelerator.familiar('linux')} is the same keys as another binding"
             )
-        self._watch()
-        catcher = error.CatchError()
-        keycode, mask = combo
-        for locks in self._lock_combinations:
-            self._root.grab_key(keycode, mask | locks, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catcher)
-        self._display.sync()
-        self._schedule_drain()  # sync() may have read events into the queue, which the fd will not signal again
-        failure = catcher.get_error()
+        if self._lost is not None:
+            raise GrabRefused(FailureReason.UNSUPPORTED, f"the connection to the X server was lost ({self._lost})")
+        try:
+            failure = self._grab_every_lock_state(combo)
+        except error.ConnectionClosedError as closed:
+            self._connection_lost(closed)
+            raise GrabRefused(
+                FailureReason.UNSUPPORTED, f"the connection to the X server was lost ({closed})"
+            ) from None
         if failure is not None:
-            self._ungrab(combo)
-            self._display.sync()
             name = accelerator.familiar("linux")
             if isinstance(failure, error.BadAccess):
                 raise GrabRefused(
@@ -95,16 +96,42 @@ class X11Backend:
         del self._tokens[combo]
         if self._pressed.get(combo[0]) == token:
             del self._pressed[combo[0]]
-        self._ungrab(combo)
-        self._display.flush()
+        if self._lost is None:
+            try:
+                self._ungrab(combo)
+                self._display.flush()
+            except error.ConnectionClosedError as closed:
+                self._connection_lost(closed)
+
+    def _grab_every_lock_state(self, combo: _Combo) -> Any:
+        """Grab the combination with each lock-modifier state; the X error if any grab failed (all undone then)."""
+        self._watch()
+        catcher = error.CatchError()
+        keycode, mask = combo
+        for locks in self._lock_combinations:
+            self._root.grab_key(keycode, mask | locks, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catcher)
+        self._display.sync()
+        self._schedule_drain()  # sync() may have read events into the queue, which the fd will not signal again
+        failure = catcher.get_error()
+        if failure is not None:
+            self._ungrab(combo)
+            self._display.sync()
+        return failure
+
+    def _connection_lost(self, closed: Exception) -> None:
+        log.error("the X server closed the shortcut connection: %s", closed)
+        self._lost = str(closed)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        self._loop = None
 
     async def close(self) -> None:
         for token in list(self._combos):
             await self.release(token)
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._display.fileno())
+            self._loop.remove_reader(self._fd)
         self._loop = None
-        with contextlib.suppress(error.ConnectionClosedError):
+        with contextlib.suppress(error.ConnectionClosedError, OSError):
             self._display.close()
 
     # -- events --------------------------------------------------------------------------------------------------
@@ -112,7 +139,7 @@ class X11Backend:
     def _watch(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-            self._loop.add_reader(self._display.fileno(), self._drain)
+            self._loop.add_reader(self._fd, self._drain)
 
     def _schedule_drain(self) -> None:
         if self._loop is not None:
@@ -125,10 +152,7 @@ class X11Backend:
             while count := self._display.pending_events():
                 events.extend(self._display.next_event() for _ in range(count))
         except error.ConnectionClosedError as closed:
-            log.error("the X server closed the shortcut connection: %s", closed)
-            if self._loop is not None:
-                self._loop.remove_reader(self._display.fileno())
-                self._loop = None
+            self._connection_lost(closed)
         skip_next = False
         for index, event in enumerate(events):
             if skip_next:

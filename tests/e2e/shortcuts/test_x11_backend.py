@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ from app.shortcuts.backends.x11 import X11Backend
 from app.shortcuts.backends.x11_keys import EVDEV_OFFSET, EVDEV_SCAN_CODES, KEYSYMS
 from app.shortcuts.service import ShortcutService, Trigger
 from tests.e2e.shortcuts.conftest import OtherClient, xdotool
+from tests.support.xvfb import XvfbUnavailable, running_xvfb
 from tests.waiting import until
 
 pytestmark = pytest.mark.tier3
@@ -138,3 +140,22 @@ def test_the_key_code_table_matches_the_servers_keyboard_map(other_client: Other
         assert keysym in symbols, f"{code}: key code {keycode} does not carry {KEYSYMS[code]}"
         checked += 1
     assert checked > 90
+
+
+async def test_a_lost_x_server_makes_registration_unsupported_not_a_crash() -> None:
+    try:
+        server = running_xvfb()
+        name = server.__enter__()
+    except XvfbUnavailable as missing:
+        pytest.skip(str(missing))
+    service = ShortcutService(X11Backend(name))
+    fired: list[Trigger] = []
+    try:
+        assert (await service.register("greet", "Ctrl+Alt+K", fired.append)).ok
+    finally:
+        server.__exit__(None, None, None)  # the X server goes away under the app
+    await asyncio.sleep(0.2)  # the reader notices the closed connection
+    result = await service.register("other", "Ctrl+Alt+J", fired.append)
+    assert result.reason is FailureReason.UNSUPPORTED and "connection to the X server was lost" in result.message
+    assert await service.unregister("greet")
+    await service.close()
