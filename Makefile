@@ -3,7 +3,7 @@ PY := .venv/bin/python
 GD_FILES = $(shell find engines/stage-godot -name '*.gd' 2>/dev/null)
 ARGS ?=
 
-.PHONY: run test lint bench setup setup-test schema clean
+.PHONY: run test lint bench bench-shortcuts setup setup-test schema clean
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -21,6 +21,10 @@ lint:
 bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
 	$(PY) -m benchmarks.models
+	$(MAKE) --no-print-directory bench-shortcuts
+
+bench-shortcuts: setup-test
+	$(PY) -m benchmarks.shortcuts
 
 setup:
 	@bash scripts/setup.sh

@@ -24,6 +24,7 @@ from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV
+from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     models_cli.add_parser(commands, _user_data)
+    add_shortcuts_command(commands)
     return parser
 
 
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         return godot_info(args.godot, args.json)
     if args.command == "models":
         return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
+    if args.command == "shortcuts":
+        return run_shortcuts_command(args)
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
