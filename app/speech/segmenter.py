@@ -141,15 +141,13 @@ class Segmenter:
         segments: list[Segment] = []
         while True:
             spoken = self._spoken()
-            long_parts = self._split_long(spoken)
-            if long_parts:
-                segments.extend(long_parts)
-                continue
             cut = self._next_boundary(spoken, idle)
-            if cut is None:
+            if cut is not None and weight(spoken[: cut[0]]) <= self.options.max_weight:
+                segments.append(self._emit(*cut))
+            elif weight(spoken) > self.options.max_weight:
+                segments.append(self._split_long(spoken))
+            else:
                 return segments
-            end, reason = cut
-            segments.append(self._emit(end, reason))
 
     def _next_boundary(self, spoken: str, idle: bool) -> tuple[int, Reason] | None:
         """The end of the next segment in ``spoken``, or None to wait for more text."""
@@ -203,10 +201,8 @@ class Segmenter:
                 return False
         return True
 
-    def _split_long(self, spoken: str) -> list[Segment]:
-        """Split a boundary-less run before it exceeds ``max_weight``: at a soft boundary, else a space."""
-        if weight(spoken) <= self.options.max_weight:
-            return []
+    def _split_long(self, spoken: str) -> Segment:
+        """Split a run without a usable boundary before ``max_weight``: at a soft boundary, else a space."""
         limit = 0
         total = 0
         for position, char in enumerate(spoken):
@@ -219,9 +215,9 @@ class Segmenter:
         minimum = self.options.min_weight
         soft_ends = [end for end in soft_ends if weight(window[:end]) >= minimum]
         if soft_ends:
-            return [self._emit(soft_ends[-1], "max")]
+            return self._emit(soft_ends[-1], "max")
         space = max((p for p, c in enumerate(window) if c.isspace() and weight(window[:p]) >= minimum), default=-1)
-        return [self._emit(space if space > 0 else max(limit, 1), "max")]
+        return self._emit(space if space > 0 else max(limit, 1), "max")
 
     def _emit(self, spoken_end: int, reason: Reason, whole: bool = False) -> Segment:
         """Cut the first ``spoken_end`` spoken characters.

@@ -76,7 +76,8 @@ class SessionOptions:
     concurrency: int = 2
     """Segments synthesised ahead of (or held for) playback."""
     max_pending_segments: int = 16
-    event_buffer: int = 4
+    event_buffer: int = 1
+    """Events queued for the consumer; with 1, synthesis runs at most ``concurrency`` segments ahead of playback."""
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
 
@@ -198,7 +199,8 @@ class SegmentedSession(SpeechSession):
             self._idle_timer.cancel()
         async with self._input_lock:
             await self._enqueue(self._segmenter.finish())
-            await self._segments.put(_END)
+            if not self._cancelled:
+                await self._segments.put(_END)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         if self._cancelled or self._channel.closed:
@@ -208,6 +210,8 @@ class SegmentedSession(SpeechSession):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         await self._stop_tasks()
+        while not self._segments.empty():  # frees writers waiting for room; they see the cancel and return
+            self._segments.get_nowait()
         self._channel.close(self._stats.done(cancelled=True), drop_queued=True)
 
     def events(self) -> AsyncIterator[SessionEvent]:
@@ -232,6 +236,8 @@ class SegmentedSession(SpeechSession):
 
     async def _enqueue(self, segments: list[Segment]) -> None:
         for segment in segments:
+            if self._cancelled:
+                return
             await self._segments.put(segment)
 
     def _arm_idle_flush(self) -> None:

@@ -31,6 +31,18 @@ def test_hard_boundaries_end_segments_and_the_remainder_is_flushed_on_finish() -
     ]
 
 
+def test_a_whole_reply_at_once_is_cut_at_its_sentences_as_a_stream_would_be() -> None:
+    text = " ".join(f"This is sentence number {n}, which takes a while to say." for n in range(12))
+    segmenter = Segmenter()
+    at_once = segmenter.push(text, now=0.0) + segmenter.finish()
+    assert speech(at_once) == speech(feed(text))
+    assert speech(at_once)[:3] == [
+        "This is sentence number 0,",
+        "which takes a while to say.",
+        "This is sentence number 1, which takes a while to say.",
+    ]
+
+
 def test_short_sentences_merge_until_the_minimum_weight() -> None:
     assert speech(feed("Hi! Yes. Okay then, see you at the station.")) == [
         "Hi! Yes. Okay then,",
