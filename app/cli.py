@@ -23,6 +23,7 @@ from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launch
 from app.models.store import ModelStore
 from app.models.vrm_check import NotVrmError, check_vrm
 from app.paths import USER_DATA_ENV
+from app.speech.cli import add_say_parser, run_say
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("godot-info", help="which Godot 4 would be used, or why none qualifies")
     info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    add_say_parser(commands)
     return parser
 
 
@@ -182,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
+    if args.command == "say":
+        return run_say(args)
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
