@@ -3,7 +3,7 @@ PY := .venv/bin/python
 GD_FILES = $(shell find engines/stage-godot -name '*.gd' 2>/dev/null)
 ARGS ?=
 
-.PHONY: run test lint bench setup setup-test schema clean
+.PHONY: run test lint bench bench-speech setup setup-test schema clean
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -20,6 +20,10 @@ lint:
 
 bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
+	$(PY) -m benchmarks.speech
+
+bench-speech: setup
+	$(PY) -m benchmarks.speech $(ARGS)
 
 setup:
 	@bash scripts/setup.sh

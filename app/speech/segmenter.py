@@ -10,8 +10,9 @@ Rules (issue 4):
 - emoji and markdown markup are removed from what is spoken but kept in the display text;
 - ``finish`` flushes the remainder exactly once.
 
-A boundary at the very end of the text is only taken once the next character shows it really is one ("3." may
-become "3.14", "Wait." may become "Wait..."), or when the text goes idle or finishes.
+A full stop at the very end of the text is only taken once the next character shows it really ends a sentence
+("3." may become "3.14", "Wait." may become "Wait..."), or when the text goes idle or finishes; ``! ?`` and the CJK
+marks end a sentence at once.
 
 Pure: the caller passes the time, so tests need no clock.
 """
@@ -25,6 +26,7 @@ from typing import Literal
 
 HARD = frozenset(".!?。！？…⋯\n‼⁉")  # noqa: RUF001 - the CJK forms are the point
 SOFT = frozenset(",;:，；：、")  # noqa: RUF001
+DEFINITE = frozenset("!?。！？\n")  # noqa: RUF001
 CLOSERS = frozenset("\"'”’)]}」』》）】")  # noqa: RUF001
 MARKUP = frozenset("*_`#~")
 ABBREVIATIONS = frozenset(
@@ -179,7 +181,9 @@ class Segmenter:
                 end = i + 1
                 while end < n and (spoken[end] in CLOSERS or (hard and spoken[end] in HARD and spoken[end] != "\n")):
                     end += 1
-                found.append((end, "hard" if hard else "soft", end < n))
+                # Only a full stop can still change meaning ("3." -> "3.5", "Wait." -> "Wait..."); the others end
+                # a sentence at once, which saves waiting for the next token.
+                found.append((end, "hard" if hard else "soft", end < n or spoken[end - 1] in DEFINITE))
                 i = end
             else:
                 i += 1

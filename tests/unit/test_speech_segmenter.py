@@ -173,3 +173,9 @@ def test_joined_spoken_segments_equal_the_normalised_input(
     assert [segment.index for segment in segments] == list(range(len(segments)))
     assert all(segment.speech for segment in segments[:-1])
     assert all(weight(segment.spoken) <= max_weight for segment in segments)
+
+
+def test_question_and_exclamation_marks_end_a_sentence_without_waiting_for_more() -> None:
+    segmenter = Segmenter()
+    assert speech(segmenter.push("Would you like some tea?", now=0.0)) == ["Would you like some tea?"]
+    assert speech(segmenter.push("That sounds wonderful!", now=0.01)) == ["That sounds wonderful!"]
