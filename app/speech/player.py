@@ -48,6 +48,14 @@ class ScheduledAudio:
         return self.sink_start + len(self.pcm)
 
 
+@dataclass(frozen=True)
+class Placement:
+    index: int
+    sink_start: int
+    sink_end: int
+    words: tuple[SpeechMark, ...]
+
+
 @dataclass
 class SpeakerHooks:
     """Observers of speech; each is called on the event loop and must not block."""
@@ -69,6 +77,9 @@ class Turn:
     finished: asyncio.Future[SessionStats] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     task: asyncio.Task[None] | None = None
     errors: list[ErrorEvent] = field(default_factory=list)
+    sentences: list[SentenceEvent] = field(default_factory=list)
+    placements: list[Placement] = field(default_factory=list)
+    """Where each audio event went on the sink, to tell later what was heard."""
 
     async def append_text(self, text: str) -> None:
         await self.session.append_text(text)
@@ -141,6 +152,26 @@ class Speaker:
         self._make_session = make_session
         await self.abort_turn(reason)
 
+    def spoken_text(self, turn: Turn) -> str:
+        """What of the turn has been heard so far: whole sentences, and of the one playing now the words that
+        started (when the voice gives word marks; otherwise the whole sentence)."""
+        heard = self.sink.position() if turn.placements else 0
+        spoken: list[str] = []
+        for sentence in turn.sentences:
+            placed = [p for p in turn.placements if p.index == sentence.index]
+            if not placed or placed[0].sink_start >= heard:
+                break
+            text = " ".join(sentence.spoken.split())
+            if placed[-1].sink_end <= heard:
+                spoken.append(text)
+                continue
+            words = [mark for p in placed for mark in p.words if mark.sample < heard and mark.text_start >= 0]
+            if words:
+                text = text[: words[-1].text_start + words[-1].text_length]
+            spoken.append(text)
+            break
+        return " ".join(spoken)
+
     async def close(self) -> None:
         await self.abort_turn("closing")
 
@@ -150,11 +181,14 @@ class Speaker:
         try:
             async for event in turn.session.events():
                 if isinstance(event, SentenceEvent):
+                    turn.sentences.append(event)
                     self._call(self.hooks.on_sentence, turn.number, event)
                 elif isinstance(event, AudioEvent):
                     if resampler is None or resampler.source_rate != event.sample_rate:
                         resampler = LinearResampler(event.sample_rate, self.sink.sample_rate)
                     scheduled = self._schedule(turn, event, resampler.process(event.pcm))
+                    words = tuple(mark for mark in scheduled.marks if mark.kind == "word")
+                    turn.placements.append(Placement(event.index, scheduled.sink_start, scheduled.sink_end, words))
                     self._call(self.hooks.on_audio, scheduled)
                     self.sink.write(scheduled.pcm)
                     await self.sink.wait_buffered_below(lookahead)

@@ -50,7 +50,8 @@ class QtAudioSink(AudioSink):
         self._multimedia = multimedia
         self._sink = multimedia.QAudioSink(device, audio_format)
         self._io = self._sink.start()
-        if self._io is None or self._sink.error() != multimedia.QAudio.Error.NoError:
+        # QAudioSink.error() returns QtAudio.Error, which does not compare equal to QAudio.Error: compare names.
+        if self._io is None or self._sink.error().name != "NoError":
             raise NoAudioDevice(f"{self.device_name} could not be opened")
         self._pending = bytearray()
         self._base = 0  # clock position when the device stream was (re)started
