@@ -186,5 +186,6 @@ class Conversation:
 
     def _remember(self, turn: Turn, received: str, interrupted: bool, error: ChatError | None) -> ReplyOutcome:
         spoken = self.speaker.spoken_text(turn) if interrupted else received.strip()
-        self.history.append(ChatMessage("assistant", spoken, interrupted=interrupted))
+        if spoken or error is None:  # a refused request leaves no empty assistant message behind
+            self.history.append(ChatMessage("assistant", spoken, interrupted=interrupted))
         return ReplyOutcome(received, spoken, interrupted, error)

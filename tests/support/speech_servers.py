@@ -277,3 +277,83 @@ class StreamingServer:
             await connection.send(audio[start : start + step])
             await asyncio.sleep(0.01)
         await connection.send(json.dumps({"event": "sentence.end", "payload": {"text": sentence}}))
+
+
+@dataclass
+class ChatScript:
+    tokens: list[str]
+    interval_s: float = 0.03
+    mode: str = "complete"
+    """complete | drop (connection closed mid-reply) | no-done (body ends without [DONE]) | refuse"""
+    drop_after: int = 0
+
+
+class SseChatServer:
+    """OpenAI-compatible ``POST /v1/chat/completions`` with ``stream: true``, answering server-sent events."""
+
+    def __init__(self, script: ChatScript) -> None:
+        self.script = script
+        self.requests: list[dict[str, Any]] = []
+        self.last_token_sent_at: float | None = None
+        self._server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+
+    async def __aenter__(self) -> SseChatServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if ":" in h)}
+            self.requests.append(json.loads(await reader.readexactly(int(headers["content-length"]))))
+            script = self.script
+            if script.mode == "refuse":
+                body = b'{"error": {"message": "Invalid API key", "type": "invalid_request_error"}}'
+                writer.write(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+                return
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+
+            def chunk(text: str) -> bytes:
+                data = text.encode()
+                return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+            writer.write(chunk(": keep-alive comment\n\n"))
+            for n, token in enumerate(script.tokens):
+                if script.mode == "drop" and n == script.drop_after:
+                    writer.transport.abort()  # the connection breaks mid-reply
+                    return
+                event = {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": token}}],
+                }
+                writer.write(chunk(f"data: {json.dumps(event)}\n\n"))
+                await writer.drain()
+                self.last_token_sent_at = asyncio.get_running_loop().time()
+                await asyncio.sleep(script.interval_s)
+            if script.mode != "no-done":
+                writer.write(chunk("data: [DONE]\n\n"))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
