@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from app.speech.espeak import DEFAULT_RATE, EspeakEngine, EspeakSynthesizer
+from app.speech.espeak import DEFAULT_RATE, MAX_RATE, MIN_RATE, EspeakEngine, EspeakSynthesizer
 from app.speech.events import SpeechProviderError
 from app.speech.http_provider import HttpSpeechSynthesizer
 from app.speech.providers import ProviderDefinition, SpeechSettings, find_api_key, provider_table
@@ -51,7 +51,7 @@ class SessionFactory:
         options = SessionOptions(concurrency=resolved.concurrency, max_pending_segments=resolved.max_pending_segments)
         transport = definition.capabilities.transport
         if transport == "local":
-            rate = round(DEFAULT_RATE * resolved.speed)
+            rate = min(MAX_RATE, max(MIN_RATE, round(DEFAULT_RATE * resolved.speed)))
             return SegmentedSession(EspeakSynthesizer(self.espeak, resolved.voice or "en-us", rate), options)
         if transport == "http":
             synthesizer = HttpSpeechSynthesizer(self.http, resolved, key, self._backoff)

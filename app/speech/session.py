@@ -19,7 +19,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from app.speech.events import (
@@ -210,8 +210,7 @@ class SegmentedSession(SpeechSession):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         await self._stop_tasks()
-        while not self._segments.empty():  # frees writers waiting for room; they see the cancel and return
-            self._segments.get_nowait()
+        self._release_writers()
         self._channel.close(self._stats.done(cancelled=True), drop_queued=True)
 
     def events(self) -> AsyncIterator[SessionEvent]:
@@ -233,6 +232,11 @@ class SegmentedSession(SpeechSession):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _release_writers(self) -> None:
+        """Frees callers of append_text/finish waiting for room; they see the session ended and return."""
+        while not self._segments.empty():
+            self._segments.get_nowait()
 
     async def _enqueue(self, segments: list[Segment]) -> None:
         for segment in segments:
@@ -301,7 +305,7 @@ class SegmentedSession(SpeechSession):
                     chunk.pcm,
                     chunk.sample_rate,
                     next_sample,
-                    tuple(_shift(mark, next_sample) for mark in chunk.marks),
+                    tuple(replace(mark, sample=mark.sample + next_sample) for mark in chunk.marks),
                 )
                 next_sample = event.end_sample
                 self._stats.audio(event)
@@ -313,8 +317,5 @@ class SegmentedSession(SpeechSession):
         self._cancelled = True
         await self._channel.put(ErrorEvent(error.code, error.message, error.retriable, index))
         await self._stop_tasks()
+        self._release_writers()
         self._channel.close(self._stats.done(failed=True), drop_queued=False)
-
-
-def _shift(mark: SpeechMark, offset: int) -> SpeechMark:
-    return SpeechMark(mark.kind, mark.sample + offset, mark.text_start, mark.text_length, mark.name)
