@@ -160,15 +160,26 @@ class EspeakEngine:
 
     def voices(self) -> list[VoiceInfo]:
         with _LIBRARY_LOCK:
-            lib = self._ensure()
-            found = []
-            table = lib.espeak_ListVoices(None)
-            index = 0
-            while table[index]:
-                voice = table[index].contents
-                found.append(VoiceInfo(_text(voice.name), _text(voice.identifier)))
-                index += 1
-            return found
+            return self._voices(self._ensure())
+
+    @staticmethod
+    def _voices(lib: ctypes.CDLL) -> list[VoiceInfo]:
+        found = []
+        table = lib.espeak_ListVoices(None)
+        index = 0
+        while table[index]:
+            voice = table[index].contents
+            found.append(VoiceInfo(_text(voice.name), _text(voice.identifier)))
+            index += 1
+        return found
+
+    def _unknown_voice(self, lib: ctypes.CDLL, voice: str) -> SpeechProviderError:
+        """Names with the same language prefix, so "en-gb" suggests "en" (British English in 1.52), "en-us", ..."""
+        language = voice.lower().split("-")[0]
+        names = sorted({info.identifier.rsplit("/", 1)[-1].lower() for info in self._voices(lib)})
+        similar = [name for name in names if name.split("-")[0] == language][:8]
+        hint = f"; try {', '.join(similar)}" if similar else ""
+        return SpeechProviderError("unknown-voice", f"espeak-ng has no voice {voice!r}{hint}")
 
     def synthesize_blocking(
         self, text: str, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, stop: threading.Event | None = None
@@ -181,7 +192,7 @@ class EspeakEngine:
             if voice != self._voice:
                 if lib.espeak_SetVoiceByName(voice.encode()) != 0:
                     self._voice = None
-                    raise SpeechProviderError("unknown-voice", f"espeak-ng has no voice {voice!r}")
+                    raise self._unknown_voice(lib, voice)
                 self._voice = voice
             lib.espeak_SetParameter(_PARAM_RATE, rate, 0)
             pieces: list[np.ndarray[Any, np.dtype[np.int16]]] = []

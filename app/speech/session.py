@@ -313,7 +313,7 @@ class SegmentedSession(SpeechSession):
             self._slots.release()
 
     async def _fail(self, error: SpeechProviderError, index: int) -> None:
-        log.warning("speech failed on segment %d: %s", index, error)
+        log.info("speech failed on segment %d: %s", index, error)  # the consumer reports it (ErrorEvent)
         self._cancelled = True
         await self._channel.put(ErrorEvent(error.code, error.message, error.retriable, index))
         await self._stop_tasks()

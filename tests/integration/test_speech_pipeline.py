@@ -113,7 +113,7 @@ async def test_speaker_plays_in_order_on_the_sink_clock_with_marks_placed_on_it(
     assert sink.written() == sink.position() == scheduled[-1].sink_end  # everything was heard
     assert sink.written() / 48000 == pytest.approx(stats.audio_seconds, abs=0.01)  # resampled 22,050 -> 48,000 Hz
     assert all(s.sink_start <= m.sample <= s.sink_end for s in scheduled for m in s.marks)
-    assert elapsed == pytest.approx(stats.audio_seconds, abs=0.3)  # played in real time on the monotonic clock
+    assert stats.audio_seconds - 0.05 < elapsed < stats.audio_seconds + 0.5  # played in real time, not faster
 
 
 async def test_synthesis_runs_ahead_only_as_far_as_the_bounds_allow(engine: EspeakEngine) -> None:
