@@ -19,18 +19,24 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, run_gui
-from app.models.store import ModelStore
-from app.models.vrm_check import NotVrmError, check_vrm
+from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
+from app.models import cli as models_cli
+from app.models.library import LibraryError
+from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV
+from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from app.speech.cli import add_say_parser, run_say
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _user_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-data", metavar="DIR", help=f"the app's data folder (also ${USER_DATA_ENV})")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _user_data(parser)
     parser.add_argument(
         "--runtime",
         choices=("native", "web", "attach"),
@@ -54,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("godot-info", help="which Godot 4 would be used, or why none qualifies")
     info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    models_cli.add_parser(commands, _user_data)
+    add_shortcuts_command(commands)
     add_say_parser(commands)
     return parser
 
@@ -67,17 +75,17 @@ async def stage_check(options: AppOptions, model: Path, as_json: bool) -> int:
     def fail(code: str, message: str) -> int:
         return _emit(as_json, {"ok": False, "code": code, "message": message}, f"stage-check failed: {message}")
 
+    library = open_library(options)
     try:
-        check_vrm(model)
-        stored = ModelStore(options.user_data).put(model)
+        stored = library.import_file(model).entry
         launcher = build_launcher(options)
-    except NotVrmError as refused:
-        return fail(refused.code, f"{model.name} is not a usable VRM: {refused.message}")
-    except OSError as error:
-        return fail("store-failed", f"could not save {model.name} in {options.user_data}: {error}")
+    except ModelRefused as refused:
+        return fail(refused.code.value, f"{model.name} is not a usable VRM: {refused.message}")
+    except LibraryError as error:
+        return fail(error.code, error.message)
     except LauncherUnavailable as missing:
         return fail(missing.code, missing.message)
-    stage = ManagedStage(launcher, ModelStore(options.user_data), options)
+    stage = ManagedStage(launcher, library, options)
     try:
         await stage.start()
         assert stage.bridge.stage is not None
@@ -184,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
+    if args.command == "models":
+        return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
+    if args.command == "shortcuts":
+        return run_shortcuts_command(args)
     if args.command == "say":
         return run_say(args)
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)

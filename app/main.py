@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.models.store import ModelStore, StoredModel
+from app.models.default_avatar import NAME, build_default_avatar
+from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
 from app.stage_service import StageService, scene_for_model
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
@@ -76,9 +77,11 @@ def build_launcher(options: AppOptions) -> StageLauncher:
 class ManagedStage:
     """The stage as the app's services see it: a sidecar manager plus the bridge that serves its models."""
 
-    def __init__(self, launcher: StageLauncher, store: ModelStore, options: AppOptions) -> None:
+    def __init__(self, launcher: StageLauncher, library: ModelLibrary, options: AppOptions) -> None:
         self.launcher = launcher
-        self.bridge = BridgeServer(BridgeConfig(), resolve_model=store.path_for, origin_allowed=launcher.allows_origin)
+        self.bridge = BridgeServer(
+            BridgeConfig(), resolve_model=library.path_for, origin_allowed=launcher.allows_origin
+        )
         ready_timeout = ATTACH_READY_TIMEOUT_S if launcher.kind == "attach" else 20.0
         settings = SidecarSettings(stage_project_dir(), options.remote_debug, ready_timeout_s=ready_timeout)
         self.manager = SidecarManager(launcher, self.bridge, settings)
@@ -97,18 +100,30 @@ class ManagedStage:
     async def apply_scene(self, scene: SceneApply) -> SceneApplied:
         return await self.manager.apply_scene(scene)
 
-    def scene_for(self, model: StoredModel) -> SceneApply:
+    def scene_for(self, model: LibraryEntry) -> SceneApply:
         return scene_for_model(model, self.bridge.model_url(model.sha256))
 
 
+def builtin_avatar() -> tuple[str, bytes]:
+    """Tama, generated in code: the avatar a new library starts with, so the app shows someone from the first run."""
+    return f"{NAME} (built-in).vrm", build_default_avatar("1.0")
+
+
+def open_library(options: AppOptions) -> ModelLibrary:
+    """The user's model library, repaired if an earlier run was cut short; a new one starts with Tama selected."""
+    library = ModelLibrary(options.user_data, builtin_avatar=builtin_avatar)
+    library.open()
+    return library
+
+
 def build_stage_service(options: AppOptions) -> tuple[StageService, ManagedStage | None]:
-    store = ModelStore(options.user_data)
+    library = open_library(options)
     try:
         launcher = build_launcher(options)
     except LauncherUnavailable as missing:
-        return StageService(store, None, missing.message), None
-    stage = ManagedStage(launcher, store, options)
-    return StageService(store, stage), stage
+        return StageService(library, None, missing.message), None
+    stage = ManagedStage(launcher, library, options)
+    return StageService(library, stage), stage
 
 
 async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:

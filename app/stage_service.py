@@ -1,20 +1,23 @@
 """What the app does with its stage, without Qt: start it, put the user's chosen VRM on it, report progress.
 
 The window (and the command line) talk only to :class:`StageService`; it owns the order of operations: check the
-file is a VRM, store its bytes in the user-data folder, then hand the stored copy to the running stage.
+file is a VRM, store its bytes in the model library (the user-data folder), then hand the stored copy, never the
+user's original, to the running stage. A model becomes the selected one only once the stage shows it (or, without a
+stage, at once, to be shown when one runs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from app.models.store import ModelStore, StoredModel
-from app.models.vrm_check import NotVrmError, check_vrm
+from app.models.library import LibraryEntry, LibraryError, ModelLibrary
+from app.models.refusals import ModelRefused
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
 
 log = logging.getLogger("app.stage")
@@ -38,15 +41,15 @@ class StageRuntime(Protocol):
 
     async def apply_scene(self, scene: SceneApply) -> SceneApplied: ...
 
-    def scene_for(self, model: StoredModel) -> SceneApply: ...
+    def scene_for(self, model: LibraryEntry) -> SceneApply: ...
 
 
-def scene_for_model(model: StoredModel, url: str | None) -> SceneApply:
+def scene_for_model(model: LibraryEntry, url: str | None) -> SceneApply:
     """The ``scene.apply`` request for a stored model: its path for native stages, ``url`` for web ones."""
     return SceneApply(
         model_id=model.model_id,
         format="vrm",
-        name=model.name,
+        name=model.file_name,
         path=str(model.path),
         url=url,
         size=model.size,
@@ -62,8 +65,8 @@ class ApplyError(Exception):
 
 
 class StageService:
-    def __init__(self, store: ModelStore, runtime: StageRuntime | None, missing_reason: str = "") -> None:
-        self._store = store
+    def __init__(self, library: ModelLibrary, runtime: StageRuntime | None, missing_reason: str = "") -> None:
+        self.library = library
         self._runtime = runtime
         self._listeners: list[Callable[[StageStatus], None]] = []
         self._apply_lock = asyncio.Lock()
@@ -81,6 +84,7 @@ class StageService:
             listener(status)
 
     async def start(self) -> None:
+        """Start the stage and show the selected model, if any."""
         if self._runtime is None:
             return
         self._set(StageStatus("starting", "Starting the Godot stage..."))
@@ -89,7 +93,11 @@ class StageService:
         except Exception as error:
             self._set(StageStatus("failed", f"The stage did not start: {error}"))
             return
-        self._set(StageStatus("ready", "The stage is ready. Open a VRM model to show it."))
+        self._set(StageStatus("ready", "The stage is ready. Choose an avatar to show it."))
+        selected = self.library.selected
+        if selected is not None:
+            with contextlib.suppress(ApplyError):  # reported through the status
+                await self.show_model(selected.sha256)
 
     async def stop(self) -> None:
         if self._runtime is not None:
@@ -97,38 +105,58 @@ class StageService:
             if self.status.phase != "not-found":
                 self._set(StageStatus("stopped", "The stage is stopped."))
 
-    async def apply_file(self, source: Path) -> SceneApplied:
-        """Check, store and show a model. Raises :class:`ApplyError`; the previous avatar stays on failure."""
+    async def import_file(self, source: Path) -> LibraryEntry:
+        """Check and store a model without showing it. Raises :class:`ApplyError`; the library is unchanged then."""
+        try:
+            result = await asyncio.to_thread(self.library.import_file, source)
+        except ModelRefused as refused:
+            self._set(StageStatus("failed", f"{source.name} was refused: {refused.message}"))
+            raise ApplyError(refused.code.value, refused.message) from None
+        except LibraryError as error:
+            self._set(StageStatus("failed", error.message))
+            raise ApplyError(error.code, error.message) from None
+        return result.entry
+
+    async def apply_file(self, source: Path) -> SceneApplied | None:
+        """Check, store and show a model (None when no stage runs: it is selected, to show later)."""
+        entry = await self.import_file(source)
+        return await self.show_model(entry.sha256)
+
+    async def show_model(self, reference: str) -> SceneApplied | None:
+        """Put a library model on the stage and make it the selected one; the previous avatar stays on failure."""
         async with self._apply_lock:
             try:
-                summary = await asyncio.to_thread(check_vrm, source)
-            except NotVrmError as refused:
-                self._set(StageStatus("failed", f"{source.name} was refused: {refused.message}"))
-                raise ApplyError(refused.code, refused.message) from None
-            try:
-                stored = await asyncio.to_thread(self._store.put, source)
-            except OSError as error:
-                message = f"{source.name} could not be saved in the user-data folder: {error.strerror or error}."
-                self._set(StageStatus("failed", message))
-                raise ApplyError("store-failed", message) from None
+                entry = self.library.find(reference)
+            except LibraryError as error:
+                self._set(StageStatus("failed", error.message))
+                raise ApplyError(error.code, error.message) from None
             if self._runtime is None:
-                message = f"Saved {source.name}; it will show once a Godot 4 stage runs. {self.status.message}"
+                await self._select(entry)
+                message = f"Selected {entry.name}; it will show once a Godot 4 stage runs. {self.status.message}"
                 self._set(StageStatus("not-found", message))
-                raise ApplyError("no-stage", message)
-            self._set(StageStatus("applying", f"Applying {source.name} (VRM {summary.version})..."))
+                return None
+            self._set(StageStatus("applying", f"Applying {entry.name} (VRM {entry.vrm_version})..."))
             try:
-                applied = await self._runtime.apply_scene(self._runtime.scene_for(stored))
+                applied = await self._runtime.apply_scene(self._runtime.scene_for(entry))
             except Exception as error:
                 code = getattr(error, "code", "apply-failed")
-                message = f"{source.name} could not be shown: {getattr(error, 'message', None) or error}"
+                message = f"{entry.name} could not be shown: {getattr(error, 'message', None) or error}"
                 self._set(StageStatus("failed", message))
                 raise ApplyError(str(code), message) from None
+            await self._select(entry)
             self._set(
                 StageStatus(
                     "applied",
-                    f"Showing {source.name}: VRM {applied.vrm_version}, {len(applied.expressions)} expressions, "
+                    f"Showing {entry.name}: VRM {applied.vrm_version}, {len(applied.expressions)} expressions, "
                     f"loaded in {applied.load_ms:.0f} ms.",
                     applied,
                 )
             )
             return applied
+
+    async def _select(self, entry: LibraryEntry) -> None:
+        try:
+            await asyncio.to_thread(self.library.select, entry.sha256)
+        except LibraryError as error:
+            # The avatar shows; only remembering the choice failed. Say so rather than pretend.
+            log.warning("stage: %s", error.message)

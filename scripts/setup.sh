@@ -15,7 +15,8 @@ runtime_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms
   libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0 libx11-xcb1 libegl1 libgl1
   libfontconfig1 libdbus-1-3)
 # Tier-3 tests: the Godot web runtime in headless Chromium (npm fetches the pinned engine), a real X server.
-test_packages=(chromium xvfb xdotool x11-utils nodejs npm)
+# dbus-daemon: a private bus for the Wayland shortcut backend's portal calls.
+test_packages=(chromium xvfb xdotool x11-utils nodejs npm dbus-daemon)
 
 missing=()
 packages=("${runtime_packages[@]}")
@@ -68,6 +69,8 @@ fi
 if (( want_test )); then
   if command -v npm >/dev/null 2>&1; then
     .venv/bin/python -m godot_bridge.sidecar.web_runtime >/dev/null || say "the Godot web runtime could not be prepared"
+    # The Khronos glTF validator (pinned, from npm) checks the built-in avatar; cached outside the source tree.
+    .venv/bin/python -m tests.support.gltf_validator --install >/dev/null || say "the glTF validator could not be installed"
   else
     say "npm is missing: the end-to-end tests in the real Godot engine cannot run"
   fi

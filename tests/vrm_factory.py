@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
+from collections.abc import Callable
 from typing import Any, Literal
 
 VRM0_PRESETS = {"aa": "a", "ih": "i", "ou": "u", "ee": "e", "oh": "o", "blink": "blink"}
@@ -39,7 +41,10 @@ def _vec3_accessor(doc: dict[str, Any], blob: bytearray, points: list[tuple[floa
 
 
 def build_vrm(
-    version: Literal["0.x", "1.0"], expressions: tuple[str, ...] = DEFAULT_EXPRESSIONS, title: str = "Test Avatar"
+    version: Literal["0.x", "1.0"],
+    expressions: tuple[str, ...] = DEFAULT_EXPRESSIONS,
+    title: str = "Test Avatar",
+    thumbnail: bytes | None = None,
 ) -> bytes:
     doc: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "stage-tamagotchi tests"},
@@ -109,8 +114,22 @@ def build_vrm(
                 },
             }
         }
+    if thumbnail is not None:
+        _add_thumbnail(doc, blob, thumbnail, version)
     doc["buffers"].append({"byteLength": len(blob)})
     return pack_glb(doc, bytes(blob))
+
+
+def _add_thumbnail(doc: dict[str, Any], blob: bytearray, image: bytes, version: Literal["0.x", "1.0"]) -> None:
+    blob += b"\0" * (-len(blob) % 4)
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(image)})
+    blob += image
+    doc["images"] = [{"bufferView": len(doc["bufferViews"]) - 1, "mimeType": "image/png"}]
+    if version == "0.x":
+        doc["textures"] = [{"source": 0}]
+        doc["extensions"]["VRM"]["meta"]["texture"] = 0
+    else:
+        doc["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"] = 0
 
 
 def pack_glb(document: dict[str, Any], binary: bytes = b"") -> bytes:
@@ -121,3 +140,30 @@ def pack_glb(document: dict[str, Any], binary: bytes = b"") -> bytes:
         binary += b"\0" * (-len(binary) % 4)
         body += struct.pack("<II", len(binary), 0x004E4942) + binary
     return b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A valid PNG of one colour (for thumbnails)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def glb_document(data: bytes) -> dict[str, Any]:
+    length = struct.unpack_from("<I", data, 12)[0]
+    document: dict[str, Any] = json.loads(data[20 : 20 + length])
+    return document
+
+
+def rebuilt(version: Literal["0.x", "1.0"], change: Callable[[dict[str, Any]], None]) -> bytes:
+    """A generated VRM with its JSON changed by ``change`` (the BIN chunk kept as it was)."""
+    data = build_vrm(version)
+    document = glb_document(data)
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    binary = data[20 + json_length + 8 :]
+    change(document)
+    return pack_glb(document, binary)

@@ -1,4 +1,5 @@
-"""A small window with the stage's state and an "Open VRM..." action (the desktop-app issue builds the real UI)."""
+"""The app's main window for now: the stage's state in plain words above the models page (the desktop-app issue
+builds the tamagotchi window, tray and settings around the same pieces)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.stage_service import ApplyError, StageService, StageStatus
+from app.ui.models_page import ModelsPage
 
 PHASE_TITLES = {
     "not-found": "Godot 4 not found",
@@ -37,27 +39,21 @@ class StageWindow(QWidget):
         self.detail.setObjectName("stageDetail")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open VRM...")
-        self.open_button.clicked.connect(self._choose_model)
+        self.models = ModelsPage(service)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.detail)
-        layout.addWidget(self.open_button)
-        self.resize(420, 160)
+        layout.addWidget(self.models, 1)
+        self.resize(640, 480)
         self.status_changed.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
         service.subscribe(self.status_changed.emit)
 
     def _show_status(self, status: StageStatus) -> None:
         self.title.setText(f"<b>{PHASE_TITLES[status.phase]}</b>")
         self.detail.setText(status.message)
-        self.open_button.setEnabled(status.phase not in {"starting", "applying"})
-
-    def _choose_model(self) -> None:
-        chosen, _filter = QFileDialog.getOpenFileName(self, "Open a VRM avatar", "", "VRM avatars (*.vrm)")
-        if chosen:
-            self.open_model(Path(chosen))
 
     def open_model(self, path: Path) -> None:
+        """Import a file and show it at once (what opening a .vrm with the app does)."""
         task = asyncio.ensure_future(self._apply(path))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -65,3 +61,4 @@ class StageWindow(QWidget):
     async def _apply(self, path: Path) -> None:
         with contextlib.suppress(ApplyError):  # the service already reported it through its status
             await self._service.apply_file(path)
+        self.models.refresh()

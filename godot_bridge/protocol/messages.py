@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -126,6 +127,23 @@ class StageState(Payload):
     uptime_ms: float
 
 
+class StageCaptureRequest(Payload):
+    pass
+
+
+class StageCaptured(Payload):
+    """The frame the stage last rendered, as a PNG; scaled down by halves until the reply fits the frame limit."""
+
+    format: Literal["png"]
+    width: PositiveInt
+    height: PositiveInt
+    data: str = Field(min_length=1, description="the PNG bytes, base64")
+
+    def png(self) -> bytes:
+        """The PNG bytes; ``ValueError`` when ``data`` is not base64."""
+        return base64.b64decode(self.data, validate=True)
+
+
 class StageLog(Payload):
     level: Literal["error", "warning", "info"]
     message: str
@@ -151,6 +169,8 @@ PAYLOAD_MODELS: dict[str, type[Payload]] = {
     "scene.failed": SceneFailed,
     "stage.snapshot": StageSnapshotRequest,
     "stage.state": StageState,
+    "stage.capture": StageCaptureRequest,
+    "stage.captured": StageCaptured,
     "stage.log": StageLog,
     "host.shutdown": HostShutdown,
     "stage.bye": StageBye,
@@ -161,6 +181,7 @@ REPLY_TYPES: dict[str, frozenset[str]] = {
     "ping": frozenset({"pong"}),
     "scene.apply": frozenset({"scene.applied", "scene.failed"}),
     "stage.snapshot": frozenset({"stage.state"}),
+    "stage.capture": frozenset({"stage.captured"}),
     "host.shutdown": frozenset({"stage.bye"}),
 }
 """Request type to the reply types that may answer it; ``error`` may answer any request."""

@@ -35,6 +35,8 @@ from godot_bridge.protocol.messages import (
     SceneApplied,
     SceneApply,
     SceneFailed,
+    StageCaptured,
+    StageCaptureRequest,
     StageHello,
     StageLog,
     StageSnapshotRequest,
@@ -356,6 +358,11 @@ class BridgeServer:
     async def snapshot(self, timeout: float | None = None) -> StageState:
         reply = await self.request("stage.snapshot", StageSnapshotRequest(), timeout)
         return StageState.model_validate(reply.payload)
+
+    async def capture(self, timeout: float | None = None) -> StageCaptured:
+        """The stage's next rendered frame as a PNG (``StageCaptured.png()``)."""
+        reply = await self.request("stage.capture", StageCaptureRequest(), timeout)
+        return StageCaptured.model_validate(reply.payload)
 
     async def shutdown_stage(self, reason: str = "the host asked", timeout: float = 1.0) -> None:
         """Ask the stage to quit. Never raises: a stage that is gone or mute is the process manager's problem."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vrm_factory import build_vrm
+from tests.vrm_factory import build_vrm, rebuilt
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,12 +51,11 @@ def test_stage_check_in_the_web_runtime_reports_the_avatar(web_runtime: Path, tm
 
 
 def test_stage_check_reports_a_model_the_engine_cannot_import(web_runtime: Path, tmp_path: Path) -> None:
-    # The header and JSON pass the Python gate, but the binary chunk ends 200 bytes early: only the engine can tell.
-    data = bytearray(build_vrm("1.0"))[:-200]
-    data[8:12] = len(data).to_bytes(4, "little")
+    # Every reference is in range, so the Python gate passes it, but an accessor has a component type glTF does not
+    # define (5130, double): only the engine's importer tells.
     model = tmp_path / "broken.vrm"
-    model.write_bytes(bytes(data))
+    model.write_bytes(rebuilt("1.0", lambda document: document["accessors"][0].update(componentType=5130)))
     done = stage_check(model, tmp_path / "ud")
     assert done.returncode == 1
     result = json.loads(done.stdout)
-    assert result == {"ok": False, "code": "import-failed", "message": "GLTFDocument could not parse it: File corrupt"}
+    assert result == {"ok": False, "code": "import-failed", "message": "GLTFDocument could not parse it: Parse error"}

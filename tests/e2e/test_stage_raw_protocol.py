@@ -88,7 +88,7 @@ async def test_malformed_frames_get_errors_and_the_link_stays_up(web_runtime: Pa
         assert payload["engine"]["name"] == "godot" and payload["engine"]["platform"] == "Web"
         assert payload["engine"]["version"] == "4.6.stable.official.89cea1439"
         assert payload["buffers"] == {"inboundBytes": 1 << 20, "outboundBytes": 1 << 20, "maxQueuedPackets": 4096}
-        assert payload["capabilities"] == ["scene.url", "stage.snapshot"] and payload["pid"] is None
+        assert payload["capabilities"] == ["scene.url", "stage.snapshot", "stage.capture"] and payload["pid"] is None
 
         # Quiet host: the stage pings every heartbeatIntervalMs (300 ms) and we answer.
         await asyncio.sleep(1.6)

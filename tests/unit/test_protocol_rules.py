@@ -116,6 +116,8 @@ def test_schema_covers_every_message_and_code() -> None:
         "scene.failed",
         "stage.snapshot",
         "stage.state",
+        "stage.capture",
+        "stage.captured",
         "stage.log",
         "host.shutdown",
         "stage.bye",

@@ -9,6 +9,8 @@ const StageLogger := preload("res://scripts/stage/stage_logger.gd")
 const EXIT_HOST_LOST := 3
 const MAX_MODEL_BYTES := 1 << 30
 const SHA256_PATTERN := "^[0-9a-f]{64}$"
+## Room for the envelope around a captured frame's base64 text.
+const CAPTURE_ENVELOPE_BYTES := 1024
 
 var _bridge := BridgeClient.new()
 var _logger := StageLogger.new()
@@ -35,7 +37,7 @@ func _ready() -> void:
 			)
 		)
 		return
-	_bridge.capabilities = PackedStringArray(["scene.url", "stage.snapshot"])
+	_bridge.capabilities = PackedStringArray(["scene.url", "stage.snapshot", "stage.capture"])
 	if not OS.has_feature("web"):
 		_bridge.capabilities.insert(0, "scene.path")
 	_bridge.request_received.connect(_on_request)
@@ -85,6 +87,8 @@ func _on_request(message: Dictionary) -> void:
 			_apply_scene(request_id, message["payload"])
 		"stage.snapshot":
 			_bridge.send_reply(request_id, "stage.state", _snapshot())
+		"stage.capture":
+			_capture(request_id)
 		"host.shutdown":
 			_bridge.send_reply(request_id, "stage.bye", {})
 			_bridge.close("the host asked the stage to quit")
@@ -269,6 +273,26 @@ func _snapshot() -> Dictionary:
 		},
 		"uptimeMs": float(Time.get_ticks_msec() - _started_ms),
 	}
+
+
+## Replies with the next drawn frame as a PNG, halved in size until the reply fits the frame limit.
+func _capture(request_id: String) -> void:
+	await RenderingServer.frame_post_draw
+	var image := get_viewport().get_texture().get_image()
+	var limit := (
+		mini(_bridge.host_max_frame_bytes, BridgeClient.BUFFER_BYTES) - CAPTURE_ENVELOPE_BYTES
+	)
+	var data := Marshalls.raw_to_base64(image.save_png_to_buffer())
+	while data.length() > limit and image.get_width() > 1 and image.get_height() > 1:
+		image.resize(image.get_width() >> 1, image.get_height() >> 1, Image.INTERPOLATE_BILINEAR)
+		data = Marshalls.raw_to_base64(image.save_png_to_buffer())
+	if data.length() > limit:
+		_bridge.send_error(request_id, "frame-too-large", "the captured frame does not fit a frame")
+		return
+	var reply := {
+		"format": "png", "width": image.get_width(), "height": image.get_height(), "data": data
+	}
+	_bridge.send_reply(request_id, "stage.captured", reply)
 
 
 func _failure(code: String, message: String) -> Dictionary:

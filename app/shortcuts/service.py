@@ -1,0 +1,301 @@
+"""The global shortcut service: bindings by id, concrete failure reasons, triggers with auto-repeat dropped.
+
+Plain asyncio; the platform lives behind a :class:`ShortcutBackend`. The composition root builds one service with
+its backend and settings and hands it the app's actions (:meth:`ShortcutService.bind_actions`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.shortcuts.accelerator import Accelerator, AcceleratorError, needs_modifier, parse_accelerator
+from app.shortcuts.actions import DEFAULT_ACTIONS, ShortcutAction
+from app.shortcuts.backend import FailureReason, GrabRefused, Phase, ShortcutBackend
+from app.shortcuts.settings import BindingSettings, MemoryBindingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    phase: Phase
+    at: float
+    """``time.monotonic()`` when the service received the event."""
+
+
+Action = Callable[[Trigger], None]
+TriggerListener = Callable[[Trigger], None]
+
+
+@dataclass(frozen=True)
+class Binding:
+    id: str
+    accelerator: Accelerator
+    receive_key_ups: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    id: str
+    ok: bool
+    accelerator: Accelerator | None
+    reason: FailureReason | None = None
+    message: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ok": self.ok,
+            "accelerator": self.accelerator.canonical() if self.accelerator else None,
+            "reason": self.reason.value if self.reason else None,
+            "message": self.message,
+        }
+
+
+@dataclass
+class _Active:
+    binding: Binding
+    action: Action
+    token: str
+    down: bool = False
+
+
+@dataclass(frozen=True)
+class _Known:
+    """An app action the service may (re)bind, active or not."""
+
+    action: Action
+    spec: ShortcutAction
+
+
+class ShortcutService:
+    def __init__(
+        self,
+        backend: ShortcutBackend,
+        settings: BindingSettings | None = None,
+        catalogue: tuple[ShortcutAction, ...] = DEFAULT_ACTIONS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings if settings is not None else MemoryBindingSettings()
+        self.catalogue = {spec.id: spec for spec in catalogue}
+        self._clock = clock
+        self._active: dict[str, _Active] = {}
+        self._by_token: dict[str, _Active] = {}
+        self._known: dict[str, _Known] = {}
+        self._listeners: list[TriggerListener] = []
+        self._tokens = itertools.count(1)
+        self._lock = asyncio.Lock()
+        backend.listen(self._on_key)
+
+    # -- registering ---------------------------------------------------------------------------------------------
+
+    async def register(
+        self,
+        id: str,
+        accelerator: Accelerator | str,
+        action: Action,
+        receive_key_ups: bool = False,
+        description: str = "",
+    ) -> RegistrationResult:
+        async with self._lock:
+            parsed = _parse(id, accelerator)
+            if isinstance(parsed, RegistrationResult):
+                return parsed
+            if id in self._active:
+                held = self._active[id].binding.accelerator
+                return _refused(
+                    id,
+                    parsed,
+                    FailureReason.DUPLICATE_ID,
+                    f"'{id}' is already bound to {held.familiar()}; rebind or unregister it first",
+                )
+            binding = Binding(id, parsed, receive_key_ups, description)
+            return await self._grab(binding, action)
+
+    async def rebind(self, id: str, accelerator: Accelerator | str | None) -> RegistrationResult:
+        """Move an app action (or any active binding) to a new accelerator, or turn it off with ``None``.
+
+        The new combination is grabbed before the old one is released, so a refusal leaves the old binding working.
+        App actions are saved to the settings when the change succeeds.
+        """
+        async with self._lock:
+            current = self._active.get(id)
+            known = self._known.get(id)
+            if current is None and known is None:
+                return _refused(id, None, FailureReason.INVALID, f"there is no shortcut action '{id}' to rebind")
+            if accelerator is None:
+                if current is not None:
+                    await self._release(current)
+                return self._saved(RegistrationResult(id, True, None, message="turned off"), None)
+            parsed = _parse(id, accelerator)
+            if isinstance(parsed, RegistrationResult):
+                return parsed
+            if current is not None and current.binding.accelerator == parsed:
+                return self._saved(RegistrationResult(id, True, parsed, message="unchanged"), parsed)
+            if current is not None:
+                binding = Binding(id, parsed, current.binding.receive_key_ups, current.binding.description)
+                action = current.action
+            else:
+                assert known is not None
+                binding = Binding(id, parsed, known.spec.receive_key_ups, known.spec.description)
+                action = known.action
+            result = await self._grab(binding, action, replacing=current)
+            return self._saved(result, parsed) if result.ok else result
+
+    async def reset(self, id: str) -> RegistrationResult:
+        spec = self.catalogue.get(id)
+        if spec is None:
+            return _refused(id, None, FailureReason.INVALID, f"'{id}' has no default shortcut")
+        return await self.rebind(id, spec.default)
+
+    async def bind_actions(self, actions: Mapping[str, Action]) -> list[RegistrationResult]:
+        """Register the app's actions with the user's saved accelerators (or the defaults).
+
+        Never raises for a shortcut that cannot be had: each result says what happened, for the UI to show.
+        """
+        saved = self.settings.load()
+        results: list[RegistrationResult] = []
+        for action_id, action in actions.items():
+            spec = self.catalogue.get(action_id)
+            if spec is None:
+                results.append(_refused(action_id, None, FailureReason.INVALID, f"unknown action '{action_id}'"))
+                continue
+            self._known[action_id] = _Known(action, spec)
+            wanted = saved.get(action_id, spec.default)
+            if wanted is None:
+                results.append(RegistrationResult(action_id, True, None, message="turned off"))
+                continue
+            result = await self.register(action_id, wanted, action, spec.receive_key_ups, spec.description)
+            if not result.ok and action_id in saved and result.reason is FailureReason.INVALID:
+                result = RegistrationResult(
+                    action_id,
+                    False,
+                    None,
+                    result.reason,
+                    f"saved shortcut {wanted!r} unusable: {result.message}",
+                )
+            if not result.ok:
+                log.warning("shortcut %s not registered: %s", action_id, result.message)
+            results.append(result)
+        return results
+
+    async def unregister(self, id: str) -> bool:
+        async with self._lock:
+            active = self._active.get(id)
+            if active is None:
+                return False
+            await self._release(active)
+            return True
+
+    async def unregister_all(self) -> None:
+        async with self._lock:
+            for active in list(self._active.values()):
+                await self._release(active)
+
+    async def close(self) -> None:
+        await self.unregister_all()
+        await self.backend.close()
+
+    def list(self) -> list[Binding]:
+        return [active.binding for active in self._active.values()]
+
+    def accelerator_of(self, id: str) -> Accelerator | None:
+        active = self._active.get(id)
+        return active.binding.accelerator if active else None
+
+    # -- triggers ------------------------------------------------------------------------------------------------
+
+    def subscribe(self, listener: TriggerListener) -> Callable[[], None]:
+        """Every trigger the service passes to an action also goes to ``listener``; call the result to stop."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _on_key(self, token: str, phase: Phase) -> None:
+        active = self._by_token.get(token)
+        if active is None:
+            return
+        if phase is Phase.DOWN:
+            if active.down:  # the platform's auto-repeat, or a second press report
+                return
+            active.down = True
+        else:
+            if not active.down:
+                return
+            active.down = False
+            if not active.binding.receive_key_ups:
+                return
+        trigger = Trigger(active.binding.id, phase, self._clock())
+        for callback in (active.action, *self._listeners):
+            try:
+                callback(trigger)
+            except Exception:
+                log.exception("shortcut %s: the %s handler failed", trigger.id, phase.value)
+
+    # -- internals -----------------------------------------------------------------------------------------------
+
+    async def _grab(self, binding: Binding, action: Action, replacing: _Active | None = None) -> RegistrationResult:
+        for other in self._active.values():
+            if other is not replacing and other.binding.accelerator == binding.accelerator:
+                return _refused(
+                    binding.id,
+                    binding.accelerator,
+                    FailureReason.CONFLICT,
+                    f"{binding.accelerator.familiar()} is already used by '{other.binding.id}' in this app",
+                )
+        token = f"{binding.id}#{next(self._tokens)}"
+        try:
+            grabbed = await self.backend.grab(token, binding.accelerator)
+        except GrabRefused as refused:
+            return _refused(binding.id, binding.accelerator, refused.reason, refused.message)
+        if grabbed.actual is not None and grabbed.actual != binding.accelerator:
+            binding = Binding(binding.id, grabbed.actual, binding.receive_key_ups, binding.description)
+        if replacing is not None:
+            await self._release(replacing)
+        active = _Active(binding, action, token)
+        self._active[binding.id] = active
+        self._by_token[token] = active
+        return RegistrationResult(binding.id, True, binding.accelerator, message=f"registered with {self.backend.name}")
+
+    async def _release(self, active: _Active) -> None:
+        self._active.pop(active.binding.id, None)
+        self._by_token.pop(active.token, None)
+        await self.backend.release(active.token)
+
+    def _saved(self, result: RegistrationResult, accelerator: Accelerator | None) -> RegistrationResult:
+        if result.id not in self.catalogue:
+            return result
+        bindings = self.settings.load()
+        bindings[result.id] = accelerator.canonical() if accelerator else None
+        try:
+            self.settings.save(bindings)
+        except Exception as error:
+            return RegistrationResult(
+                result.id, result.ok, result.accelerator, result.reason, f"{result.message}; not saved: {error}"
+            )
+        return result
+
+
+def _parse(id: str, accelerator: Accelerator | str) -> Accelerator | RegistrationResult:
+    if not id.strip():
+        return _refused(id, None, FailureReason.INVALID, "a shortcut needs an id")
+    try:
+        if isinstance(accelerator, str):
+            return parse_accelerator(accelerator)
+        if needs_modifier(accelerator):
+            return _refused(id, accelerator, FailureReason.INVALID, f"{accelerator.familiar()} needs a modifier")
+        return accelerator
+    except AcceleratorError as error:
+        return _refused(id, None, FailureReason.INVALID, error.message)
+
+
+def _refused(id: str, accelerator: Accelerator | None, reason: FailureReason, message: str) -> RegistrationResult:
+    return RegistrationResult(id, False, accelerator, reason, message)

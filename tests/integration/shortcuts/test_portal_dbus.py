@@ -1,0 +1,127 @@
+"""The Wayland backend's D-Bus calls for real: a private dbus-daemon and a stand-in portal process that speaks the
+GlobalShortcuts interface (no compositor can run here, so the portal itself is the faked boundary)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from jeepney import DBusAddress, new_method_call
+from jeepney.io.asyncio import open_dbus_router
+
+from app.shortcuts.backend import BackendUnavailable, FailureReason
+from app.shortcuts.backends.portal_dbus import JeepneyPortalCalls
+from app.shortcuts.backends.wayland import APP_ID, PortalBackend
+from app.shortcuts.select import open_backend
+from app.shortcuts.service import ShortcutService, Trigger
+from tests.waiting import until
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.tier3  # a real dbus-daemon: CI must have it
+
+
+@pytest.fixture
+def bus() -> Iterator[str]:
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (make setup-test installs it as root)")
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert daemon.stdout is not None
+        yield daemon.stdout.readline().strip()
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+
+
+class Portal:
+    def __init__(self, bus: str) -> None:
+        self.bus = bus
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, *options: str) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.fake_portal", self.bus, *options, cwd=ROOT, stdout=subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        assert (await asyncio.wait_for(self.process.stdout.readline(), 20)).strip() == b"ready"
+
+    async def call(self, member: str, *arguments: str) -> tuple[object, ...]:
+        async with open_dbus_router(self.bus) as router:
+            target = DBusAddress("/org/freedesktop/portal/desktop", "org.freedesktop.portal.Desktop", "test.FakePortal")
+            signature = "s" * len(arguments) or None
+            reply = await router.send_and_get_reply(new_method_call(target, member, signature, arguments))
+            return tuple(reply.body)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+@pytest.fixture
+async def portal(bus: str) -> AsyncIterator[Portal]:
+    running = Portal(bus)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_binds_registers_the_app_id_and_reports_presses_and_releases(bus: str, portal: Portal) -> None:
+    await portal.start()
+    service = ShortcutService(await PortalBackend.open(JeepneyPortalCalls(bus)))
+    try:
+        fired: list[Trigger] = []
+        result = await service.register("talk", "Ctrl+Alt+K", fired.append, receive_key_ups=True)
+        assert result.ok, result.message
+        assert await portal.call("AppId") == (APP_ID,)
+        await portal.call("Press", "talk#1")
+        await portal.call("Release", "talk#1")
+        await portal.call("Press", "someone-else")
+        await until(lambda: len(fired) == 2, what="the portal's Activated and Deactivated")
+        assert [(t.id, t.phase.value) for t in fired] == [("talk", "down"), ("talk", "up")]
+    finally:
+        await service.close()
+    assert portal.process is not None and portal.process.stdout is not None
+    assert (await asyncio.wait_for(portal.process.stdout.readline(), 10)).strip() == b"session closed"
+
+
+async def test_a_trigger_the_user_chose_is_what_the_binding_shows(bus: str, portal: Portal) -> None:
+    await portal.start("--trigger", "Ctrl+Shift+F7")
+    service = ShortcutService(await PortalBackend.open(JeepneyPortalCalls(bus)))
+    try:
+        result = await service.register("talk", "Ctrl+Alt+K", lambda _: None)
+        assert result.ok and result.accelerator is not None and result.accelerator.canonical() == "Ctrl+Shift+F7"
+    finally:
+        await service.close()
+
+
+async def test_a_cancelled_dialog_is_denied(bus: str, portal: Portal) -> None:
+    await portal.start("--cancel")
+    service = ShortcutService(await PortalBackend.open(JeepneyPortalCalls(bus)))
+    try:
+        result = await service.register("talk", "Ctrl+Alt+K", lambda _: None)
+        assert result.reason is FailureReason.DENIED and "cancelled" in result.message
+    finally:
+        await service.close()
+
+
+async def test_a_portal_without_global_shortcuts_is_unsupported_with_why(bus: str, portal: Portal) -> None:
+    await portal.start("--no-global-shortcuts")
+    calls = JeepneyPortalCalls(bus)
+    with pytest.raises(BackendUnavailable, match="no xdg-desktop-portal with GlobalShortcuts"):
+        await PortalBackend.open(calls)
+
+
+async def test_a_wayland_session_without_a_bus_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    backend = await open_backend("linux", {"WAYLAND_DISPLAY": "wayland-0"})
+    result = await ShortcutService(backend).register("talk", "Ctrl+Alt+K", lambda _: None)
+    assert result.reason is FailureReason.UNSUPPORTED and "no D-Bus session bus" in result.message
