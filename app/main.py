@@ -133,8 +133,9 @@ async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
     service, _stage = build_stage_service(options)
     window = StageWindow(service)
     window.show()
-    await service.start()
     try:
+        # Inside the try: a quit while the stage starts or shows the first avatar still stops the stage.
+        await service.start()
         await quit_requested.wait()
     finally:
         await service.stop()
