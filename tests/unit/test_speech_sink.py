@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import importlib.util
+import logging
 
-from app.speech.sink import LinearResampler, NullSink
+import numpy as np
+import pytest
+
+from app.speech.sink import LinearResampler, NullSink, open_sink
 
 
 class ManualClock:
@@ -78,3 +82,12 @@ def test_resampling_in_chunks_equals_resampling_at_once_and_keeps_the_pitch() ->
 def test_same_rate_is_passed_through() -> None:
     source = tone(0.1, 24000)
     assert LinearResampler(24000, 24000).process(source) is source
+
+
+def test_without_a_device_the_null_sink_is_chosen_and_the_log_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    if importlib.util.find_spec("PySide6.QtMultimedia") is not None:
+        pytest.skip("QtMultimedia is installed here, so a real device may be chosen")
+    caplog.set_level(logging.INFO, logger="app.speech.sink")
+    sink = open_sink(prefer_device=True, sample_rate=44100)
+    assert isinstance(sink, NullSink) and sink.sample_rate == 44100
+    assert "no audio device" in caplog.text and "null sink" in caplog.text
