@@ -22,7 +22,7 @@ from typing import Literal
 import httpx
 
 from app.speech.player import Speaker, Turn
-from app.speech.providers import ApiKey
+from app.speech.providers import ApiKey, error_snippet
 
 log = logging.getLogger("app.speech.chat")
 
@@ -79,7 +79,7 @@ class ChatClient:
             ) as response:
                 if response.status_code >= 400:
                     raw = (await response.aread())[:2000].decode("utf-8", "replace")
-                    reason = " ".join(self._scrub(_error_text(raw)).split())[:160] or response.reason_phrase
+                    reason = error_snippet(raw, self._api_key, response.reason_phrase)
                     log.warning("[%s] refused: %d %s", request_id, response.status_code, reason)
                     raise ChatError(f"http-{response.status_code}", f"{reason} (request {request_id})")
                 async for piece in self._events(response, request_id):
@@ -109,21 +109,6 @@ class ChatClient:
             if content:
                 yield str(content)
         raise ChatError("stream-dropped", f"the reply stopped before it was complete (request {request_id})")
-
-    def _scrub(self, text: str) -> str:
-        if self._api_key is not None and self._api_key.reveal():
-            text = text.replace(self._api_key.reveal(), "***")
-        return text
-
-
-def _error_text(raw: str) -> str:
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return raw
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        return str(parsed["error"].get("message") or raw)
-    return raw
 
 
 @dataclass

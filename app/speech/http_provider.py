@@ -13,7 +13,6 @@ is in every log line and error about it. The API key never appears in either.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import struct
@@ -23,13 +22,12 @@ import httpx
 import numpy as np
 
 from app.speech.events import SpeechProviderError
-from app.speech.providers import ApiKey, SpeechSettings
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
 from app.speech.session import SynthChunk
 
 log = logging.getLogger("app.speech.http")
 
 PCM_RATE = 24_000
-SNIPPET_CHARS = 160
 
 
 class _Retry(Exception):
@@ -201,39 +199,16 @@ class HttpSpeechSynthesizer:
         except httpx.TimeoutException:
             raise _Retry("timeout", f"no answer within {settings.timeout_s:g} s") from None
         except httpx.TransportError as error:
-            raise _Retry("network", f"{type(error).__name__}: {self._scrub(str(error))}") from None
+            raise _Retry("network", f"{type(error).__name__}: {scrub(str(error), self._api_key)}") from None
         except SpeechProviderError as error:
             if error.code == "truncated-audio":
                 raise _Retry(error.code, error.message) from None
             raise
 
     async def _reason(self, response: httpx.Response) -> str:
-        """A short, key-free snippet of the provider's error (OpenAI ``error.message``, JSON:API ``errors[0]``)."""
         raw = b""
         async for data in response.aiter_bytes():
             raw += data
             if len(raw) > 4096:
                 break
-        text = raw.decode("utf-8", "replace").strip()
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            error = parsed.get("error")
-            errors = parsed.get("errors")
-            if isinstance(error, dict) and error.get("message"):
-                text = str(error["message"])
-            elif isinstance(error, str):
-                text = error
-            elif isinstance(errors, list) and errors and isinstance(errors[0], dict):
-                text = str(errors[0].get("detail") or errors[0].get("title") or errors[0])
-            elif parsed.get("detail"):
-                text = str(parsed["detail"])
-        text = " ".join(self._scrub(text).split()) or response.reason_phrase or "no reason given"
-        return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
-
-    def _scrub(self, text: str) -> str:
-        if self._api_key is not None and self._api_key.reveal():
-            text = text.replace(self._api_key.reveal(), "***")
-        return text
+        return error_snippet(raw.decode("utf-8", "replace"), self._api_key, response.reason_phrase)

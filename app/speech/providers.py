@@ -7,6 +7,7 @@ OpenAI's Realtime behind a bidirectional relay) is one more :class:`ProviderDefi
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ log = logging.getLogger("app.speech.providers")
 Transport = Literal["local", "http", "bidirectional-ws"]
 AudioFormatName = Literal["pcm", "wav"]
 KEYRING_SERVICE = "stage-tamagotchi"
+SNIPPET_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,32 @@ def find_api_key(provider: str, env_name: str | None, environ: Mapping[str, str]
         log.info("keyring unavailable for %s: %s", provider, type(error).__name__)
         return None
     return ApiKey(stored) if stored else None
+
+
+def scrub(text: str, key: ApiKey | None) -> str:
+    """``text`` with the key masked, in case a server echoes it back."""
+    if key is not None and key.reveal():
+        return text.replace(key.reveal(), "***")
+    return text
+
+
+def error_snippet(body: str, key: ApiKey | None, fallback: str) -> str:
+    """A short, key-free reason from a provider's error body: OpenAI's ``error.message``, JSON:API's
+    ``errors[0].detail``, FastAPI's ``detail``, or the text itself."""
+    text = body.strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        error, errors = parsed.get("error"), parsed.get("errors")
+        if isinstance(error, dict) and error.get("message"):
+            text = str(error["message"])
+        elif isinstance(error, str):
+            text = error
+        elif isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            text = str(errors[0].get("detail") or errors[0].get("title") or errors[0])
+        elif parsed.get("detail"):
+            text = str(parsed["detail"])
+    text = " ".join(scrub(text, key).split()) or fallback or "no reason given"
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"

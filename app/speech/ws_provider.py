@@ -31,7 +31,7 @@ from app.speech.events import (
     SessionEvent,
     SpeechProviderError,
 )
-from app.speech.providers import ApiKey, SpeechSettings
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
 from app.speech.session import EventChannel, SpeechSession, StatsRecorder
 
 log = logging.getLogger("app.speech.ws")
@@ -134,17 +134,15 @@ class WsSpeechSession(SpeechSession):
             except InvalidStatus as error:
                 status = error.response.status_code
                 body = error.response.body.decode("utf-8", "replace") if error.response.body else ""
-                reason = " ".join(self._scrub(body).split())[:160] or error.response.reason_phrase
+                reason = error_snippet(body, self._api_key, error.response.reason_phrase)
                 message = f"the server refused the connection with {status}: {reason} (request {self.request_id})"
                 if status < 500:
                     raise SpeechProviderError(f"http-{status}", message, retriable=False) from None
                 failure = SpeechProviderError(f"http-{status}", message, retriable=True)
             except (OSError, TimeoutError, WebSocketException) as error:
-                failure = SpeechProviderError(
-                    "network",
-                    f"cannot connect: {type(error).__name__} {self._scrub(str(error))} (request {self.request_id})",
-                    retriable=True,
-                )
+                detail = scrub(str(error), self._api_key)
+                message = f"cannot connect: {type(error).__name__} {detail} (request {self.request_id})"
+                failure = SpeechProviderError("network", message, retriable=True)
             log.warning("[%s] %s", self.request_id, failure.message)
             if attempt == 2 or self._cancelled:
                 raise failure
@@ -223,7 +221,7 @@ class WsSpeechSession(SpeechSession):
             return True
         elif kind == "error":
             code = str(frame.get("code") or "streaming_tts_error")
-            text = self._scrub(str(frame.get("message") or code))
+            text = scrub(str(frame.get("message") or code), self._api_key)
             if code not in RECOVERABLE_ERRORS:
                 await self._end_with_error(code, text, False)
                 return True
@@ -239,8 +237,3 @@ class WsSpeechSession(SpeechSession):
         log.warning("[%s] %s: %s", self.request_id, code, message)
         await self._channel.put(ErrorEvent(code, message, retriable))
         self._channel.close(self._stats.done(failed=True), drop_queued=False)
-
-    def _scrub(self, text: str) -> str:
-        if self._api_key is not None and self._api_key.reveal():
-            text = text.replace(self._api_key.reveal(), "***")
-        return text
