@@ -93,7 +93,10 @@ class ShortcutService:
         self._known: dict[str, _Known] = {}
         self._listeners: list[TriggerListener] = []
         self._tokens = itertools.count(1)
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        """One lock per id: a grab that waits on the user (a portal dialog, up to minutes) holds only its own id."""
+        self._pending: dict[Accelerator, str] = {}
+        """Combinations being grabbed right now, by id, so two ids cannot race for the same one."""
         backend.listen(self._on_key)
 
     # -- registering ---------------------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ class ShortcutService:
         receive_key_ups: bool = False,
         description: str = "",
     ) -> RegistrationResult:
-        async with self._lock:
+        async with self._lock(id):
             parsed = _parse(id, accelerator)
             if isinstance(parsed, RegistrationResult):
                 return parsed
@@ -127,7 +130,7 @@ class ShortcutService:
         The new combination is grabbed before the old one is released, so a refusal leaves the old binding working.
         App actions are saved to the settings when the change succeeds.
         """
-        async with self._lock:
+        async with self._lock(id):
             current = self._active.get(id)
             known = self._known.get(id)
             if current is None and known is None:
@@ -189,7 +192,7 @@ class ShortcutService:
         return results
 
     async def unregister(self, id: str) -> bool:
-        async with self._lock:
+        async with self._lock(id):
             active = self._active.get(id)
             if active is None:
                 return False
@@ -197,9 +200,8 @@ class ShortcutService:
             return True
 
     async def unregister_all(self) -> None:
-        async with self._lock:
-            for active in list(self._active.values()):
-                await self._release(active)
+        for id in list(self._active):
+            await self.unregister(id)
 
     async def close(self) -> None:
         await self.unregister_all()
@@ -242,20 +244,30 @@ class ShortcutService:
 
     # -- internals -----------------------------------------------------------------------------------------------
 
+    def _lock(self, id: str) -> asyncio.Lock:
+        return self._locks.setdefault(id, asyncio.Lock())
+
     async def _grab(self, binding: Binding, action: Action, replacing: _Active | None = None) -> RegistrationResult:
-        for other in self._active.values():
-            if other is not replacing and other.binding.accelerator == binding.accelerator:
-                return _refused(
-                    binding.id,
-                    binding.accelerator,
-                    FailureReason.CONFLICT,
-                    f"{binding.accelerator.familiar()} is already used by '{other.binding.id}' in this app",
-                )
+        holder = self._holder_of(binding.accelerator, replacing)
+        if holder is not None:
+            return _refused(
+                binding.id,
+                binding.accelerator,
+                FailureReason.CONFLICT,
+                f"{binding.accelerator.familiar()} is already used by '{holder}' in this app",
+            )
         token = f"{binding.id}#{next(self._tokens)}"
+        self._pending[binding.accelerator] = binding.id
         try:
             grabbed = await self.backend.grab(token, binding.accelerator)
         except GrabRefused as refused:
             return _refused(binding.id, binding.accelerator, refused.reason, refused.message)
+        except Exception as failure:  # a lost bus or X connection, a timeout, an OS error: still one closed reason
+            reason, message = backend_failure(self.backend.name, binding.accelerator, failure)
+            log.exception("shortcut %s: %s", binding.id, message)
+            return _refused(binding.id, binding.accelerator, reason, message)
+        finally:
+            self._pending.pop(binding.accelerator, None)
         if grabbed.actual is not None and grabbed.actual != binding.accelerator:
             binding = Binding(binding.id, grabbed.actual, binding.receive_key_ups, binding.description)
         if replacing is not None:
@@ -265,10 +277,20 @@ class ShortcutService:
         self._by_token[token] = active
         return RegistrationResult(binding.id, True, binding.accelerator, message=f"registered with {self.backend.name}")
 
+    def _holder_of(self, accelerator: Accelerator, replacing: _Active | None) -> str | None:
+        """The id in this app that has (or is getting) ``accelerator``, other than the binding being replaced."""
+        for other in self._active.values():
+            if other is not replacing and other.binding.accelerator == accelerator:
+                return other.binding.id
+        return self._pending.get(accelerator)
+
     async def _release(self, active: _Active) -> None:
         self._active.pop(active.binding.id, None)
         self._by_token.pop(active.token, None)
-        await self.backend.release(active.token)
+        try:
+            await self.backend.release(active.token)
+        except Exception:  # the binding is gone for the app either way; a dead connection holds no grab
+            log.exception("shortcut %s: the %s backend failed to release it", active.binding.id, self.backend.name)
 
     def _saved(self, result: RegistrationResult, accelerator: Accelerator | None) -> RegistrationResult:
         if result.id not in self.catalogue:
@@ -282,6 +304,22 @@ class ShortcutService:
                 result.id, result.ok, result.accelerator, result.reason, f"{result.message}; not saved: {error}"
             )
         return result
+
+
+def backend_failure(backend: str, accelerator: Accelerator, failure: Exception) -> tuple[FailureReason, str]:
+    """An unexpected backend error as a reason of the closed set, with a message that says what failed.
+
+    The system saying no (a permission error, a D-Bus ``AccessDenied``, no answer from a dialog in time) is
+    ``denied``; anything else (a lost connection, an OS or library error) means the backend cannot do it here.
+    """
+    what = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    dbus_error = getattr(failure, "name", None)
+    name = accelerator.familiar()
+    if isinstance(failure, PermissionError) or dbus_error == "org.freedesktop.DBus.Error.AccessDenied":
+        return FailureReason.DENIED, f"the system refused {name} ({backend} backend: {what})"
+    if isinstance(failure, TimeoutError):
+        return FailureReason.DENIED, f"no answer in time for {name} ({backend} backend: {what})"
+    return FailureReason.UNSUPPORTED, f"the {backend} backend failed to register {name} ({what})"
 
 
 def _parse(id: str, accelerator: Accelerator | str) -> Accelerator | RegistrationResult:

@@ -127,3 +127,34 @@ async def test_settings_page_shows_a_failed_default_and_rebinds_with_conflicts_i
     page.rows[NEXT_AVATAR].reset.click()
     await until(lambda: page.rows[NEXT_AVATAR].field.text() != "", what="the reset")
     assert page.rows[NEXT_AVATAR].field.accelerator() == parse_accelerator(DEFAULT_ACTIONS[3].default)
+
+
+class UnreadableSettings(MemoryBindingSettings):
+    def load(self) -> dict[str, str | None]:
+        raise PermissionError(13, "Permission denied", "shortcuts.json")
+
+
+async def test_a_change_that_breaks_is_shown_on_the_page_not_lost(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = ShortcutService(FakeBackend(), MemoryBindingSettings())
+    await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    service.settings = UnreadableSettings()
+    settings_page = ShortcutSettingsPage(service)
+    qtbot.addWidget(settings_page)
+    settings_page.rows[NEXT_AVATAR].turn_off.click()
+    await until(lambda: settings_page.failure.text() != "", what="the failure on the settings page")
+    assert settings_page.failure.text() == (
+        f"Changing {NEXT_AVATAR} failed: PermissionError: [Errno 13] Permission denied: 'shortcuts.json'"
+    )
+
+    async def broken() -> None:
+        raise RuntimeError("the backend is gone")
+
+    devtool = ShortcutsDevtool(service)
+    qtbot.addWidget(devtool)
+    monkeypatch.setattr(service, "unregister_all", broken)
+    devtool.unregister_all_button.click()
+    await until(lambda: "failed" in devtool.result_label.text(), what="the failure on the devtool page")
+    assert devtool.result_label.text() == "Unregister all failed: RuntimeError: the backend is gone"
+    assert "never retrieved" not in caplog.text
