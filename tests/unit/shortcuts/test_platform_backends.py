@@ -4,6 +4,7 @@ here), and the run-time choice of backend."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,27 @@ async def test_the_composition_root_gets_a_service_with_saved_bindings(tmp_path:
     service = await open_shortcut_service(tmp_path, made.factories())
     assert service.settings.load() == {"toggle-window": "Alt+Super+F9"}
     assert isinstance(service.backend, UnavailableBackend)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "message", "expected"),
+    [
+        (b"windows_dispatcher_MSG", windows.WM_HOTKEY, 7),  # RegisterHotKey(NULL, ...): a thread message
+        (b"windows_generic_MSG", windows.WM_HOTKEY, 7),  # a hot key bound to one of Qt's windows
+        (b"windows_dispatcher_MSG", 0x0100, None),  # WM_KEYDOWN is not ours
+        (b"xcb_generic_event_t", windows.WM_HOTKEY, None),
+    ],
+)
+def test_the_native_event_filter_reads_wm_hotkey_from_the_dispatcher(
+    event_type: bytes, message: int, expected: int | None
+) -> None:
+    from PySide6.QtCore import QByteArray  # noqa: PLC0415 - Qt only for this test
+    from shiboken6 import Shiboken  # noqa: PLC0415
+
+    msg = windows.MSG(hwnd=None, message=message, wParam=7, lParam=0x4B0006)
+    seen: list[int] = []
+    native_filter = windows.hot_key_filter(seen.append)
+    handled = native_filter.nativeEventFilter(QByteArray(event_type), Shiboken.VoidPtr(ctypes.addressof(msg)))
+    assert seen == ([] if expected is None else [expected])
+    assert handled == (expected is not None, 0)
+
