@@ -336,3 +336,36 @@ def test_the_native_event_filter_reads_wm_hotkey_from_the_dispatcher(
     assert seen == ([] if expected is None else [expected])
     assert handled == (expected is not None, 0)
 
+
+class FakeCarbonEvents:
+    """``GetEventParameter`` and ``GetEventKind`` for one hot key event, as Carbon answers them."""
+
+    def __init__(self, signature: int, hotkey_id: int, kind: int, status: int = 0) -> None:
+        self.signature, self.hotkey_id, self.kind, self.status = signature, hotkey_id, kind, status
+
+    def GetEventParameter(self, *args: Any) -> int:  # noqa: N802 - Carbon's name
+        event, name, wanted_type, _actual_type, size, _actual_size, out = args
+        assert (event, name, wanted_type, size) == ("event", macos._DIRECT_OBJECT, macos._TYPE_HOT_KEY_ID, 8)
+        if self.status == 0:
+            out._obj.signature, out._obj.id = self.signature, self.hotkey_id
+        return self.status
+
+    def GetEventKind(self, event: Any) -> int:  # noqa: N802
+        return self.kind
+
+
+@pytest.mark.parametrize(
+    ("carbon", "status", "seen"),
+    [
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 5), macos.NO_ERR, [(3, True)]),
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 6), macos.NO_ERR, [(3, False)]),
+        (FakeCarbonEvents(int.from_bytes(b"Othr", "big"), 3, 5), macos.EVENT_NOT_HANDLED_ERR, []),
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 5, status=-9870), macos.EVENT_NOT_HANDLED_ERR, []),
+    ],
+)
+def test_the_carbon_handler_passes_on_hot_keys_that_are_not_ours(
+    carbon: FakeCarbonEvents, status: int, seen: list[tuple[int, bool]]
+) -> None:
+    calls: list[tuple[int, bool]] = []
+    assert macos.handle_hot_key_event(carbon, "event", lambda *call: calls.append(call)) == status
+    assert calls == seen
