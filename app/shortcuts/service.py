@@ -264,7 +264,8 @@ class ShortcutService:
             return _refused(binding.id, binding.accelerator, refused.reason, refused.message)
         except Exception as failure:  # a lost bus or X connection, a timeout, an OS error: still one closed reason
             reason, message = backend_failure(self.backend.name, binding.accelerator, failure)
-            log.exception("shortcut %s: %s", binding.id, message)
+            # once, as one line (a command's stderr shows no traceback); the traceback when debugging
+            log.warning("shortcut %s: %s", binding.id, message, exc_info=log.isEnabledFor(logging.DEBUG))
             return _refused(binding.id, binding.accelerator, reason, message)
         finally:
             self._pending.pop(binding.accelerator, None)
@@ -290,7 +291,12 @@ class ShortcutService:
         try:
             await self.backend.release(active.token)
         except Exception:  # the binding is gone for the app either way; a dead connection holds no grab
-            log.exception("shortcut %s: the %s backend failed to release it", active.binding.id, self.backend.name)
+            log.warning(
+                "shortcut %s: the %s backend failed to release it",
+                active.binding.id,
+                self.backend.name,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     def _saved(self, result: RegistrationResult, accelerator: Accelerator | None) -> RegistrationResult:
         if result.id not in self.catalogue:
