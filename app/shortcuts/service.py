@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -83,8 +84,11 @@ class ShortcutService:
         settings: BindingSettings | None = None,
         catalogue: tuple[ShortcutAction, ...] = DEFAULT_ACTIONS,
         clock: Callable[[], float] = time.monotonic,
+        platform: str = sys.platform,
     ) -> None:
         self.backend = backend
+        self.platform = platform
+        """Decides which accelerators are the same keys (``CmdOrCtrl+K`` is ``Ctrl+K`` except on macOS)."""
         self.settings = settings if settings is not None else MemoryBindingSettings()
         self.catalogue = {spec.id: spec for spec in catalogue}
         self._clock = clock
@@ -144,6 +148,10 @@ class ShortcutService:
                 return parsed
             if current is not None and current.binding.accelerator == parsed:
                 return self._saved(RegistrationResult(id, True, parsed, message="unchanged"), parsed)
+            if current is not None and self._same_keys(current.binding.accelerator, parsed):
+                # the grab already held is these keys: grabbing them again would clash with ourselves
+                current.binding = Binding(id, parsed, current.binding.receive_key_ups, current.binding.description)
+                return self._saved(RegistrationResult(id, True, parsed, message="same keys as before"), parsed)
             if current is not None:
                 binding = Binding(id, parsed, current.binding.receive_key_ups, current.binding.description)
                 action = current.action
@@ -281,9 +289,12 @@ class ShortcutService:
     def _holder_of(self, accelerator: Accelerator, replacing: _Active | None) -> str | None:
         """The id in this app that has (or is getting) ``accelerator``, other than the binding being replaced."""
         for other in self._active.values():
-            if other is not replacing and other.binding.accelerator == accelerator:
+            if other is not replacing and self._same_keys(other.binding.accelerator, accelerator):
                 return other.binding.id
-        return self._pending.get(accelerator)
+        return next((id for held, id in self._pending.items() if self._same_keys(held, accelerator)), None)
+
+    def _same_keys(self, one: Accelerator, other: Accelerator) -> bool:
+        return one.on_platform(self.platform) == other.on_platform(self.platform)
 
     async def _release(self, active: _Active) -> None:
         self._active.pop(active.binding.id, None)

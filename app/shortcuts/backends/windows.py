@@ -152,6 +152,8 @@ class WindowsBackend:
         self._ids = itertools.count(1)
         self._by_id: dict[int, tuple[str, int]] = {}
         self._hot_key_of: dict[str, int] = {}
+        self._registered: dict[tuple[int, int], str] = {}
+        """Our own hot keys by (modifiers, virtual key), so error 1409 can tell our clash from another app's."""
         self._listener: KeyListener | None = None
         self._watching = False
         self._released_watch: dict[str, asyncio.Task[None]] = {}
@@ -175,11 +177,14 @@ class WindowsBackend:
         failure = self._calls.register_hot_key(hotkey_id, modifiers, virtual_key)
         name = accelerator.familiar("win32")
         if failure == ERROR_HOTKEY_ALREADY_REGISTERED:
-            raise GrabRefused(FailureReason.CONFLICT, f"{name} is already registered by another application")
+            ours = self._registered.get((modifiers, virtual_key))
+            holder = f"this app ('{ours.split('#')[0]}')" if ours is not None else "another application"
+            raise GrabRefused(FailureReason.CONFLICT, f"{name} is already registered by {holder}")
         if failure:
             raise GrabRefused(FailureReason.INVALID, f"Windows refused {name} (RegisterHotKey error {failure})")
         self._by_id[hotkey_id] = (token, virtual_key)
         self._hot_key_of[token] = hotkey_id
+        self._registered[(modifiers, virtual_key)] = token
         return GrabResult()
 
     async def release(self, token: str) -> None:
@@ -187,6 +192,7 @@ class WindowsBackend:
         if hotkey_id is None:
             return
         del self._by_id[hotkey_id]
+        self._registered = {combo: held for combo, held in self._registered.items() if held != token}
         watch = self._released_watch.pop(token, None)
         if watch is not None:
             watch.cancel()

@@ -33,6 +33,9 @@ class FakeBackend:
             raise self.crash[accelerator]
         if accelerator in self.refuse:
             raise GrabRefused(*self.refuse[accelerator])
+        for held in self.grabs.values():  # as X11 and Windows do: the same keys cannot be grabbed twice
+            if held.on_platform("linux") == accelerator.on_platform("linux"):
+                raise GrabRefused(FailureReason.CONFLICT, f"{accelerator.familiar('linux')} is already grabbed")
         actual = self.substitute.get(accelerator)
         self.grabs[token] = actual or accelerator
         return GrabResult(actual)

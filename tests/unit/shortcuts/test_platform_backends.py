@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from app.shortcuts.accelerator import parse_accelerator
-from app.shortcuts.backend import BackendUnavailable, FailureReason, Phase, ShortcutBackend, UnavailableBackend
+from app.shortcuts.backend import (
+    BackendUnavailable,
+    FailureReason,
+    GrabRefused,
+    Phase,
+    ShortcutBackend,
+    UnavailableBackend,
+)
 from app.shortcuts.backends import macos, windows
 from app.shortcuts.backends.macos import MacBackend
 from app.shortcuts.backends.wayland import PortalBackend, preferred_trigger
@@ -33,6 +40,8 @@ class FakeWin32:
 
     def register_hot_key(self, hotkey_id: int, modifiers: int, virtual_key: int) -> int:
         if (modifiers & ~windows.MOD_NOREPEAT, virtual_key) in self.taken:
+            return windows.ERROR_HOTKEY_ALREADY_REGISTERED
+        if (modifiers, virtual_key) in self.registered.values():  # this thread's own hot key
             return windows.ERROR_HOTKEY_ALREADY_REGISTERED
         if virtual_key in self.error_for:
             return self.error_for[virtual_key]
@@ -89,6 +98,22 @@ async def test_windows_error_1409_is_a_conflict_and_other_errors_say_their_code(
     assert conflict.reason is FailureReason.CONFLICT and "Ctrl+Alt+A" in conflict.message
     other = await service.register("b", "Alt+F5", lambda _: None)
     assert other.reason is FailureReason.INVALID and "error 5" in other.message
+
+
+async def test_windows_error_1409_for_our_own_hot_key_does_not_blame_another_application() -> None:
+    backend = WindowsBackend(FakeWin32())
+    await backend.grab("a#1", parse_accelerator("Ctrl+Alt+A"))
+    with pytest.raises(GrabRefused) as ours:
+        await backend.grab("b#2", parse_accelerator("CmdOrCtrl+Alt+A"))
+    assert ours.value.reason is FailureReason.CONFLICT and ours.value.message == (
+        "Ctrl+Alt+A is already registered by this app ('a')"
+    )
+    service = ShortcutService(WindowsBackend(FakeWin32()), platform="win32")
+    assert (await service.register("a", "Ctrl+Alt+A", lambda _: None)).ok
+    same = await service.register("b", "CmdOrCtrl+Alt+A", lambda _: None)
+    assert same.reason is FailureReason.CONFLICT and "already used by 'a' in this app" in same.message
+    moved = await service.rebind("a", "CmdOrCtrl+Alt+A")  # the same keys: no second RegisterHotKey, no 1409
+    assert moved.ok and service.accelerator_of("a") == parse_accelerator("CmdOrCtrl+Alt+A")
 
 
 async def test_windows_refuses_f12_alone_and_keys_the_layout_lacks() -> None:

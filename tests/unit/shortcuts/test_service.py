@@ -305,3 +305,19 @@ async def test_a_grab_waiting_on_the_user_does_not_hold_up_other_ids(
     assert not waiting.done()
     dialog.set()
     assert (await waiting).ok and service.accelerator_of("slow") == CTRL_ALT_K
+
+
+@pytest.mark.parametrize(("platform", "same"), [("linux", "Ctrl+K"), ("win32", "Ctrl+K"), ("darwin", "Cmd+K")])
+async def test_rebinding_to_the_same_keys_spelled_otherwise_succeeds(
+    backend: FakeBackend, platform: str, same: str
+) -> None:
+    service = ShortcutService(backend, MemoryBindingSettings(), platform=platform)
+    await service.bind_actions({TOGGLE_WINDOW: Recorder()})
+    assert (await service.rebind(TOGGLE_WINDOW, "CmdOrCtrl+K")).ok
+    held = dict(backend.grabs)
+    moved = await service.rebind(TOGGLE_WINDOW, same)
+    assert moved.ok and moved.accelerator == parse_accelerator(same)
+    assert service.accelerator_of(TOGGLE_WINDOW) == parse_accelerator(same) and backend.grabs == held
+    assert service.settings.load()[TOGGLE_WINDOW] == parse_accelerator(same).canonical()
+    other = await service.register("other", "CmdOrCtrl+K", Recorder())
+    assert other.reason is FailureReason.CONFLICT and f"'{TOGGLE_WINDOW}' in this app" in other.message
