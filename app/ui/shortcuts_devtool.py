@@ -2,7 +2,7 @@
 
 A form (id, a field that records the pressed combination, description, receive key-ups), the last result with its
 reason, the active bindings with an Unregister button each, and the newest 50 triggers with the time since the
-previous trigger of the same id.
+previous trigger (of any id).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class ShortcutsDevtool(QWidget):
         super().__init__()
         self._service = service
         self.log: list[LoggedTrigger] = []
-        self._last_at: dict[str, float] = {}
+        self._last_at: float | None = None
         self.setWindowTitle("Global shortcuts (devtool)")
 
         self.id_field = QLineEdit("toggle-window-test")
@@ -146,8 +146,7 @@ class ShortcutsDevtool(QWidget):
     # -- trigger log ---------------------------------------------------------------------------------------------
 
     def _log_trigger(self, trigger: Trigger) -> None:
-        previous = self._last_at.get(trigger.id)
-        self._last_at[trigger.id] = trigger.at
+        previous, self._last_at = self._last_at, trigger.at
         since = (trigger.at - previous) * 1000 if previous is not None else None
         self.log.insert(0, LoggedTrigger(trigger, time.time(), since))
         del self.log[TRIGGER_LOG_LIMIT:]
@@ -164,5 +163,5 @@ class ShortcutsDevtool(QWidget):
 
     def clear_log(self) -> None:
         self.log.clear()
-        self._last_at.clear()
+        self._last_at = None
         self.trigger_table.setRowCount(0)
