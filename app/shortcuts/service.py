@@ -7,17 +7,19 @@ its backend and settings and hands it the app's actions (:meth:`ShortcutService.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import contextlib
 import itertools
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.shortcuts.accelerator import Accelerator, AcceleratorError, needs_modifier, parse_accelerator
 from app.shortcuts.actions import DEFAULT_ACTIONS, ShortcutAction
-from app.shortcuts.backend import FailureReason, GrabRefused, Phase, ShortcutBackend
+from app.shortcuts.backend import BatchGrabbing, FailureReason, GrabRefused, GrabResult, Phase, ShortcutBackend
 from app.shortcuts.settings import BindingSettings, MemoryBindingSettings
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,10 @@ class _Active:
     down: bool = False
 
 
+_Request = tuple[Binding, Action, "_Active | None"]
+"""A binding to grab, its action, and the active binding it replaces (when rebinding)."""
+
+
 @dataclass(frozen=True)
 class _Known:
     """An app action the service may (re)bind, active or not."""
@@ -118,13 +124,7 @@ class ShortcutService:
             if isinstance(parsed, RegistrationResult):
                 return parsed
             if id in self._active:
-                held = self._active[id].binding.accelerator
-                return _refused(
-                    id,
-                    parsed,
-                    FailureReason.DUPLICATE_ID,
-                    f"'{id}' is already bound to {held.familiar()}; rebind or unregister it first",
-                )
+                return self._duplicate(id, parsed)
             binding = Binding(id, parsed, receive_key_ups, description)
             return await self._grab(binding, action)
 
@@ -169,35 +169,52 @@ class ShortcutService:
         return await self.rebind(id, spec.default)
 
     async def bind_actions(self, actions: Mapping[str, Action]) -> list[RegistrationResult]:
-        """Register the app's actions with the user's saved accelerators (or the defaults).
+        """Register the app's actions with the user's saved accelerators (or the defaults), in one backend request
+        where the backend batches (one portal dialog for all of them).
 
         Never raises for a shortcut that cannot be had: each result says what happened, for the UI to show.
         """
         saved = self.settings.load()
-        results: list[RegistrationResult] = []
+        results: dict[str, RegistrationResult] = {}
+        requests: list[_Request] = []
         for action_id, action in actions.items():
             spec = self.catalogue.get(action_id)
             if spec is None:
-                results.append(_refused(action_id, None, FailureReason.INVALID, f"unknown action '{action_id}'"))
+                results[action_id] = _refused(action_id, None, FailureReason.INVALID, f"unknown action '{action_id}'")
                 continue
             self._known[action_id] = _Known(action, spec)
             wanted = saved.get(action_id, spec.default)
             if wanted is None:
-                results.append(RegistrationResult(action_id, True, None, message="turned off"))
+                results[action_id] = RegistrationResult(action_id, True, None, message="turned off")
                 continue
-            result = await self.register(action_id, wanted, action, spec.receive_key_ups, spec.description)
-            if not result.ok and action_id in saved and result.reason is FailureReason.INVALID:
-                result = RegistrationResult(
-                    action_id,
-                    False,
-                    None,
-                    result.reason,
-                    f"saved shortcut {wanted!r} unusable: {result.message}",
-                )
+            parsed = _parse(action_id, wanted)
+            if isinstance(parsed, RegistrationResult):
+                results[action_id] = parsed
+                if action_id in saved:
+                    results[action_id] = _refused(
+                        action_id,
+                        None,
+                        parsed.reason or FailureReason.INVALID,
+                        f"saved shortcut {wanted!r} unusable: {parsed.message}",
+                    )
+                continue
+            requests.append((Binding(action_id, parsed, spec.receive_key_ups, spec.description), action, None))
+        async with contextlib.AsyncExitStack() as locks:
+            for binding, _, _ in requests:
+                await locks.enter_async_context(self._lock(binding.id))
+            grabbing = []
+            for request in requests:
+                binding = request[0]
+                if binding.id in self._active:
+                    results[binding.id] = self._duplicate(binding.id, binding.accelerator)
+                else:
+                    grabbing.append(request)
+            for result in await self._grab_all(grabbing):
+                results[result.id] = result
+        for result in results.values():
             if not result.ok:
-                log.warning("shortcut %s not registered: %s", action_id, result.message)
-            results.append(result)
-        return results
+                log.warning("shortcut %s not registered: %s", result.id, result.message)
+        return [results[action_id] for action_id in actions]
 
     async def unregister(self, id: str) -> bool:
         async with self._lock(id):
@@ -256,27 +273,70 @@ class ShortcutService:
         return self._locks.setdefault(id, asyncio.Lock())
 
     async def _grab(self, binding: Binding, action: Action, replacing: _Active | None = None) -> RegistrationResult:
-        holder = self._holder_of(binding.accelerator, replacing)
-        if holder is not None:
-            return _refused(
-                binding.id,
-                binding.accelerator,
-                FailureReason.CONFLICT,
-                f"{binding.accelerator.familiar()} is already used by '{holder}' in this app",
-            )
-        token = f"{binding.id}#{next(self._tokens)}"
-        self._pending[binding.accelerator] = binding.id
+        [result] = await self._grab_all([(binding, action, replacing)])
+        return result
+
+    async def _grab_all(self, requests: Sequence[_Request]) -> Sequence[RegistrationResult]:
+        """Grab each binding (the caller holds their ids' locks); a refused one leaves what it would replace."""
+        results: dict[str, RegistrationResult] = {}
+        grabs: builtins.list[tuple[str, _Request]] = []
+        for binding, action, replacing in requests:
+            holder = self._holder_of(binding.accelerator, replacing)
+            if holder is not None:
+                results[binding.id] = _refused(
+                    binding.id,
+                    binding.accelerator,
+                    FailureReason.CONFLICT,
+                    f"{binding.accelerator.familiar()} is already used by '{holder}' in this app",
+                )
+                continue
+            grabs.append((f"{binding.id}#{next(self._tokens)}", (binding, action, replacing)))
+            self._pending[binding.accelerator] = binding.id
         try:
-            grabbed = await self.backend.grab(token, binding.accelerator)
-        except GrabRefused as refused:
-            return _refused(binding.id, binding.accelerator, refused.reason, refused.message)
-        except Exception as failure:  # a lost bus or X connection, a timeout, an OS error: still one closed reason
-            reason, message = backend_failure(self.backend.name, binding.accelerator, failure)
-            # once, as one line (a command's stderr shows no traceback); the traceback when debugging
-            log.warning("shortcut %s: %s", binding.id, message, exc_info=log.isEnabledFor(logging.DEBUG))
-            return _refused(binding.id, binding.accelerator, reason, message)
+            grabbed = await self._backend_grab([(token, request[0]) for token, request in grabs])
         finally:
-            self._pending.pop(binding.accelerator, None)
+            for _, (binding, _, _) in grabs:
+                self._pending.pop(binding.accelerator, None)
+        for token, (binding, action, replacing) in grabs:
+            outcome = grabbed[token]
+            if isinstance(outcome, RegistrationResult):
+                results[binding.id] = outcome
+            else:
+                results[binding.id] = await self._activate(binding, action, token, outcome, replacing)
+        return [results[binding.id] for binding, _, _ in requests]
+
+    async def _backend_grab(self, grabs: Sequence[tuple[str, Binding]]) -> dict[str, GrabResult | RegistrationResult]:
+        """Each token's grab, or its refusal as a result (an unexpected backend error too, with a closed reason)."""
+        if len(grabs) > 1 and isinstance(self.backend, BatchGrabbing):
+            try:
+                answers = await self.backend.grab_many([(token, binding.accelerator) for token, binding in grabs])
+            except Exception as failure:
+                return {token: self._refusal(binding, failure) for token, binding in grabs}
+            unanswered = GrabRefused(FailureReason.UNSUPPORTED, f"the {self.backend.name} backend did not answer")
+            outcome: dict[str, GrabResult | RegistrationResult] = {}
+            for token, binding in grabs:
+                answer = answers.get(token, unanswered)
+                outcome[token] = self._refusal(binding, answer) if isinstance(answer, GrabRefused) else answer
+            return outcome
+        outcome = {}
+        for token, binding in grabs:
+            try:
+                outcome[token] = await self.backend.grab(token, binding.accelerator)
+            except Exception as failure:  # a refusal, or a lost bus or X connection, a timeout, an OS error
+                outcome[token] = self._refusal(binding, failure)
+        return outcome
+
+    def _refusal(self, binding: Binding, failure: Exception) -> RegistrationResult:
+        if isinstance(failure, GrabRefused):
+            return _refused(binding.id, binding.accelerator, failure.reason, failure.message)
+        reason, message = backend_failure(self.backend.name, binding.accelerator, failure)
+        # once, as one line (a command's stderr shows no traceback); the traceback when debugging
+        log.warning("shortcut %s: %s", binding.id, message, exc_info=log.isEnabledFor(logging.DEBUG))
+        return _refused(binding.id, binding.accelerator, reason, message)
+
+    async def _activate(
+        self, binding: Binding, action: Action, token: str, grabbed: GrabResult, replacing: _Active | None
+    ) -> RegistrationResult:
         if grabbed.actual is not None and grabbed.actual != binding.accelerator:
             binding = Binding(binding.id, grabbed.actual, binding.receive_key_ups, binding.description)
         if replacing is not None:
@@ -285,6 +345,15 @@ class ShortcutService:
         self._active[binding.id] = active
         self._by_token[token] = active
         return RegistrationResult(binding.id, True, binding.accelerator, message=f"registered with {self.backend.name}")
+
+    def _duplicate(self, id: str, accelerator: Accelerator) -> RegistrationResult:
+        held = self._active[id].binding.accelerator
+        return _refused(
+            id,
+            accelerator,
+            FailureReason.DUPLICATE_ID,
+            f"'{id}' is already bound to {held.familiar()}; rebind or unregister it first",
+        )
 
     def _holder_of(self, accelerator: Accelerator, replacing: _Active | None) -> str | None:
         """The id in this app that has (or is getting) ``accelerator``, other than the binding being replaced."""

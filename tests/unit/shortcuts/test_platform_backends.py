@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app.shortcuts.accelerator import parse_accelerator
+from app.shortcuts.actions import DEFAULT_ACTIONS
 from app.shortcuts.backend import (
     BackendUnavailable,
     FailureReason,
@@ -26,6 +27,7 @@ from app.shortcuts.backends.wayland import PortalBackend, preferred_trigger
 from app.shortcuts.backends.windows import WindowsBackend
 from app.shortcuts.select import BackendFactories, detect_session, open_backend, open_shortcut_service
 from app.shortcuts.service import ShortcutService, Trigger
+from app.shortcuts.settings import MemoryBindingSettings
 from tests.waiting import until
 
 
@@ -394,3 +396,33 @@ def test_the_carbon_handler_passes_on_hot_keys_that_are_not_ours(
     calls: list[tuple[int, bool]] = []
     assert macos.handle_hot_key_event(carbon, "event", lambda *call: calls.append(call)) == status
     assert calls == seen
+
+
+async def test_portal_startup_is_one_bind_with_a_result_per_action() -> None:
+    portal = FakePortal()
+    service = ShortcutService(await PortalBackend.open(portal), MemoryBindingSettings())
+    left_out = f"{DEFAULT_ACTIONS[1].id}#2"
+
+    async def answer_all_but_one(method: str, arguments: list[Any]) -> tuple[int, dict[str, Any]]:
+        portal.requests.append((method, arguments))
+        return 0, {"shortcuts": [(i, {"trigger_description": ""}) for i, _ in arguments[1] if i != left_out]}
+
+    portal.request = answer_all_but_one  # type: ignore[method-assign]
+    results = await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    [(method, arguments)] = portal.requests[1:]
+    assert method == "BindShortcuts" and len(arguments[1]) == len(DEFAULT_ACTIONS)
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert results[1].reason is FailureReason.DENIED and "left this shortcut out" in results[1].message
+
+
+async def test_a_batch_request_that_breaks_refuses_each_action_with_a_reason() -> None:
+    portal = FakePortal()
+    service = ShortcutService(await PortalBackend.open(portal), MemoryBindingSettings())
+
+    async def lost(method: str, arguments: list[Any]) -> tuple[int, dict[str, Any]]:
+        raise ConnectionResetError("the session bus went away")
+
+    portal.request = lost  # type: ignore[method-assign]
+    results = await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    assert {(r.reason, "session bus went away" in r.message) for r in results} == {(FailureReason.UNSUPPORTED, True)}
+    assert service.list() == []

@@ -276,7 +276,7 @@ async def test_an_unexpected_backend_error_is_a_reason_and_later_defaults_still_
     assert [r.id for r in results] == [spec.id for spec in DEFAULT_ACTIONS]
     assert results[0].reason is reason and said in results[0].message and type(failure).__name__ in results[0].message
     assert all(r.ok for r in results[1:]) and len(backend.held()) == len(DEFAULT_ACTIONS) - 1
-    assert [r.getMessage() for r in caplog.records if r.funcName == "_grab"] == [
+    assert [r.getMessage() for r in caplog.records if r.funcName == "_refusal"] == [
         f"shortcut {results[0].id}: {results[0].message}"
     ]
 
