@@ -190,13 +190,6 @@ class ShortcutService:
             parsed = _parse(action_id, wanted)
             if isinstance(parsed, RegistrationResult):
                 results[action_id] = parsed
-                if action_id in saved:
-                    results[action_id] = _refused(
-                        action_id,
-                        None,
-                        parsed.reason or FailureReason.INVALID,
-                        f"saved shortcut {wanted!r} unusable: {parsed.message}",
-                    )
                 continue
             requests.append((Binding(action_id, parsed, spec.receive_key_ups, spec.description), action, None))
         async with contextlib.AsyncExitStack() as locks:
@@ -211,9 +204,13 @@ class ShortcutService:
                     grabbing.append(request)
             for result in await self._grab_all(grabbing):
                 results[result.id] = result
-        for result in results.values():
-            if not result.ok:
-                log.warning("shortcut %s not registered: %s", result.id, result.message)
+        for action_id, result in results.items():
+            if result.ok:
+                continue
+            if action_id in saved and result.reason is FailureReason.INVALID:
+                message = f"saved shortcut {saved[action_id]!r} unusable: {result.message}"
+                results[action_id] = _refused(action_id, None, FailureReason.INVALID, message)
+            log.warning("shortcut %s not registered: %s", action_id, results[action_id].message)
         return [results[action_id] for action_id in actions]
 
     async def unregister(self, id: str) -> bool:
