@@ -221,6 +221,15 @@ async def test_a_saved_shortcut_that_no_longer_parses_is_reported(tmp_path: Path
     assert result.reason is FailureReason.INVALID and "saved shortcut 'Ctrl+Hyper'" in result.message
 
 
+async def test_a_saved_shortcut_the_platform_cannot_express_is_reported_as_saved(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.refuse[parse_accelerator("Ctrl+Alt+F13")] = (FailureReason.INVALID, "no key code for F13 here")
+    service = ShortcutService(backend, MemoryBindingSettings({TOGGLE_WINDOW: "Ctrl+Alt+F13"}))
+    [result] = await service.bind_actions({TOGGLE_WINDOW: Recorder()})
+    assert result.reason is FailureReason.INVALID
+    assert result.message == "saved shortcut 'Ctrl+Alt+F13' unusable: no key code for F13 here"
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"version": 1, "bindings": 3}', "\xff\xfe"])
 def test_a_damaged_settings_file_is_set_aside(tmp_path: Path, content: str) -> None:
     path = tmp_path / "shortcuts.json"
