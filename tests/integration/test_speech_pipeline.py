@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
-from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SessionEvent
+from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, Pcm, SentenceEvent, SessionEvent
 from app.speech.factory import SessionFactory
 from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
 from app.speech.providers import SpeechSettings
@@ -182,3 +182,66 @@ async def test_hot_swap_cancels_the_reply_and_the_next_one_uses_the_new_voice(en
         # espeak's lengths vary by about 1 % from call to call; the two voices differ by about 20 %
         assert spoken == pytest.approx(german, rel=0.03)
         assert spoken != pytest.approx(english, rel=0.1)
+
+
+class RecordingSink(NullSink):
+    """The null sink, noting every write with the position of its clock at the time."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(sample_rate)
+        self.writes: list[tuple[float, int]] = []
+
+    def write(self, pcm: Pcm) -> None:
+        self.writes.append((time.monotonic(), len(pcm)))
+        super().write(pcm)
+
+
+async def test_overlapping_begin_turns_leave_one_turn_that_abort_silences(engine: EspeakEngine) -> None:
+    sink = RecordingSink(22050)
+    speaker = Speaker(sink, lambda: SegmentedSession(EspeakSynthesizer(engine)))
+    first = await speaker.begin_turn()
+    await first.append_text(REPLY)
+    await asyncio.sleep(0.3)  # the first turn is playing: each begin_turn must end it (or the other) first
+    second, third = await asyncio.gather(speaker.begin_turn(), speaker.begin_turn())
+    assert speaker.current is third
+    assert (await second.wait()).cancelled  # the second was ended by the third, not orphaned
+    await asyncio.gather(second.append_text(REPLY), third.append_text(REPLY))
+    await asyncio.sleep(0.5)
+    assert sink.position() > 0
+    aborted_at = time.monotonic()
+    await speaker.abort_turn("stop")
+    position = sink.position()
+    await asyncio.sleep(0.5)
+    assert [w for w in sink.writes if w[0] >= aborted_at] == []  # no turn wrote after the abort
+    assert sink.position() == position == sink.written()  # the clock stopped: nothing is heard any more
+    assert all([(await t.wait()).cancelled for t in (first, second, third)])
+
+
+class FailingSink(NullSink):
+    def __init__(self) -> None:
+        super().__init__(22050)
+        self.broken = False
+
+    def write(self, pcm: Pcm) -> None:
+        if self.broken:
+            raise OSError("the audio device went away")
+        self.broken = True  # the first chunk plays, the second write fails
+        super().write(pcm)
+
+
+async def test_a_failing_sink_ends_the_turn_with_an_error_and_closes_the_mouth(engine: EspeakEngine) -> None:
+    sink = FailingSink()
+    errors: list[ErrorEvent] = []
+    closed: list[int] = []
+    hooks = SpeakerHooks(on_error=lambda _, error: errors.append(error), on_mouth_close=closed.append)
+    speaker = Speaker(sink, lambda: SegmentedSession(EspeakSynthesizer(engine)), hooks)
+    turn = await speaker.begin_turn()
+    await turn.append_text(REPLY)
+    await turn.finish()
+    stats = await asyncio.wait_for(turn.wait(), 5)
+    assert stats.failed and not stats.cancelled
+    assert [e.code for e in errors] == ["playback-failed"] and "audio device went away" in errors[0].message
+    assert closed == [turn.number]
+    assert speaker.current is None
+    sink.broken = False  # the device is back: the speaker still works
+    assert not (await asyncio.wait_for(speaker.say("Hi."), 5)).failed
