@@ -24,6 +24,7 @@ from app.speech.espeak import EspeakEngine, EspeakSynthesizer
 from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
 from app.speech.session import SegmentedSession
 from app.speech.sink import NullSink
+from benchmarks.stats import percentiles
 
 TOKEN_INTERVAL_S = 0.030
 GOAL_BOUNDARY_MS = 150.0
@@ -32,15 +33,6 @@ REPLY = (
     "Sure, I can help with that. The weather today looks bright and warm, so a walk by the river would be lovely. "
     "Remember to take some water with you, and maybe a hat as well."
 )
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {"p50": rank(0.5), "p99": rank(0.99), "max": ordered[-1], "mean": statistics.fmean(ordered)}
 
 
 def llm_tokens(text: str) -> list[str]:
