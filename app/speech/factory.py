@@ -48,7 +48,12 @@ class SessionFactory:
             raise SpeechProviderError(
                 "missing-key", f"{definition.label} needs an API key: set {resolved.api_key_env or 'its key'}"
             )
-        options = SessionOptions(concurrency=resolved.concurrency, max_pending_segments=resolved.max_pending_segments)
+        try:
+            options = SessionOptions(
+                concurrency=resolved.concurrency, max_pending_segments=resolved.max_pending_segments
+            )
+        except ValueError as error:
+            raise SpeechProviderError("invalid-settings", f"speech settings: {error}") from None
         transport = definition.capabilities.transport
         if transport == "local":
             rate = min(MAX_RATE, max(MIN_RATE, round(DEFAULT_RATE * resolved.speed)))

@@ -37,6 +37,8 @@ from app.speech.session import EventChannel, SpeechSession, StatsRecorder
 log = logging.getLogger("app.speech.ws")
 
 STREAM_RATE = 24_000
+OUTBOX_FRAMES = 64
+"""Text frames waiting for the connection; append_text waits beyond that (backpressure, bounded memory)."""
 RECOVERABLE_ERRORS = frozenset({"invalid_event", "unknown_event"})
 
 
@@ -56,7 +58,7 @@ class WsSpeechSession(SpeechSession):
         self.request_id = f"tts-ws-{secrets.token_hex(4)}"
         self._channel = EventChannel(16)
         self._stats = StatsRecorder(clock)
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_FRAMES)
         self._finished = False
         self._cancelled = False
         self._index = -1  # the sentence being spoken
@@ -72,19 +74,21 @@ class WsSpeechSession(SpeechSession):
         if self._finished:
             raise RuntimeError("append_text after finish")
         self._stats.text(text)
-        self._outbox.put_nowait({"event": "text", "text": text})
+        await self._send({"event": "text", "text": text})
 
     async def finish(self) -> None:
         if self._cancelled or self._finished:
             return
         self._finished = True
-        self._outbox.put_nowait({"event": "finish"})
+        await self._send({"event": "finish"})
 
     async def cancel(self, reason: str = "cancelled") -> None:
         if self._cancelled or self._channel.closed:
             return
         self._cancelled = True
         log.info("[%s] cancelled (%s)", self.request_id, reason)
+        while not self._outbox.empty():  # text not sent yet is dropped; frees writers waiting for room
+            self._outbox.get_nowait()
         self._outbox.put_nowait({"event": "cancel"})
         self._outbox.put_nowait(None)  # the sender sends cancel, then closes
         try:
@@ -97,6 +101,16 @@ class WsSpeechSession(SpeechSession):
 
     def events(self) -> AsyncIterator[SessionEvent]:
         return self._channel.__aiter__()
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        """Queues a frame for the sender, waiting while the outbox is full unless the session ends meanwhile."""
+        if self._outbox.full() and not self._task.done():
+            room = asyncio.ensure_future(self._outbox.put(frame))
+            await asyncio.wait({room, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            if not room.done():
+                room.cancel()  # the session ended (an error, a cancel): nobody will send it
+        elif not self._task.done():
+            self._outbox.put_nowait(frame)
 
     # -- connection ------------------------------------------------------------------------------------------------
 

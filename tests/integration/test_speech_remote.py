@@ -18,9 +18,9 @@ from app.speech.factory import SessionFactory
 from app.speech.http_provider import HttpSpeechSynthesizer
 from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
 from app.speech.providers import BUILTIN_PROVIDERS, Capabilities, ProviderDefinition, SpeechSettings
-from app.speech.session import SegmentedSession, SpeechSession
+from app.speech.session import SegmentedSession, SessionOptions, SpeechSession
 from app.speech.sink import NullSink
-from app.speech.ws_provider import WsSpeechSession
+from app.speech.ws_provider import OUTBOX_FRAMES, WsSpeechSession
 from tests.support.speech_servers import (
     HttpReply,
     SeenRequest,
@@ -363,3 +363,40 @@ async def test_ws_refused_handshake_4xx_is_final_5xx_retried_once(
         assert server.handshakes == handshakes
     [error] = errors(events)
     assert error.code == code and error.retriable is (handshakes == 2) and SECRET not in error.message
+
+
+async def test_bounds_below_one_are_clear_errors_not_hangs(http: httpx.AsyncClient) -> None:
+    factory = factory_for(http)
+    for bad in ({"concurrency": 0}, {"max_pending_segments": 0}, {"concurrency": -2}):
+        with pytest.raises(SpeechProviderError) as refused:
+            factory.create(SpeechSettings(provider="espeak", **bad))  # type: ignore[arg-type]
+        assert refused.value.code == "invalid-settings"
+        assert f"{next(iter(bad))} must be a whole number of at least 1" in refused.value.message
+    with pytest.raises(ValueError, match="event_buffer"):
+        SessionOptions(event_buffer=0)
+
+
+async def test_ws_append_text_waits_when_the_outbox_is_full_and_cancel_frees_it() -> None:
+    # a server that accepts TCP but never answers the handshake: nothing leaves the outbox meanwhile
+    silent = await asyncio.start_server(lambda _reader, _writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        settings = SpeechSettings(
+            provider="unspeech-stream", base_url=f"ws://127.0.0.1:{port}/", model="m", voice="v", timeout_s=30
+        )
+        session = WsSpeechSession(settings, None)
+
+        async def feed() -> None:
+            for _ in range(10 * OUTBOX_FRAMES):
+                await session.append_text("token ")
+
+        feeding = asyncio.create_task(feed())
+        await asyncio.sleep(0.3)
+        assert not feeding.done()  # backpressure: append_text waits for room
+        assert session._outbox.qsize() == OUTBOX_FRAMES
+        await asyncio.wait_for(session.cancel("test over"), 2)
+        await asyncio.wait_for(feeding, 2)  # the waiting writer was let go; later tokens are dropped at once
+        assert session._outbox.qsize() <= OUTBOX_FRAMES
+    finally:
+        silent.close()
+        await silent.wait_closed()
