@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,7 +22,8 @@ import httpx
 
 from app.speech.events import SpeechProviderError
 from app.speech.player import Speaker, Turn
-from app.speech.providers import ApiKey, error_snippet
+from app.speech.providers import ApiKey, error_snippet, new_request_id, request_headers
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 
 log = logging.getLogger("app.speech.chat")
 
@@ -64,20 +64,19 @@ class ChatClient:
         self._http = http
         self.settings = settings
         self._api_key = api_key
+        guard(log, *LIBRARY_LOGGERS)
 
     async def stream_reply(self, messages: list[ChatMessage]) -> AsyncGenerator[str, None]:
         """The reply's text pieces as they arrive; raises :class:`ChatError` on a refusal or a broken stream."""
-        request_id = f"chat-{secrets.token_hex(4)}"
-        headers = {"X-Request-Id": request_id, "Accept": "text/event-stream"}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        request_id = new_request_id("chat")
+        headers = request_headers(request_id, self._api_key, Accept="text/event-stream")
         body = {
             "model": self.settings.model,
             "stream": True,
             "messages": [message.for_request() for message in messages],
         }
         url = f"{self.settings.base_url.rstrip('/')}/chat/completions"
-        log.info("[%s] POST %s (%d messages)", request_id, url, len(messages))
+        log.info("[%s] POST %s (%d messages)", request_id, redact(url), len(messages))
         try:
             async with self._http.stream(
                 "POST", url, json=body, headers=headers, timeout=httpx.Timeout(self.settings.timeout_s)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import struct
 from collections.abc import AsyncIterator
 
@@ -22,7 +21,8 @@ import httpx
 import numpy as np
 
 from app.speech.events import SpeechProviderError
-from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, new_request_id, request_headers, scrub
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 from app.speech.session import SynthChunk
 
 log = logging.getLogger("app.speech.http")
@@ -134,9 +134,10 @@ class HttpSpeechSynthesizer:
         self._settings = settings
         self._api_key = api_key
         self._backoff = retry_backoff_s
+        guard(log, *LIBRARY_LOGGERS)
 
     async def synthesize(self, text: str) -> AsyncIterator[SynthChunk]:
-        request_id = f"tts-{secrets.token_hex(4)}"
+        request_id = new_request_id("tts")
         for attempt in (1, 2):
             delivered = False
             try:
@@ -169,11 +170,9 @@ class HttpSpeechSynthesizer:
             "response_format": settings.response_format or "pcm",
             "speed": settings.speed,
         }
-        headers = {"X-Request-Id": request_id}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        headers = request_headers(request_id, self._api_key)
         url = f"{settings.base_url}/audio/speech"
-        log.info("[%s] POST %s (%d characters, attempt %d)", request_id, url, len(text), attempt)
+        log.info("[%s] POST %s (%d characters, attempt %d)", request_id, redact(url), len(text), attempt)
         decoder: PcmStream | WavStream = WavStream() if body["response_format"] == "wav" else PcmStream()
         try:
             async with self._client.stream(

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from app.speech.redaction import redact
 
 log = logging.getLogger("app.speech.providers")
 
@@ -125,6 +128,19 @@ class ApiKey:
     __str__ = __repr__
 
 
+def new_request_id(kind: str) -> str:
+    """An id for one request, in every log line and error about it: ``tts-1a2b3c4d``, ``chat-...``."""
+    return f"{kind}-{secrets.token_hex(4)}"
+
+
+def request_headers(request_id: str, api_key: ApiKey | None, **extra: str) -> dict[str, str]:
+    """The headers every provider request carries: its id and, when there is a key, ``Authorization: Bearer``."""
+    headers = {"X-Request-Id": request_id, **extra}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key.reveal()}"
+    return headers
+
+
 def find_api_key(provider: str, env_name: str | None, environ: Mapping[str, str] = os.environ) -> ApiKey | None:
     """The key from the environment variable the settings name, else the OS keyring if the keyring package exists."""
     if env_name and environ.get(env_name):
@@ -142,10 +158,10 @@ def find_api_key(provider: str, env_name: str | None, environ: Mapping[str, str]
 
 
 def scrub(text: str, key: ApiKey | None) -> str:
-    """``text`` with the key masked, in case a server echoes it back."""
+    """``text`` with the key masked (in case a server echoes it back) and credentials in URLs and headers too."""
     if key is not None and key.reveal():
-        return text.replace(key.reveal(), "***")
-    return text
+        text = text.replace(key.reveal(), "***")
+    return redact(text)
 
 
 def error_snippet(body: str, key: ApiKey | None, fallback: str) -> str:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -31,10 +30,13 @@ from app.speech.events import (
     SessionEvent,
     SpeechProviderError,
 )
-from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, new_request_id, request_headers, scrub
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 from app.speech.session import EventChannel, SpeechSession, StatsRecorder
 
 log = logging.getLogger("app.speech.ws")
+wire_log = logging.getLogger("app.speech.ws.wire")
+"""What websockets logs about our connections (at DEBUG, every handshake header): redacted like ours."""
 
 STREAM_RATE = 24_000
 OUTBOX_FRAMES = 64
@@ -55,7 +57,8 @@ class WsSpeechSession(SpeechSession):
         self._settings = settings
         self._api_key = api_key
         self._backoff = retry_backoff_s
-        self.request_id = f"tts-ws-{secrets.token_hex(4)}"
+        self.request_id = new_request_id("tts-ws")
+        guard(log, wire_log, *LIBRARY_LOGGERS)
         self._channel = EventChannel(16)
         self._stats = StatsRecorder(clock)
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_FRAMES)
@@ -131,12 +134,10 @@ class WsSpeechSession(SpeechSession):
 
     async def _connect(self) -> ClientConnection:
         settings = self._settings
-        headers = {"X-Request-Id": self.request_id}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        headers = request_headers(self.request_id, self._api_key)
         assert settings.base_url is not None
         for attempt in (1, 2):
-            log.info("[%s] connecting to %s (attempt %d)", self.request_id, settings.base_url, attempt)
+            log.info("[%s] connecting to %s (attempt %d)", self.request_id, redact(settings.base_url), attempt)
             try:
                 return await connect(
                     settings.base_url,
@@ -144,6 +145,7 @@ class WsSpeechSession(SpeechSession):
                     open_timeout=settings.timeout_s,
                     close_timeout=1.0,
                     max_size=2**22,
+                    logger=wire_log,
                 )
             except InvalidStatus as error:
                 status = error.response.status_code

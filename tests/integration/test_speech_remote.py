@@ -400,3 +400,36 @@ async def test_ws_append_text_waits_when_the_outbox_is_full_and_cancel_frees_it(
     finally:
         silent.close()
         await silent.wait_closed()
+
+
+async def test_keys_in_urls_and_headers_never_reach_logs_or_errors(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # websockets logs every handshake header at DEBUG, httpx every URL at INFO
+    hidden = ["PASSWORD-SECRET", "QUERY-SECRET", SECRET]
+    closed = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = closed.sockets[0].getsockname()[1]
+    closed.close()
+    await closed.wait_closed()
+    async with StreamingServer() as server:
+        url = server.url.replace("ws://", "ws://user:PASSWORD-SECRET@") + "?api_key=QUERY-SECRET&lang=en"
+        events = await speak(factory_for(http).create(ws_settings(server, base_url=url)))
+        assert isinstance(events[-1], DoneEvent) and not events[-1].stats.failed
+        unreachable_ws = ws_settings(server, base_url=f"ws://127.0.0.1:{port}/s?access_token=QUERY-SECRET")
+    async with StreamingServer(StreamingBehaviour("refuse-401")) as server:
+        events = await speak(factory_for(http).create(ws_settings(server, base_url=server.url + "?token=QUERY-SECRET")))
+    async with SpeechHttpServer() as speech:
+        base = speech.base_url.replace("http://", "http://user:PASSWORD-SECRET@")
+        events += await speak(factory_for(http).create(http_settings(speech, base_url=base)))
+        unreachable_http = http_settings(speech, base_url=f"http://user:PASSWORD-SECRET@127.0.0.1:{port}/v1")
+    events += await speak(factory_for(http).create(unreachable_http))
+    events += await speak(factory_for(http).create(unreachable_ws))
+    messages = [e.message for e in errors(events)]
+    assert any("http-401" in e.code for e in errors(events)) and any(e.code == "network" for e in errors(events))
+    ours = "\n".join(  # the test servers' own logs are not the app's
+        f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if not r.name.startswith("websockets.server")
+    )
+    assert "> Authorization: ***" in ours and "GET /v1/audio/speech/stream?api_key=***&lang=en" in ours
+    for secret in [*hidden, "dXNlcjpQQVNTV09SRC1TRUNSRVQ"]:  # the last: user:PASSWORD-SECRET as Basic auth
+        assert secret not in ours
+        assert not [message for message in messages if secret in message]
