@@ -433,3 +433,13 @@ async def test_keys_in_urls_and_headers_never_reach_logs_or_errors(
     for secret in [*hidden, "dXNlcjpQQVNTV09SRC1TRUNSRVQ"]:  # the last: user:PASSWORD-SECRET as Basic auth
         assert secret not in ours
         assert not [message for message in messages if secret in message]
+
+
+async def test_http_malformed_wav_is_reported_once_and_not_retried(http: httpx.AsyncClient) -> None:
+    script = lambda _request: HttpReply(body=b"<html>gateway says hello</html>", content_type="audio/wav")  # noqa: E731
+    async with SpeechHttpServer(script) as server:
+        session = factory_for(http).create(http_settings(server, response_format="wav"))
+        events = await speak(session, "One sentence only.", tokens=False)
+    assert [(e.code, e.retriable) for e in errors(events)] == [("bad-audio", False)]
+    assert "not RIFF/WAVE" in errors(events)[0].message
+    assert len(server.requests) == 1
