@@ -63,7 +63,7 @@ async def say(text: str, settings: SpeechSettings, sink: AudioSink | None) -> Sa
     engine = EspeakEngine()
     try:
         async with httpx.AsyncClient() as http:
-            session = SessionFactory(engine, http).create(settings)
+            session = await SessionFactory(engine, http).open(settings)
             started = time.monotonic()
             # Fed while the events are consumed: append_text waits for room once a few segments are pending
             # (backpressure), so appending a long text before reading any event would never return.

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.speech.events import (
@@ -91,7 +92,8 @@ class Turn:
         return await asyncio.shield(self.finished)
 
 
-SessionMaker = Callable[[], SpeechSession]
+SessionMaker = Callable[[], SpeechSession | Awaitable[SpeechSession]]
+"""Builds the session of a new turn; may be a coroutine (a key looked up in the OS keyring off the loop)."""
 
 
 class Speaker:
@@ -122,8 +124,10 @@ class Speaker:
         turn ever plays on the sink and ``abort_turn`` always reaches it."""
         async with self._switching:
             await self.abort_turn("new-turn")
+            made = self._make_session()
+            session = await made if inspect.isawaitable(made) else made
             self._turns += 1
-            turn = Turn(self._turns, self._make_session())
+            turn = Turn(self._turns, session)
             turn.task = asyncio.create_task(self._play(turn), name=f"speech-turn-{turn.number}")
             self._turn = turn
             return turn

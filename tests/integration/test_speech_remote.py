@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import keyring
+import keyring.backend
+import keyring.backends.fail
 import numpy as np
 import pytest
 
@@ -443,3 +447,71 @@ async def test_http_malformed_wav_is_reported_once_and_not_retried(http: httpx.A
     assert [(e.code, e.retriable) for e in errors(events)] == [("bad-audio", False)]
     assert "not RIFF/WAVE" in errors(events)[0].message
     assert len(server.requests) == 1
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """An OS keyring behind keyring's real backend interface (no Secret Service on this machine); notes each lookup
+    and whether it ran on the event loop's thread."""
+
+    priority = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.passwords: dict[tuple[str, str], str] = {}
+        self.lookups: list[tuple[str, str, bool]] = []
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.lookups.append((service, username, threading.current_thread() is threading.main_thread()))
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.passwords[(service, username)]
+
+
+@pytest.fixture
+def os_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    fake = MemoryKeyring()
+    keyring.set_keyring(fake)
+    yield fake
+    keyring.set_keyring(previous)
+
+
+async def test_a_key_in_the_os_keyring_is_looked_up_off_the_loop_only_when_needed(
+    http: httpx.AsyncClient, os_keyring: MemoryKeyring
+) -> None:
+    keyring.set_password("stage-tamagotchi", "openai", "sk-from-the-keyring")
+    factory = factory_for(http)
+    await (await factory.open(SpeechSettings(provider="espeak"))).cancel()
+    assert os_keyring.lookups == []  # the embedded voice takes no key
+    async with SpeechHttpServer() as server:
+        settings = http_settings(server, provider="openai", api_key_env="UNSET_TEST_KEY")
+        with pytest.raises(SpeechProviderError, match="OS keyring"):
+            factory.create(settings)  # the synchronous builder never touches the keyring
+        assert os_keyring.lookups == []
+        events = await speak(await factory.open(settings), "One sentence.", tokens=False)
+        assert not errors(events)
+        assert server.requests[0].headers["authorization"] == "Bearer sk-from-the-keyring"
+        assert os_keyring.lookups == [("stage-tamagotchi", "openai", False)]  # off the event loop's thread
+        await (await factory.open(http_settings(server, provider="openai"))).cancel()  # from the environment
+        assert len(os_keyring.lookups) == 1
+
+
+async def test_without_a_keyring_backend_keys_come_from_the_environment_and_the_log_says_so(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]  # what a Debian machine without a Secret Service has
+    caplog.set_level(logging.INFO, logger="app.speech")
+    try:
+        with pytest.raises(SpeechProviderError) as missing:
+            await factory_for(http).open(SpeechSettings(provider="openai", api_key_env="UNSET_TEST_KEY"))
+        assert missing.value.code == "missing-key" and "set UNSET_TEST_KEY or store it" in missing.value.message
+        assert "no OS keyring on this machine" in caplog.text
+        session = await factory_for(http).open(SpeechSettings(provider="openai", api_key_env="TEST_TTS_KEY"))
+        await session.cancel()
+    finally:
+        keyring.set_keyring(previous)
