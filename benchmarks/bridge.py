@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,20 +19,12 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
+from benchmarks.stats import percentiles
 from godot_bridge.protocol import decode, encode, make, parse_payload
 from godot_bridge.protocol.messages import Ping, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 
 GOAL_P99_MS = 2.0
-
-
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-
-    def nearest_rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {"p50": nearest_rank(0.50), "p99": nearest_rank(0.99), "mean": statistics.fmean(ordered), "max": ordered[-1]}
 
 
 async def _peer(mode: str, url: str, token: str) -> asyncio.subprocess.Process:

@@ -34,7 +34,7 @@ from Xlib.ext import xtest
 
 from app.shortcuts.backends.x11 import X11Backend
 from app.shortcuts.service import ShortcutService, Trigger
-from benchmarks.bridge import percentiles
+from benchmarks.stats import percentiles
 from tests.support.xvfb import XvfbUnavailable, running_xvfb
 
 GOAL_P99_MS = 5.0

@@ -14,15 +14,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx
 
+from app.speech.events import SpeechProviderError
 from app.speech.player import Speaker, Turn
-from app.speech.providers import ApiKey, error_snippet
+from app.speech.providers import ApiKey, error_snippet, new_request_id, request_headers
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 
 log = logging.getLogger("app.speech.chat")
 
@@ -42,6 +43,10 @@ class ChatSettings:
     model: str
     system_prompt: str = "You are a friendly desktop companion. Answer briefly, in plain spoken sentences."
     timeout_s: float = 30.0
+    history_turns: int = 20
+    """Exchanges (a user message and its reply) kept in the history; older ones are dropped, the system prompt stays."""
+    history_chars: int = 16_000
+    """At most this much text of the history is sent; the latest message is always kept."""
 
 
 @dataclass
@@ -59,20 +64,19 @@ class ChatClient:
         self._http = http
         self.settings = settings
         self._api_key = api_key
+        guard(log, *LIBRARY_LOGGERS)
 
     async def stream_reply(self, messages: list[ChatMessage]) -> AsyncGenerator[str, None]:
         """The reply's text pieces as they arrive; raises :class:`ChatError` on a refusal or a broken stream."""
-        request_id = f"chat-{secrets.token_hex(4)}"
-        headers = {"X-Request-Id": request_id, "Accept": "text/event-stream"}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        request_id = new_request_id("chat")
+        headers = request_headers(request_id, self._api_key, Accept="text/event-stream")
         body = {
             "model": self.settings.model,
             "stream": True,
             "messages": [message.for_request() for message in messages],
         }
         url = f"{self.settings.base_url.rstrip('/')}/chat/completions"
-        log.info("[%s] POST %s (%d messages)", request_id, url, len(messages))
+        log.info("[%s] POST %s (%d messages)", request_id, redact(url), len(messages))
         try:
             async with self._http.stream(
                 "POST", url, json=body, headers=headers, timeout=httpx.Timeout(self.settings.timeout_s)
@@ -132,25 +136,40 @@ class Conversation:
         return [ChatMessage("system", self.chat.settings.system_prompt), *self.history]
 
     async def reply(self, user_text: str) -> ReplyOutcome:
-        """Ask, speak the answer as it streams, and return what was received and heard."""
-        self.history.append(ChatMessage("user", user_text))
-        task = asyncio.create_task(self._reply())
+        """Ask, speak the answer as it streams, and return what was received and heard.
+
+        Cancelling the caller interrupts the reply like :meth:`interrupt` (the history keeps what was heard)."""
+        task = asyncio.create_task(self._reply(user_text))
         self._reply_task = task
         try:
-            return await asyncio.shield(task)
+            return await asyncio.shield(task)  # interrupt() cancels the task, and reply() still returns its outcome
+        except asyncio.CancelledError:
+            await self._stop(task)
+            raise
         finally:
-            self._reply_task = None
+            if self._reply_task is task:
+                self._reply_task = None
 
     async def interrupt(self) -> None:
         """The user cuts the reply short: silence now; the history keeps what was heard."""
         task = self._reply_task
-        await self.speaker.abort_turn("user-interrupt")
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        if task is None:
+            await self.speaker.abort_turn("user-interrupt")
+        else:
+            await self._stop(task)
 
-    async def _reply(self) -> ReplyOutcome:
-        turn = await self.speaker.begin_turn()
+    async def _stop(self, task: asyncio.Task[ReplyOutcome]) -> None:
+        await self.speaker.abort_turn("user-interrupt")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _reply(self, user_text: str) -> ReplyOutcome:
+        try:
+            turn = await self.speaker.begin_turn()
+        except SpeechProviderError as failure:  # the voice cannot speak: nothing is asked, the history is unchanged
+            log.warning("no reply: the voice failed: %s", failure.message)
+            return ReplyOutcome("", "", False, ChatError(failure.code, f"the voice cannot speak: {failure.message}"))
+        self._add(ChatMessage("user", user_text))
         received = ""
         error: ChatError | None = None
         try:
@@ -169,8 +188,25 @@ class Conversation:
             return self._remember(turn, received, interrupted=True, error=error)
         return self._remember(turn, received, interrupted=error is not None or stats.cancelled, error=error)
 
+    def _add(self, message: ChatMessage) -> None:
+        """Appends, then drops the oldest whole exchanges beyond the settings' bounds; the latest one always stays."""
+        self.history.append(message)
+        settings = self.chat.settings
+        latest = max((i for i, m in enumerate(self.history) if m.role == "user"), default=len(self.history) - 1)
+
+        def over(kept: list[ChatMessage]) -> bool:
+            users = sum(1 for m in kept if m.role == "user")
+            return users > settings.history_turns or sum(len(m.content) for m in kept) > settings.history_chars
+
+        drop = 0
+        while drop < latest and over(self.history[drop:]):
+            drop += 1
+            while drop < latest and self.history[drop].role != "user":  # the history starts with a question
+                drop += 1
+        del self.history[:drop]
+
     def _remember(self, turn: Turn, received: str, interrupted: bool, error: ChatError | None) -> ReplyOutcome:
         spoken = self.speaker.spoken_text(turn) if interrupted else received.strip()
         if spoken or error is None:  # a refused request leaves no empty assistant message behind
-            self.history.append(ChatMessage("assistant", spoken, interrupted=interrupted))
+            self._add(ChatMessage("assistant", spoken, interrupted=interrupted))
         return ReplyOutcome(received, spoken, interrupted, error)

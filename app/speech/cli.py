@@ -25,6 +25,7 @@ from app.speech.espeak import EspeakEngine
 from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SpeechProviderError
 from app.speech.factory import SessionFactory
 from app.speech.providers import BUILTIN_PROVIDERS, SpeechSettings
+from app.speech.session import SpeechSession
 from app.speech.sink import AudioSink, LinearResampler, open_sink
 
 
@@ -60,32 +61,47 @@ class SayResult:
 async def say(text: str, settings: SpeechSettings, sink: AudioSink | None) -> SayResult:
     result = SayResult()
     engine = EspeakEngine()
-    resampler: LinearResampler | None = None
     try:
         async with httpx.AsyncClient() as http:
-            session = SessionFactory(engine, http).create(settings)
+            session = await SessionFactory(engine, http).open(settings)
             started = time.monotonic()
-            await session.append_text(text)
-            await session.finish()
-            async for event in session.events():
-                if isinstance(event, SentenceEvent):
-                    result.sentences.append({"index": event.index, "text": event.text.strip()})
-                elif isinstance(event, AudioEvent):
-                    result.sample_rate = event.sample_rate
-                    result.audio.append(event.pcm)
-                    if sink is not None:
-                        resampler = resampler or LinearResampler(event.sample_rate, sink.sample_rate)
-                        sink.write(resampler.process(event.pcm))
-                elif isinstance(event, ErrorEvent):
-                    result.error = event
-                elif isinstance(event, DoneEvent):
-                    result.first_audio_s = event.stats.first_audio_s
+            # Fed while the events are consumed: append_text waits for room once a few segments are pending
+            # (backpressure), so appending a long text before reading any event would never return.
+            feeding = asyncio.create_task(_feed(session, text))
+            try:
+                await _consume(session, result, sink)
+            finally:
+                if not feeding.done():
+                    await session.cancel("say ended")
+                await asyncio.gather(feeding, return_exceptions=True)
             result.synthesis_s = time.monotonic() - started
             if sink is not None:
                 await sink.drain()
     finally:
         engine.close()
     return result
+
+
+async def _feed(session: SpeechSession, text: str) -> None:
+    await session.append_text(text)
+    await session.finish()
+
+
+async def _consume(session: SpeechSession, result: SayResult, sink: AudioSink | None) -> None:
+    resampler: LinearResampler | None = None
+    async for event in session.events():
+        if isinstance(event, SentenceEvent):
+            result.sentences.append({"index": event.index, "text": event.text.strip()})
+        elif isinstance(event, AudioEvent):
+            result.sample_rate = event.sample_rate
+            result.audio.append(event.pcm)
+            if sink is not None:
+                resampler = resampler or LinearResampler(event.sample_rate, sink.sample_rate)
+                sink.write(resampler.process(event.pcm))
+        elif isinstance(event, ErrorEvent):
+            result.error = event
+        elif isinstance(event, DoneEvent):
+            result.first_audio_s = event.stats.first_audio_s
 
 
 def _write_wav(path: Path, result: SayResult) -> None:

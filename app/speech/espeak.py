@@ -4,8 +4,10 @@ Synchronous mode: ``espeak_Synth`` returns when the utterance is done, and our c
 (22,050 Hz, signed 16-bit mono, chunks of about 60 ms) with word and phoneme events whose ``audio_position`` (ms from
 the start of that call) becomes a sample position. Returning 1 from the callback aborts synthesis at once.
 
-libespeak-ng is one process-wide, thread-unsafe state, so every call goes through one worker thread and one lock;
-the event loop never waits for it. Facts and pitfalls: ``shared/reference/qt-stack.md`` section 4.
+libespeak-ng is one process-wide, thread-unsafe state (its synth callback, current voice and parameters are global
+in the C library), so the process holds one :class:`_Library` per loaded library file, shared by every
+:class:`EspeakEngine`, and every call into it takes one module-level lock; the event loop never waits for it.
+Facts and pitfalls: ``shared/reference/qt-stack.md`` section 4.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ DEFAULT_RATE = 175
 DEFAULT_VOICE = "en-us"
 
 _LIBRARY_LOCK = threading.Lock()
-"""libespeak-ng keeps one global state per process, whatever number of engines wrap it."""
+"""Guards every call into libespeak-ng and ``_LIBRARIES``. Module-level on purpose: the C library keeps one global
+state per process whatever number of engines wrap it, so a lock per engine could not keep two engines apart."""
 
 
 class _EventId(ctypes.Union):
@@ -80,6 +83,28 @@ class _Voice(ctypes.Structure):
     ]
 
 
+class _Library:
+    """The process-wide state of one loaded libespeak-ng: its callback routes to the synthesis in progress, and it
+    remembers the voice the library currently has, whichever engine selected it. Use only under ``_LIBRARY_LOCK``."""
+
+    def __init__(self, lib: ctypes.CDLL, sample_rate: int, data_path: str) -> None:
+        self.lib = lib
+        self.sample_rate = sample_rate
+        self.data_path = data_path
+        self.voice: str | None = None
+        self.collect: Callable[[Any, int, Any], int] | None = None
+        """The collector of the synthesis in progress; None aborts a stray callback."""
+        self._callback = _Callback(self._on_synth)  # kept referenced: the library holds only a raw pointer
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_synth(self, wav: Any, count: int, events: Any) -> int:
+        return self.collect(wav, count, events) if self.collect is not None else 1
+
+
+_LIBRARIES: dict[str, _Library] = {}
+"""Library file -> its process-wide state; loading it a second time would reinitialise the same C globals."""
+
+
 @dataclass(frozen=True)
 class Utterance:
     pcm: np.ndarray[Any, np.dtype[np.int16]]
@@ -100,20 +125,17 @@ class EspeakEngine:
     def __init__(self, library_path: str | None = None, data_path: str | None = None) -> None:
         self._library_path = library_path
         self._data_path = data_path
-        self._lib: ctypes.CDLL | None = None
-        self._sample_rate = 0
-        self._voice: str | None = None
+        self._library: _Library | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak")
-        self._collect: Callable[[ctypes.Array[ctypes.c_short] | Any, int, Any], int] | None = None
-        self._callback = _Callback(self._on_synth)  # kept referenced: the library holds only a raw pointer
 
     @property
     def sample_rate(self) -> int:
-        return self._sample_rate
+        return self._library.sample_rate if self._library is not None else 0
 
-    def _ensure(self) -> ctypes.CDLL:
-        if self._lib is not None:
-            return self._lib
+    def _ensure(self) -> _Library:
+        """The shared library state, loaded and initialised by the first engine; call under ``_LIBRARY_LOCK``."""
+        if self._library is not None:
+            return self._library
         library_path, data_path = self._library_path, self._data_path
         if library_path is None or data_path is None:
             try:
@@ -122,45 +144,21 @@ class EspeakEngine:
                 raise SpeechProviderError("espeak-missing", "the espeakng-loader package is not installed") from error
             library_path = library_path or espeakng_loader.get_library_path()
             data_path = data_path or espeakng_loader.get_data_path()
-        try:
-            lib = ctypes.CDLL(library_path)
-        except OSError as error:
-            raise SpeechProviderError("espeak-missing", f"cannot load libespeak-ng: {error}") from error
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetSynthCallback.argtypes = [_Callback]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.POINTER(ctypes.c_uint),
-            ctypes.c_void_p,
-        ]
-        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
-        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
-        flags = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), flags)
-        if rate <= 0:
-            raise SpeechProviderError("espeak-failed", f"espeak_Initialize failed ({rate}) with data at {data_path}")
-        lib.espeak_SetSynthCallback(self._callback)
-        self._sample_rate = rate
-        self._lib = lib
-        log.info("espeak-ng ready: %d Hz, data %s", rate, data_path)
-        return lib
-
-    def _on_synth(self, wav: Any, count: int, events: Any) -> int:
-        return self._collect(wav, count, events) if self._collect is not None else 1
+        library = _LIBRARIES.get(library_path)
+        if library is None:
+            library = _LIBRARIES[library_path] = _load(library_path, data_path)
+        elif library.data_path != data_path:
+            raise SpeechProviderError(
+                "espeak-failed", f"libespeak-ng is already initialised with data at {library.data_path}"
+            )
+        self._library = library
+        return library
 
     # -- blocking API (worker thread) -------------------------------------------------------------------------------
 
     def voices(self) -> list[VoiceInfo]:
         with _LIBRARY_LOCK:
-            return self._voices(self._ensure())
+            return self._voices(self._ensure().lib)
 
     @staticmethod
     def _voices(lib: ctypes.CDLL) -> list[VoiceInfo]:
@@ -188,17 +186,18 @@ class EspeakEngine:
         if not MIN_RATE <= rate <= MAX_RATE:
             raise SpeechProviderError("invalid-rate", f"the rate must be {MIN_RATE}..{MAX_RATE} words per minute")
         with _LIBRARY_LOCK:
-            lib = self._ensure()
-            if voice != self._voice:
+            library = self._ensure()
+            lib = library.lib
+            if voice != library.voice:  # the library's voice, whichever engine chose it last
                 if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                    self._voice = None
+                    library.voice = None
                     raise self._unknown_voice(lib, voice)
-                self._voice = voice
+                library.voice = voice
             lib.espeak_SetParameter(_PARAM_RATE, rate, 0)
             pieces: list[np.ndarray[Any, np.dtype[np.int16]]] = []
             marks: list[SpeechMark] = []
             samples = 0
-            sample_rate = self._sample_rate
+            sample_rate = library.sample_rate
             aborted = False
 
             def collect(wav: Any, count: int, events: Any) -> int:
@@ -216,15 +215,17 @@ class EspeakEngine:
                 return 0
 
             encoded = text.encode("utf-8") + b"\0"
-            self._collect = collect
+            library.collect = collect
             try:
                 identifier = ctypes.c_uint(0)
                 status = lib.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0, _CHARS_UTF8, identifier, None)
                 lib.espeak_Synchronize()
             finally:
-                self._collect = None
+                library.collect = None
             if status != 0 and not aborted:
                 raise SpeechProviderError("espeak-failed", f"espeak_Synth returned {status}")
+            if not samples and not aborted:  # espeak speaks even "." (a short pause): no audio means it broke
+                raise SpeechProviderError("espeak-failed", "espeak-ng produced no audio")
         pcm = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
         inside = tuple(mark for mark in marks if mark.sample <= len(pcm))
         return Utterance(pcm, sample_rate, inside, aborted)
@@ -258,6 +259,36 @@ class EspeakSynthesizer:
         utterance = await self.engine.synthesize(text, self.voice, self.rate)
         if len(utterance.pcm):
             yield SynthChunk(utterance.pcm, utterance.sample_rate, utterance.marks)
+
+
+def _load(library_path: str, data_path: str) -> _Library:
+    try:
+        lib = ctypes.CDLL(library_path)
+    except OSError as error:
+        raise SpeechProviderError("espeak-missing", f"cannot load libespeak-ng: {error}") from error
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_SetSynthCallback.argtypes = [_Callback]
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.c_void_p,
+    ]
+    lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+    lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+    flags = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), flags)
+    if rate <= 0:
+        raise SpeechProviderError("espeak-failed", f"espeak_Initialize failed ({rate}) with data at {data_path}")
+    log.info("espeak-ng ready: %d Hz, data %s", rate, data_path)
+    return _Library(lib, rate, data_path)
 
 
 def _mark(event: _Event, sample_rate: int) -> list[SpeechMark]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 
@@ -10,7 +11,14 @@ import httpx
 from app.speech.espeak import DEFAULT_RATE, MAX_RATE, MIN_RATE, EspeakEngine, EspeakSynthesizer
 from app.speech.events import SpeechProviderError
 from app.speech.http_provider import HttpSpeechSynthesizer
-from app.speech.providers import ProviderDefinition, SpeechSettings, find_api_key, provider_table
+from app.speech.providers import (
+    KEYRING_SERVICE,
+    ApiKey,
+    ProviderDefinition,
+    SpeechSettings,
+    find_api_key,
+    provider_table,
+)
 from app.speech.session import SegmentedSession, SessionOptions, SpeechSession
 from app.speech.ws_provider import WsSpeechSession
 
@@ -39,16 +47,45 @@ class SessionFactory:
             known = ", ".join(sorted(self.providers))
             raise SpeechProviderError("unknown-provider", f"no speech provider {provider!r} (known: {known})") from None
 
+    async def open(self, settings: SpeechSettings) -> SpeechSession:
+        """A new session (one reply) with ``settings``; a key not in the environment is looked up in the OS keyring
+        off the event loop, and only for providers that take a key."""
+        definition, resolved = self._resolve(settings)
+        key = None
+        if self._takes_key(definition, resolved):
+            key = await asyncio.to_thread(find_api_key, definition.id, resolved.api_key_env, self._environ)
+        return self._build(definition, resolved, key)
+
     def create(self, settings: SpeechSettings) -> SpeechSession:
-        """A new session (one reply) with ``settings``; call it on the event loop."""
+        """Like :meth:`open` without awaiting: the key comes from the environment only (the keyring may block)."""
+        definition, resolved = self._resolve(settings)
+        key = None
+        if self._takes_key(definition, resolved):
+            key = find_api_key(definition.id, resolved.api_key_env, self._environ, use_keyring=False)
+        return self._build(definition, resolved, key)
+
+    def _resolve(self, settings: SpeechSettings) -> tuple[ProviderDefinition, SpeechSettings]:
         definition = self.definition(settings.provider)
-        resolved = definition.resolve(settings)
-        key = find_api_key(definition.id, resolved.api_key_env, self._environ)
+        return definition, definition.resolve(settings)
+
+    @staticmethod
+    def _takes_key(definition: ProviderDefinition, resolved: SpeechSettings) -> bool:
+        return definition.capabilities.needs_key or resolved.api_key_env is not None
+
+    def _build(self, definition: ProviderDefinition, resolved: SpeechSettings, key: ApiKey | None) -> SpeechSession:
         if definition.capabilities.needs_key and key is None:
+            where = f"set {resolved.api_key_env} or store" if resolved.api_key_env else "store"
             raise SpeechProviderError(
-                "missing-key", f"{definition.label} needs an API key: set {resolved.api_key_env or 'its key'}"
+                "missing-key",
+                f"{definition.label} needs an API key: {where} it in the OS keyring "
+                f"(service {KEYRING_SERVICE}, user {definition.id})",
             )
-        options = SessionOptions(concurrency=resolved.concurrency, max_pending_segments=resolved.max_pending_segments)
+        try:
+            options = SessionOptions(
+                concurrency=resolved.concurrency, max_pending_segments=resolved.max_pending_segments
+            )
+        except ValueError as error:
+            raise SpeechProviderError("invalid-settings", f"speech settings: {error}") from None
         transport = definition.capabilities.transport
         if transport == "local":
             rate = min(MAX_RATE, max(MIN_RATE, round(DEFAULT_RATE * resolved.speed)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import struct
 from collections.abc import AsyncIterator
 
@@ -22,12 +21,15 @@ import httpx
 import numpy as np
 
 from app.speech.events import SpeechProviderError
-from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, new_request_id, request_headers, scrub
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 from app.speech.session import SynthChunk
 
 log = logging.getLogger("app.speech.http")
 
 PCM_RATE = 24_000
+MAX_WAV_HEADER = 64 * 1024
+"""Header bytes (RIFF chunks before the audio) read at most before an answer is refused as malformed."""
 
 
 class _Retry(Exception):
@@ -38,15 +40,17 @@ class _Retry(Exception):
 
 
 class PcmStream:
-    """Raw s16le mono: bytes in, samples out, an odd byte kept for the next piece."""
+    """Raw s16le: bytes in, samples out (interleaved when ``channels`` > 1). A network piece may end anywhere, so the
+    bytes of an incomplete frame (``2 * channels`` bytes) are kept for the next piece."""
 
-    def __init__(self, sample_rate: int = PCM_RATE) -> None:
+    def __init__(self, sample_rate: int = PCM_RATE, channels: int = 1) -> None:
         self.sample_rate = sample_rate
+        self._frame_bytes = 2 * channels
         self._carry = b""
 
     def feed(self, data: bytes) -> np.ndarray[tuple[int], np.dtype[np.int16]]:
         data = self._carry + data
-        usable = len(data) - len(data) % 2
+        usable = len(data) - len(data) % self._frame_bytes
         self._carry = data[usable:]
         return np.frombuffer(data[:usable], dtype="<i2").astype(np.int16)
 
@@ -77,10 +81,9 @@ class WavStream:
         if self._data_left is not None:
             data = data[: self._data_left]
             self._data_left -= len(data)
-        samples = self._pcm.feed(data)
+        samples = self._pcm.feed(data)  # whole frames only
         if self._channels > 1:
-            frames = len(samples) // self._channels  # whole frames: the data size is a multiple of the frame size
-            samples = samples[: frames * self._channels].reshape(frames, self._channels).mean(axis=1).astype(np.int16)
+            samples = samples.reshape(-1, self._channels).mean(axis=1).astype(np.int16)
         return samples
 
     def _parse_header(self) -> bytes:
@@ -95,17 +98,23 @@ class WavStream:
             if chunk_id == b"data":
                 if not rate:
                     raise SpeechProviderError("bad-audio", "wav data came before its format")
-                self._pcm = PcmStream(rate)
+                self._pcm = PcmStream(rate, self._channels)
                 if size not in (0, 0xFFFFFFFF):  # streaming servers leave the size open
                     self._data_left = size
                 self._header = b""
                 return head[body_start:]
             if len(head) < body_start + size:
+                if len(head) > MAX_WAV_HEADER:
+                    raise SpeechProviderError("bad-audio", "the wav answer's header never ends")
                 return b""
             if chunk_id == b"fmt ":
+                if size < 16:
+                    raise SpeechProviderError("bad-audio", "the wav format chunk is too short")
                 fmt, channels, rate, _, _, bits = struct.unpack("<HHIIHH", head[body_start : body_start + 16])
                 if fmt not in (1, 0xFFFE) or bits != 16:
                     raise SpeechProviderError("bad-audio", f"unsupported wav encoding (format {fmt}, {bits} bits)")
+                if not 1 <= channels <= 8 or not rate:
+                    raise SpeechProviderError("bad-audio", f"unsupported wav format ({channels} channels, {rate} Hz)")
                 self._channels = channels
             position = body_start + size + size % 2
         return b""
@@ -134,9 +143,10 @@ class HttpSpeechSynthesizer:
         self._settings = settings
         self._api_key = api_key
         self._backoff = retry_backoff_s
+        guard(log, *LIBRARY_LOGGERS)
 
     async def synthesize(self, text: str) -> AsyncIterator[SynthChunk]:
-        request_id = f"tts-{secrets.token_hex(4)}"
+        request_id = new_request_id("tts")
         for attempt in (1, 2):
             delivered = False
             try:
@@ -169,11 +179,9 @@ class HttpSpeechSynthesizer:
             "response_format": settings.response_format or "pcm",
             "speed": settings.speed,
         }
-        headers = {"X-Request-Id": request_id}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        headers = request_headers(request_id, self._api_key)
         url = f"{settings.base_url}/audio/speech"
-        log.info("[%s] POST %s (%d characters, attempt %d)", request_id, url, len(text), attempt)
+        log.info("[%s] POST %s (%d characters, attempt %d)", request_id, redact(url), len(text), attempt)
         decoder: PcmStream | WavStream = WavStream() if body["response_format"] == "wav" else PcmStream()
         try:
             async with self._client.stream(

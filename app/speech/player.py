@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.speech.events import (
@@ -91,7 +92,8 @@ class Turn:
         return await asyncio.shield(self.finished)
 
 
-SessionMaker = Callable[[], SpeechSession]
+SessionMaker = Callable[[], SpeechSession | Awaitable[SpeechSession]]
+"""Builds the session of a new turn; may be a coroutine (a key looked up in the OS keyring off the loop)."""
 
 
 class Speaker:
@@ -108,19 +110,27 @@ class Speaker:
         self.lookahead_s = lookahead_s
         self._turn: Turn | None = None
         self._turns = 0
+        self._switching = asyncio.Lock()
+        """Held while a turn begins: the previous one is ended before the next starts, one begin at a time."""
 
     @property
     def current(self) -> Turn | None:
         return self._turn
 
     async def begin_turn(self) -> Turn:
-        """A new reply: whatever is still speaking is aborted first (a new message interrupts the old one)."""
-        await self.abort_turn("new-turn")
-        self._turns += 1
-        turn = Turn(self._turns, self._make_session())
-        turn.task = asyncio.create_task(self._play(turn), name=f"speech-turn-{turn.number}")
-        self._turn = turn
-        return turn
+        """A new reply: whatever is still speaking is aborted first (a new message interrupts the old one).
+
+        Serialized: with two overlapping calls, the second ends the first's turn before its own starts, so only one
+        turn ever plays on the sink and ``abort_turn`` always reaches it."""
+        async with self._switching:
+            await self.abort_turn("new-turn")
+            made = self._make_session()
+            session = await made if inspect.isawaitable(made) else made
+            self._turns += 1
+            turn = Turn(self._turns, session)
+            turn.task = asyncio.create_task(self._play(turn), name=f"speech-turn-{turn.number}")
+            self._turn = turn
+            return turn
 
     async def say(self, text: str) -> SessionStats:
         turn = await self.begin_turn()
@@ -199,9 +209,23 @@ class Speaker:
                     self._call(self.hooks.on_done, turn.number, event.stats)
                     if not turn.finished.done():
                         turn.finished.set_result(event.stats)
+        except Exception as error:  # a failing sink or resampler ends the turn with an error, it must not hang it
+            log.exception("turn %d: playback failed", turn.number)
+            await self._fail(turn, ErrorEvent("playback-failed", f"{type(error).__name__}: {error}", retriable=False))
         finally:
             if self._turn is turn and turn.finished.done():
                 self._turn = None
+
+    async def _fail(self, turn: Turn, error: ErrorEvent) -> None:
+        self._call(self.hooks.on_error, turn.number, error)
+        self._close_mouth(turn)
+        if self._turn is turn:
+            self._turn = None
+        with contextlib.suppress(Exception):
+            self.sink.stop()  # what was queued of this turn is not played after its error
+        await turn.session.cancel("playback-failed")
+        if not turn.finished.done():
+            turn.finished.set_result(SessionStats(None, 0, 0.0, failed=True))
 
     def _schedule(self, turn: Turn, event: AudioEvent, pcm: Pcm) -> ScheduledAudio:
         start = self.sink.written()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from app.speech.redaction import redact
 
 log = logging.getLogger("app.speech.providers")
 
@@ -125,27 +128,50 @@ class ApiKey:
     __str__ = __repr__
 
 
-def find_api_key(provider: str, env_name: str | None, environ: Mapping[str, str] = os.environ) -> ApiKey | None:
-    """The key from the environment variable the settings name, else the OS keyring if the keyring package exists."""
+def new_request_id(kind: str) -> str:
+    """An id for one request, in every log line and error about it: ``tts-1a2b3c4d``, ``chat-...``."""
+    return f"{kind}-{secrets.token_hex(4)}"
+
+
+def request_headers(request_id: str, api_key: ApiKey | None, **extra: str) -> dict[str, str]:
+    """The headers every provider request carries: its id and, when there is a key, ``Authorization: Bearer``."""
+    headers = {"X-Request-Id": request_id, **extra}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key.reveal()}"
+    return headers
+
+
+def find_api_key(
+    provider: str, env_name: str | None, environ: Mapping[str, str] = os.environ, *, use_keyring: bool = True
+) -> ApiKey | None:
+    """The key from the environment variable the settings name, else (``use_keyring``) the OS keyring: service
+    ``stage-tamagotchi``, user = the provider's id. The keyring may block (D-Bus, an unlock prompt): call this off
+    the event loop when ``use_keyring`` is true."""
     if env_name and environ.get(env_name):
         return ApiKey(environ[env_name])
-    try:
-        import keyring  # type: ignore[import-not-found]  # noqa: PLC0415 - optional
-    except ImportError:
+    if not use_keyring:
         return None
+    import keyring  # noqa: PLC0415 - loads its backends (entry points) only when a key is looked up
+    import keyring.errors  # noqa: PLC0415
+
     try:
         stored = keyring.get_password(KEYRING_SERVICE, provider)
-    except Exception as error:  # a locked or absent keyring backend is not fatal
-        log.info("keyring unavailable for %s: %s", provider, type(error).__name__)
+    except keyring.errors.NoKeyringError:  # e.g. Linux without a Secret Service (a server, a bare window manager)
+        log.info("no OS keyring on this machine: the %s key can come from an environment variable only", provider)
+        return None
+    except Exception as error:  # a locked, broken or refused keyring is not fatal either
+        log.warning(
+            "the OS keyring failed for %s (%s): using environment variables only", provider, type(error).__name__
+        )
         return None
     return ApiKey(stored) if stored else None
 
 
 def scrub(text: str, key: ApiKey | None) -> str:
-    """``text`` with the key masked, in case a server echoes it back."""
+    """``text`` with the key masked (in case a server echoes it back) and credentials in URLs and headers too."""
     if key is not None and key.reveal():
-        return text.replace(key.reveal(), "***")
-    return text
+        text = text.replace(key.reveal(), "***")
+    return redact(text)
 
 
 def error_snippet(body: str, key: ApiKey | None, fallback: str) -> str:

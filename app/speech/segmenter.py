@@ -40,11 +40,14 @@ Reason = Literal["hard", "early", "max", "idle", "finish"]
 
 
 def is_emoji(char: str) -> bool:
+    """Pictographs and the joiners, selectors and tags that build emoji sequences. Only the emoji blocks of plane 1
+    (U+1F000..U+1FAFF): planes 2 and 3 are CJK ideographs (Extensions B to H, "𠮷"), which are spoken."""
     code = ord(char)
     return (
-        code >= 0x1F000
+        0x1F000 <= code <= 0x1FAFF
         or 0x2600 <= code <= 0x27BF
         or 0x2B00 <= code <= 0x2BFF
+        or 0xE0020 <= code <= 0xE007F  # tags (subdivision flags)
         or code in (0x200D, 0xFE0E, 0xFE0F, 0x20E3)
     )
 

@@ -35,8 +35,8 @@ class SpeechService:
     def settings(self) -> SpeechSettings:
         return self._settings
 
-    def _make_session(self) -> SpeechSession:
-        return self.factory.create(self._settings)
+    async def _make_session(self) -> SpeechSession:
+        return await self.factory.open(self._settings)
 
     async def apply_settings(self, settings: SpeechSettings) -> None:
         """Hot swap: a reply being spoken is cancelled cleanly; the next one uses ``settings``."""

@@ -80,6 +80,13 @@ class SessionOptions:
     """Events queued for the consumer; with 1, synthesis runs at most ``concurrency`` segments ahead of playback."""
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
+    def __post_init__(self) -> None:
+        # zero would never let a segment through (a hang, not an error); the bounds are what keep memory bounded
+        for name in ("concurrency", "max_pending_segments", "event_buffer"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+
 
 class EventChannel:
     """The bounded queue of session events. ``close`` appends the terminal ``DoneEvent`` even when full."""

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -72,6 +73,8 @@ class AudioSink(abc.ABC):
 class NullSink(AudioSink):
     """Consumes audio in real time on the monotonic clock; silent. Used when there is no audio device."""
 
+    STOP_HISTORY = 16
+
     def __init__(self, sample_rate: int = DEFAULT_SINK_RATE, clock: Callable[[], float] = time.monotonic) -> None:
         self.sample_rate = sample_rate
         self._clock = clock
@@ -79,8 +82,10 @@ class NullSink(AudioSink):
         self._anchor_sample = 0
         self._anchor_time = clock()
         self._stopped = asyncio.Event()
-        self.stops: list[tuple[float, int]] = []
-        """(monotonic time, position) of every stop, for diagnostics and tests."""
+        self.stops: deque[tuple[float, int]] = deque(maxlen=self.STOP_HISTORY)
+        """(monotonic time, position) of the most recent stops, for diagnostics and tests; bounded, the sink lives
+        as long as the app."""
+        self.stop_count = 0
 
     def written(self) -> int:
         return self._written
@@ -111,6 +116,7 @@ class NullSink(AudioSink):
         self._anchor_sample = heard
         self._anchor_time = now
         self.stops.append((now, heard))
+        self.stop_count += 1
         self._stopped.set()
         self._stopped = asyncio.Event()
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -31,12 +30,17 @@ from app.speech.events import (
     SessionEvent,
     SpeechProviderError,
 )
-from app.speech.providers import ApiKey, SpeechSettings, error_snippet, scrub
+from app.speech.providers import ApiKey, SpeechSettings, error_snippet, new_request_id, request_headers, scrub
+from app.speech.redaction import LIBRARY_LOGGERS, guard, redact
 from app.speech.session import EventChannel, SpeechSession, StatsRecorder
 
 log = logging.getLogger("app.speech.ws")
+wire_log = logging.getLogger("app.speech.ws.wire")
+"""What websockets logs about our connections (at DEBUG, every handshake header): redacted like ours."""
 
 STREAM_RATE = 24_000
+OUTBOX_FRAMES = 64
+"""Text frames waiting for the connection; append_text waits beyond that (backpressure, bounded memory)."""
 RECOVERABLE_ERRORS = frozenset({"invalid_event", "unknown_event"})
 
 
@@ -53,10 +57,11 @@ class WsSpeechSession(SpeechSession):
         self._settings = settings
         self._api_key = api_key
         self._backoff = retry_backoff_s
-        self.request_id = f"tts-ws-{secrets.token_hex(4)}"
+        self.request_id = new_request_id("tts-ws")
+        guard(log, wire_log, *LIBRARY_LOGGERS)
         self._channel = EventChannel(16)
         self._stats = StatsRecorder(clock)
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_FRAMES)
         self._finished = False
         self._cancelled = False
         self._index = -1  # the sentence being spoken
@@ -72,19 +77,21 @@ class WsSpeechSession(SpeechSession):
         if self._finished:
             raise RuntimeError("append_text after finish")
         self._stats.text(text)
-        self._outbox.put_nowait({"event": "text", "text": text})
+        await self._send({"event": "text", "text": text})
 
     async def finish(self) -> None:
         if self._cancelled or self._finished:
             return
         self._finished = True
-        self._outbox.put_nowait({"event": "finish"})
+        await self._send({"event": "finish"})
 
     async def cancel(self, reason: str = "cancelled") -> None:
         if self._cancelled or self._channel.closed:
             return
         self._cancelled = True
         log.info("[%s] cancelled (%s)", self.request_id, reason)
+        while not self._outbox.empty():  # text not sent yet is dropped; frees writers waiting for room
+            self._outbox.get_nowait()
         self._outbox.put_nowait({"event": "cancel"})
         self._outbox.put_nowait(None)  # the sender sends cancel, then closes
         try:
@@ -97,6 +104,16 @@ class WsSpeechSession(SpeechSession):
 
     def events(self) -> AsyncIterator[SessionEvent]:
         return self._channel.__aiter__()
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        """Queues a frame for the sender, waiting while the outbox is full unless the session ends meanwhile."""
+        if self._outbox.full() and not self._task.done():
+            room = asyncio.ensure_future(self._outbox.put(frame))
+            await asyncio.wait({room, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            if not room.done():
+                room.cancel()  # the session ended (an error, a cancel): nobody will send it
+        elif not self._task.done():
+            self._outbox.put_nowait(frame)
 
     # -- connection ------------------------------------------------------------------------------------------------
 
@@ -117,12 +134,10 @@ class WsSpeechSession(SpeechSession):
 
     async def _connect(self) -> ClientConnection:
         settings = self._settings
-        headers = {"X-Request-Id": self.request_id}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        headers = request_headers(self.request_id, self._api_key)
         assert settings.base_url is not None
         for attempt in (1, 2):
-            log.info("[%s] connecting to %s (attempt %d)", self.request_id, settings.base_url, attempt)
+            log.info("[%s] connecting to %s (attempt %d)", self.request_id, redact(settings.base_url), attempt)
             try:
                 return await connect(
                     settings.base_url,
@@ -130,6 +145,7 @@ class WsSpeechSession(SpeechSession):
                     open_timeout=settings.timeout_s,
                     close_timeout=1.0,
                     max_size=2**22,
+                    logger=wire_log,
                 )
             except InvalidStatus as error:
                 status = error.response.status_code

@@ -25,3 +25,5 @@ def test_speech_bench_runs_and_reports_every_figure() -> None:
     assert 0 < result["espeak_rtf"]["median"] < 1
     for key in ("boundary_to_sample_ms", "abort_silence_ms", "abort_call_ms"):
         assert 0 <= result[key]["p50"] <= result[key]["p99"] <= result[key]["max"]
+    assert result["abort_silence_ms"]["max"] < 50  # heard after the abort, measured on the null sink's clock
+    assert result["abort_samples_written_after"] == 0

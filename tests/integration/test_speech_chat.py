@@ -11,6 +11,7 @@ import pytest
 
 from app.speech.chat import ChatClient, ChatSettings, Conversation
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
+from app.speech.events import SpeechProviderError
 from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
 from app.speech.providers import ApiKey
 from app.speech.session import SegmentedSession
@@ -120,3 +121,51 @@ async def test_a_refusal_is_reported_with_its_reason_and_nothing_is_spoken(
     assert "Invalid API key" in outcome.error.message and "sk-chat-secret" not in outcome.error.message
     assert outcome.spoken == ""
     assert [m.role for m in talk.history] == ["user"]
+
+
+async def test_cancelling_reply_interrupts_it_like_the_user(http: httpx.AsyncClient, engine: EspeakEngine) -> None:
+    async with SseChatServer(ChatScript(tokens(ANSWER), interval_s=0.005)) as server:
+        talk = conversation(server, http, engine, rate=175)
+        replying = asyncio.create_task(talk.reply("Tell me about the river."))
+        await asyncio.sleep(1.0)
+        replying.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await replying
+        # the reply's own work stopped with it: silence, no turn left, and the history keeps what was heard
+        assert talk.speaker.current is None
+        sink = talk.speaker.sink
+        heard = sink.position()
+        await asyncio.sleep(0.3)
+        assert sink.position() == heard == sink.written()
+        assert [m.role for m in talk.history] == ["user", "assistant"] and talk.history[-1].interrupted
+        await talk.interrupt()  # nothing left to interrupt: harmless
+
+
+async def test_a_voice_that_cannot_start_is_an_error_and_leaves_the_history_alone(http: httpx.AsyncClient) -> None:
+    def no_voice() -> SegmentedSession:
+        raise SpeechProviderError("missing-key", "OpenAI speech needs an API key: set OPENAI_API_KEY")
+
+    async with SseChatServer(ChatScript(tokens("Hello."))) as server:
+        chat = ChatClient(http, ChatSettings(server.base_url, "local-model", timeout_s=5), None)
+        talk = Conversation(chat, Speaker(NullSink(22050), no_voice))
+        outcome = await talk.reply("Hi")
+    assert outcome.error is not None and outcome.error.code == "missing-key"
+    assert "needs an API key" in outcome.error.message
+    assert talk.history == [] and server.requests == []  # nothing asked, no dangling question
+
+
+async def test_the_history_is_bounded_by_turns_and_characters_and_keeps_the_system_prompt(
+    http: httpx.AsyncClient, engine: EspeakEngine
+) -> None:
+    async with SseChatServer(ChatScript(tokens("Fine."))) as server:
+        settings = ChatSettings(server.base_url, "local-model", timeout_s=5, history_turns=2, history_chars=60)
+        chat = ChatClient(http, settings, None)
+        talk = Conversation(chat, Speaker(NullSink(22050), lambda: SegmentedSession(EspeakSynthesizer(engine))))
+        for question in ("One?", "Two?", "Three?"):
+            await talk.reply(question)
+        assert [m.content for m in talk.history] == ["Two?", "Fine.", "Three?", "Fine."]  # two exchanges
+        await talk.reply("A long question that alone takes most of the sixty characters?")
+        assert [m.role for m in talk.history] == ["user", "assistant"]  # the characters bound, whole exchanges
+        sent = server.requests[-1]["messages"]
+        assert sent[0] == {"role": "system", "content": settings.system_prompt}
+        assert sent[-1]["content"].startswith("A long question")

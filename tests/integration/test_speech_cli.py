@@ -26,7 +26,12 @@ async def run_say(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    except TimeoutError:
+        process.kill()  # a hung command fails the test, it does not outlive it
+        await process.wait()
+        raise
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -80,3 +85,16 @@ async def test_say_through_an_http_provider_with_the_key_from_the_environment() 
     report = json.loads(out)
     assert code == 0 and report["sampleRate"] == 24000
     assert report["audioSeconds"] == len("Testing the remote voice.") * 0.01
+
+
+async def test_say_speaks_a_long_text_whose_segments_exceed_the_pending_queue(tmp_path: Path) -> None:
+    # 40 sentences: more than the 16 pending segments, 2 in flight and 1 buffered event the session holds, so the
+    # text must be fed while its audio is consumed (appending it all first waited forever)
+    text = " ".join(f"This is sentence number {n} of a long reply." for n in range(1, 41))
+    target = tmp_path / "long.wav"
+    code, out, _ = await run_say(text, "--out", str(target), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert [s["text"] for s in report["sentences"]][-1] == "This is sentence number 40 of a long reply."
+    assert len(report["sentences"]) == 40
+    assert report["audioSeconds"] > 40

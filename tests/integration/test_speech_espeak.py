@@ -96,3 +96,41 @@ async def test_async_synthesis_runs_off_the_loop_and_cancelling_stops_espeak(eng
     chunks = [chunk async for chunk in EspeakSynthesizer(engine).synthesize(TEXT)]
     assert time.perf_counter() - started < 0.5  # the cancelled work did not keep the worker busy
     assert sum(len(chunk.pcm) for chunk in chunks) > 22050
+
+
+async def test_two_engines_alternating_each_get_their_own_voice_and_full_audio(engine: EspeakEngine) -> None:
+    # the C library is one process-wide state: a second engine used to take over its callback and voice, and the
+    # first then returned no audio at all
+    german_text = "Guten Tag, wie geht es dir?"
+    english = engine.synthesize_blocking(TEXT, voice="en-us")
+    other = EspeakEngine()
+    try:
+        german = other.synthesize_blocking(german_text, voice="de")
+        for _ in range(2):
+            again = await engine.synthesize(TEXT, voice="en-us")
+            assert len(again.pcm) == pytest.approx(len(english.pcm), rel=0.03)
+            assert [m.text_start for m in again.marks if m.kind == "word"] == [
+                m.text_start for m in english.marks if m.kind == "word"
+            ]
+            # the voice is the one asked for, even though the other engine switched the library to German last
+            assert len(again.pcm) != pytest.approx(len(engine.synthesize_blocking(TEXT, voice="de").pcm), rel=0.05)
+            other_again = await other.synthesize(german_text, voice="de")
+            assert len(other_again.pcm) == pytest.approx(len(german.pcm), rel=0.03)
+    finally:
+        other.close()
+
+
+def test_a_synthesis_without_audio_that_was_not_cancelled_is_an_error(engine: EspeakEngine) -> None:
+    from app.speech import espeak  # noqa: PLC0415 - reaching into the shared library state on purpose
+
+    engine.synthesize_blocking(TEXT)
+    library = next(iter(espeak._LIBRARIES.values()))
+    foreign = espeak._Callback(lambda wav, count, events: 1)  # someone else's callback that swallows the audio
+    library.lib.espeak_SetSynthCallback(foreign)
+    try:
+        with pytest.raises(SpeechProviderError, match="no audio") as silent:
+            engine.synthesize_blocking(TEXT)
+        assert silent.value.code == "espeak-failed"
+    finally:
+        library.lib.espeak_SetSynthCallback(library._callback)
+    assert len(engine.synthesize_blocking(TEXT).pcm) > 22050

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import keyring
+import keyring.backend
+import keyring.backends.fail
 import numpy as np
 import pytest
 
@@ -18,9 +22,9 @@ from app.speech.factory import SessionFactory
 from app.speech.http_provider import HttpSpeechSynthesizer
 from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
 from app.speech.providers import BUILTIN_PROVIDERS, Capabilities, ProviderDefinition, SpeechSettings
-from app.speech.session import SegmentedSession, SpeechSession
+from app.speech.session import SegmentedSession, SessionOptions, SpeechSession
 from app.speech.sink import NullSink
-from app.speech.ws_provider import WsSpeechSession
+from app.speech.ws_provider import OUTBOX_FRAMES, WsSpeechSession
 from tests.support.speech_servers import (
     HttpReply,
     SeenRequest,
@@ -363,3 +367,151 @@ async def test_ws_refused_handshake_4xx_is_final_5xx_retried_once(
         assert server.handshakes == handshakes
     [error] = errors(events)
     assert error.code == code and error.retriable is (handshakes == 2) and SECRET not in error.message
+
+
+async def test_bounds_below_one_are_clear_errors_not_hangs(http: httpx.AsyncClient) -> None:
+    factory = factory_for(http)
+    for bad in ({"concurrency": 0}, {"max_pending_segments": 0}, {"concurrency": -2}):
+        with pytest.raises(SpeechProviderError) as refused:
+            factory.create(SpeechSettings(provider="espeak", **bad))  # type: ignore[arg-type]
+        assert refused.value.code == "invalid-settings"
+        assert f"{next(iter(bad))} must be a whole number of at least 1" in refused.value.message
+    with pytest.raises(ValueError, match="event_buffer"):
+        SessionOptions(event_buffer=0)
+
+
+async def test_ws_append_text_waits_when_the_outbox_is_full_and_cancel_frees_it() -> None:
+    # a server that accepts TCP but never answers the handshake: nothing leaves the outbox meanwhile
+    silent = await asyncio.start_server(lambda _reader, _writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        settings = SpeechSettings(
+            provider="unspeech-stream", base_url=f"ws://127.0.0.1:{port}/", model="m", voice="v", timeout_s=30
+        )
+        session = WsSpeechSession(settings, None)
+
+        async def feed() -> None:
+            for _ in range(10 * OUTBOX_FRAMES):
+                await session.append_text("token ")
+
+        feeding = asyncio.create_task(feed())
+        await asyncio.sleep(0.3)
+        assert not feeding.done()  # backpressure: append_text waits for room
+        assert session._outbox.qsize() == OUTBOX_FRAMES
+        await asyncio.wait_for(session.cancel("test over"), 2)
+        await asyncio.wait_for(feeding, 2)  # the waiting writer was let go; later tokens are dropped at once
+        assert session._outbox.qsize() <= OUTBOX_FRAMES
+    finally:
+        silent.close()
+        await silent.wait_closed()
+
+
+async def test_keys_in_urls_and_headers_never_reach_logs_or_errors(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # websockets logs every handshake header at DEBUG, httpx every URL at INFO
+    hidden = ["PASSWORD-SECRET", "QUERY-SECRET", SECRET]
+    closed = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = closed.sockets[0].getsockname()[1]
+    closed.close()
+    await closed.wait_closed()
+    async with StreamingServer() as server:
+        url = server.url.replace("ws://", "ws://user:PASSWORD-SECRET@") + "?api_key=QUERY-SECRET&lang=en"
+        events = await speak(factory_for(http).create(ws_settings(server, base_url=url)))
+        assert isinstance(events[-1], DoneEvent) and not events[-1].stats.failed
+        unreachable_ws = ws_settings(server, base_url=f"ws://127.0.0.1:{port}/s?access_token=QUERY-SECRET")
+    async with StreamingServer(StreamingBehaviour("refuse-401")) as server:
+        events = await speak(factory_for(http).create(ws_settings(server, base_url=server.url + "?token=QUERY-SECRET")))
+    async with SpeechHttpServer() as speech:
+        base = speech.base_url.replace("http://", "http://user:PASSWORD-SECRET@")
+        events += await speak(factory_for(http).create(http_settings(speech, base_url=base)))
+        unreachable_http = http_settings(speech, base_url=f"http://user:PASSWORD-SECRET@127.0.0.1:{port}/v1")
+    events += await speak(factory_for(http).create(unreachable_http))
+    events += await speak(factory_for(http).create(unreachable_ws))
+    messages = [e.message for e in errors(events)]
+    assert any("http-401" in e.code for e in errors(events)) and any(e.code == "network" for e in errors(events))
+    ours = "\n".join(  # the test servers' own logs are not the app's
+        f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if not r.name.startswith("websockets.server")
+    )
+    assert "> Authorization: ***" in ours and "GET /v1/audio/speech/stream?api_key=***&lang=en" in ours
+    for secret in [*hidden, "dXNlcjpQQVNTV09SRC1TRUNSRVQ"]:  # the last: user:PASSWORD-SECRET as Basic auth
+        assert secret not in ours
+        assert not [message for message in messages if secret in message]
+
+
+async def test_http_malformed_wav_is_reported_once_and_not_retried(http: httpx.AsyncClient) -> None:
+    script = lambda _request: HttpReply(body=b"<html>gateway says hello</html>", content_type="audio/wav")  # noqa: E731
+    async with SpeechHttpServer(script) as server:
+        session = factory_for(http).create(http_settings(server, response_format="wav"))
+        events = await speak(session, "One sentence only.", tokens=False)
+    assert [(e.code, e.retriable) for e in errors(events)] == [("bad-audio", False)]
+    assert "not RIFF/WAVE" in errors(events)[0].message
+    assert len(server.requests) == 1
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """An OS keyring behind keyring's real backend interface (no Secret Service on this machine); notes each lookup
+    and whether it ran on the event loop's thread."""
+
+    priority = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.passwords: dict[tuple[str, str], str] = {}
+        self.lookups: list[tuple[str, str, bool]] = []
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.lookups.append((service, username, threading.current_thread() is threading.main_thread()))
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.passwords[(service, username)]
+
+
+@pytest.fixture
+def os_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    fake = MemoryKeyring()
+    keyring.set_keyring(fake)
+    yield fake
+    keyring.set_keyring(previous)
+
+
+async def test_a_key_in_the_os_keyring_is_looked_up_off_the_loop_only_when_needed(
+    http: httpx.AsyncClient, os_keyring: MemoryKeyring
+) -> None:
+    keyring.set_password("stage-tamagotchi", "openai", "sk-from-the-keyring")
+    factory = factory_for(http)
+    await (await factory.open(SpeechSettings(provider="espeak"))).cancel()
+    assert os_keyring.lookups == []  # the embedded voice takes no key
+    async with SpeechHttpServer() as server:
+        settings = http_settings(server, provider="openai", api_key_env="UNSET_TEST_KEY")
+        with pytest.raises(SpeechProviderError, match="OS keyring"):
+            factory.create(settings)  # the synchronous builder never touches the keyring
+        assert os_keyring.lookups == []
+        events = await speak(await factory.open(settings), "One sentence.", tokens=False)
+        assert not errors(events)
+        assert server.requests[0].headers["authorization"] == "Bearer sk-from-the-keyring"
+        assert os_keyring.lookups == [("stage-tamagotchi", "openai", False)]  # off the event loop's thread
+        await (await factory.open(http_settings(server, provider="openai"))).cancel()  # from the environment
+        assert len(os_keyring.lookups) == 1
+
+
+async def test_without_a_keyring_backend_keys_come_from_the_environment_and_the_log_says_so(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]  # what a Debian machine without a Secret Service has
+    caplog.set_level(logging.INFO, logger="app.speech")
+    try:
+        with pytest.raises(SpeechProviderError) as missing:
+            await factory_for(http).open(SpeechSettings(provider="openai", api_key_env="UNSET_TEST_KEY"))
+        assert missing.value.code == "missing-key" and "set UNSET_TEST_KEY or store it" in missing.value.message
+        assert "no OS keyring on this machine" in caplog.text
+        session = await factory_for(http).open(SpeechSettings(provider="openai", api_key_env="TEST_TTS_KEY"))
+        await session.cancel()
+    finally:
+        keyring.set_keyring(previous)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.speech.segmenter import Segment, Segmenter, SegmenterOptions, spoken_form, weight
+from app.speech.segmenter import Segment, Segmenter, SegmenterOptions, is_emoji, spoken_form, weight
 
 
 def feed(text: str, *, step: int = 3, options: SegmenterOptions | None = None) -> list[Segment]:
@@ -119,6 +121,13 @@ def test_emoji_and_markup_are_shown_but_not_spoken() -> None:
     assert speech(segments) == ["Great news ! The build passed.", ""]
 
 
+def test_ideographs_beyond_the_basic_plane_are_spoken_and_emoji_there_are_not() -> None:
+    segments = feed("𠮷野家で\U0002a6b2と\U00031350を食べた🍜。")  # Extension B, C and H; a bowl of noodles
+    assert speech(segments) == ["𠮷野家で\U0002a6b2と\U00031350を食べた。"]
+    assert not any(is_emoji(chr(code)) for code in range(0x20000, 0x323B0))
+    assert all(is_emoji(char) for char in "🀄🍜🤖🫠\U000e0067")
+
+
 def test_finish_flushes_exactly_once_and_then_refuses_text() -> None:
     segmenter = Segmenter()
     segmenter.push("unfinished thought", now=0.0)
@@ -136,6 +145,15 @@ ALPHABET = st.sampled_from(
     list("abcdefgh XYZ 0123456789")
     + list(".,!?;:…\n\"')(")
     + ["Mr", "e.g", "3.14", "。", "\uff0c", "你", "好", "😀", "**", "`", "‍"]
+    + [
+        "𠮷",
+        "\U0002a6b2",
+        "\U00030000",
+        "\U000323af",
+        "🇯🇵",
+        "👍🏽",
+        "🏴\U000e0067\U000e0062\U000e007f",
+    ]  # ext. B-H, emoji
 )
 
 
@@ -170,6 +188,8 @@ def test_joined_spoken_segments_equal_the_normalised_input(
     assert text.startswith(joined_display) and not text[len(joined_display) :].strip()
     # the trailing rest is whitespace only, so this is the whole input's spoken form
     assert "".join(segment.spoken for segment in segments) == spoken_form(joined_display)
+    letters = [char for char in joined_display if unicodedata.category(char).startswith("L")]
+    assert [char for char in spoken_form(joined_display) if unicodedata.category(char).startswith("L")] == letters
     assert [segment.index for segment in segments] == list(range(len(segments)))
     assert all(segment.speech for segment in segments[:-1])
     assert all(weight(segment.spoken) <= max_weight for segment in segments)

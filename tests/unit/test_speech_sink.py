@@ -54,8 +54,20 @@ def test_stop_is_silence_now_and_drops_what_was_queued() -> None:
     sink.stop()
     assert sink.written() == sink.position() == 300
     clock.now += 1.0
-    assert sink.position() == 300 and sink.stops == [(100.3, 300)]
+    assert sink.position() == 300 and list(sink.stops) == [(100.3, 300)] and sink.stop_count == 1
     assert sink.time_of(500) is None
+
+
+def test_the_stop_history_stays_bounded_for_a_sink_that_lives_as_long_as_the_app() -> None:
+    clock = ManualClock()
+    sink = NullSink(1000, clock)
+    for _ in range(1000):
+        clock.now += 0.01
+        sink.write(np.zeros(100, dtype=np.int16))
+        sink.stop()
+    assert sink.stop_count == 1000
+    assert len(sink.stops) == NullSink.STOP_HISTORY
+    assert sink.stops[-1] == (clock.now, sink.position())
 
 
 def test_resampling_in_chunks_equals_resampling_at_once_and_keeps_the_pitch() -> None:
