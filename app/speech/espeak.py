@@ -242,9 +242,6 @@ class EspeakEngine:
             stop.set()
             raise
 
-    async def list_voices(self) -> list[VoiceInfo]:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.voices)
-
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -76,7 +76,6 @@ class Turn:
     session: SpeechSession
     finished: asyncio.Future[SessionStats] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     task: asyncio.Task[None] | None = None
-    errors: list[ErrorEvent] = field(default_factory=list)
     sentences: list[SentenceEvent] = field(default_factory=list)
     placements: list[Placement] = field(default_factory=list)
     """Where each audio event went on the sink, to tell later what was heard."""
@@ -193,7 +192,6 @@ class Speaker:
                     self.sink.write(scheduled.pcm)
                     await self.sink.wait_buffered_below(lookahead)
                 elif isinstance(event, ErrorEvent):
-                    turn.errors.append(event)
                     self._call(self.hooks.on_error, turn.number, event)
                 elif isinstance(event, DoneEvent):
                     await self.sink.drain()
