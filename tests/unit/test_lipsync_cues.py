@@ -120,7 +120,8 @@ async def test_the_end_of_a_heard_turn_sends_end_and_an_abort_sends_cancel() -> 
     await settle()
     clock.now += 0.6
     scheduler.on_mouth_close(1)
-    assert recorder.events[-1] == ("end", ("u1", pytest.approx(100_500.0)))
+    kind, (name, end_ms) = recorder.events[-1]
+    assert (kind, name) == ("end", "u1") and end_ms == pytest.approx(100_500.0)
     play(scheduler, sink, 2, vowel("ee", 0.5))
     await settle()
     clock.now += 0.1
