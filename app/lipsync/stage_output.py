@@ -32,6 +32,8 @@ class StageCueOutput:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def start(self) -> None:
         if self._task is None:
@@ -89,12 +91,18 @@ class StageCueOutput:
         # Whatever of this utterance has not left yet never will; the cancel goes first.
         self._queue = [item for item in self._queue if item[0] != utterance]
         self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance)))
+        self._idle.clear()
         self._wake.set()
+
+    async def drained(self) -> None:
+        """Returns once every queued event has left (for tests and orderly shutdown)."""
+        await self._idle.wait()
 
     # -- sending -------------------------------------------------------------------------------------------------
 
     def _put(self, utterance: str, type_: str, make: Callable[[], Payload]) -> None:
         self._queue.append((utterance, type_, make))
+        self._idle.clear()
         self._wake.set()
 
     def _stage_listens(self) -> bool:
@@ -116,3 +124,4 @@ class StageCueOutput:
                     continue
                 except Exception:  # a closed socket or an over-size frame must not stop later utterances
                     log.exception("sending %s to the stage failed", type_)
+            self._idle.set()

@@ -124,6 +124,8 @@ class SpeechState(Payload):
     """The viseme weights applied in the last rendered frame, aa ih ou ee oh."""
     blink: float
     queued_frames: NonNegativeInt
+    sampled_at_ms: float
+    """The stage-clock time the mouth weights were computed for (the last rendered frame, or the cancel)."""
     mouth_binds_missing: bool
     """The avatar lacks some of the five mouth binds (reported once as a ``stage.log`` warning)."""
 

@@ -1,0 +1,73 @@
+"""Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
+the stage output (plus any other outputs, such as VMC).
+
+    lipsync = LipSyncService(sink, bridge, user_data_dir, voice=lambda: "espeak:en-us")
+    speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
+    lipsync.start()  ...  await lipsync.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from app.lipsync.cues import AnalysisMode, CueScheduler
+from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, default_profile
+from app.lipsync.shaping import ShapingSettings
+from app.lipsync.stage_output import StageCueOutput
+from app.speech.player import ScheduledAudio, SpeakerHooks
+from app.speech.sink import AudioSink
+from godot_bridge.server.bridge import BridgeServer
+
+
+class LipSyncService:
+    def __init__(
+        self,
+        sink: AudioSink,
+        bridge: BridgeServer | None,
+        user_data_dir: Path,
+        voice: Callable[[], str],
+        *,
+        mode: AnalysisMode = "auto",
+        shaping: ShapingSettings | None = None,
+    ) -> None:
+        self.store = ProfileStore(user_data_dir)
+        self.voice = voice
+        self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)
+        self.stage_output = StageCueOutput(bridge) if bridge is not None else None
+        if self.stage_output is not None:
+            self.scheduler.add_output(self.stage_output)
+
+    def current_profile(self) -> VoiceProfile:
+        """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
+        try:
+            return self.store.load_or_default(self.voice())
+        except CalibrationError:
+            return default_profile()
+
+    def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
+        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
+        hooks = hooks or SpeakerHooks()
+        previous_audio, previous_close = hooks.on_audio, hooks.on_mouth_close
+
+        def on_audio(scheduled: ScheduledAudio) -> None:
+            if previous_audio is not None:
+                previous_audio(scheduled)
+            self.scheduler.on_audio(scheduled)
+
+        def on_mouth_close(turn: int) -> None:
+            if previous_close is not None:
+                previous_close(turn)
+            self.scheduler.on_mouth_close(turn)
+
+        hooks.on_audio = on_audio
+        hooks.on_mouth_close = on_mouth_close
+        return hooks
+
+    def start(self) -> None:
+        if self.stage_output is not None:
+            self.stage_output.start()
+
+    async def close(self) -> None:
+        if self.stage_output is not None:
+            await self.stage_output.close()
