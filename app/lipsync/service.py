@@ -1,9 +1,11 @@
 """Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
-the stage output (plus any other outputs, such as VMC).
+the stage output and the optional VMC output.
 
     lipsync = LipSyncService(sink, bridge, user_data_dir, voice=lambda: "espeak:en-us")
     speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
-    lipsync.start()  ...  await lipsync.close()
+    await lipsync.start()  ...  await lipsync.close()
+
+VMC output is off unless ``vmc=VmcSettings(enabled=True, ...)``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from app.lipsync.cues import AnalysisMode, CueScheduler
 from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, default_profile
 from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import StageCueOutput
+from app.lipsync.vmc import VmcOutput, VmcSettings
 from app.speech.player import ScheduledAudio, SpeakerHooks
 from app.speech.sink import AudioSink
 from godot_bridge.server.bridge import BridgeServer
@@ -30,6 +33,7 @@ class LipSyncService:
         *,
         mode: AnalysisMode = "auto",
         shaping: ShapingSettings | None = None,
+        vmc: VmcSettings | None = None,
     ) -> None:
         self.store = ProfileStore(user_data_dir)
         self.voice = voice
@@ -37,6 +41,9 @@ class LipSyncService:
         self.stage_output = StageCueOutput(bridge) if bridge is not None else None
         if self.stage_output is not None:
             self.scheduler.add_output(self.stage_output)
+        self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
+        if self.vmc_output is not None:
+            self.scheduler.add_output(self.vmc_output)
 
     def current_profile(self) -> VoiceProfile:
         """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
@@ -64,10 +71,14 @@ class LipSyncService:
         hooks.on_mouth_close = on_mouth_close
         return hooks
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.stage_output is not None:
             self.stage_output.start()
+        if self.vmc_output is not None:
+            await self.vmc_output.start()
 
     async def close(self) -> None:
         if self.stage_output is not None:
             await self.stage_output.close()
+        if self.vmc_output is not None:
+            await self.vmc_output.close()

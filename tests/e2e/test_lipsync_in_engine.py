@@ -86,7 +86,7 @@ async def test_the_mouth_follows_the_cues_and_a_cancel_closes_it(
         recorder = Recorder()
         lipsync.scheduler.add_output(recorder)
         speech = SpeechService(sink, SpeechSettings(), hooks=lipsync.speaker_hooks())
-        lipsync.start()
+        await lipsync.start()
         try:
             speaking = asyncio.create_task(speech.say(SENTENCE))
             samples: list[tuple[float, list[float]]] = []
