@@ -26,6 +26,8 @@ VOWEL_DISTANCE = 8.0
 FRICATIVE_BRIGHTNESS_DB = 16.0
 """Vowels and nasals stay below ~15 dB of high-over-low energy; s, f, sh, z are above."""
 FRICATIVE_OPENING = 0.35
+CLOSED_SHARPNESS = 3.0
+CLOSED_MARGIN = 0.5
 SMOOTHING = (0.5, 0.3, 0.2)
 """Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
 
@@ -38,10 +40,14 @@ def raw_from_features(
     scaled = (features.mfcc[:, None, :] - profile.means[None, :, :]) / profile.spread
     distance = np.einsum("nvc,nvc->nv", scaled, scaled) / MFCC_COUNT
     vowel_likeness = 1.0 / (1.0 + (distance.min(axis=1) / VOWEL_DISTANCE) ** 3)
-    # Fricatives (s, f, sh) are far from every vowel but part the teeth: a bright, hissing frame opens a little.
-    vowel_likeness = np.where(
-        features.brightness_db > FRICATIVE_BRIGHTNESS_DB, np.maximum(vowel_likeness, FRICATIVE_OPENING), vowel_likeness
-    )
+    if profile.closed is not None:
+        # The voice's m and b: the lips are shut however loud the voice is. A frame clearly nearer to one of them
+        # than to any vowel closes the mouth (on espeak speech vowels sit 2-8 nearer a vowel, m frames 1-5 nearer
+        # the m).
+        closed = (features.mfcc[:, None, :] - profile.closed[None, :, :]) / profile.spread
+        to_closed = np.einsum("nkc,nkc->nk", closed, closed).min(axis=1) / MFCC_COUNT
+        nearer_closed = distance.min(axis=1) - to_closed
+        vowel_likeness = vowel_likeness / (1.0 + np.exp(CLOSED_SHARPNESS * (nearer_closed - CLOSED_MARGIN)))
     # A short causal filter along time, carrying the last frames of the previous call.
     history = previous if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])

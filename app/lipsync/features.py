@@ -12,6 +12,7 @@ does not depend on how loud the voice is).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -72,6 +73,25 @@ def dct_matrix(inputs: int, outputs: int) -> Floats:
     return np.array(rows, dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _tables(
+    rate: int, window_size: int
+) -> tuple[Floats, Floats, Floats, Floats, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The constant matrices of one analysis rate and window (cached: one utterance is often a second long)."""
+    hann = np.hanning(window_size + 1)[:-1].astype(np.float32)
+    centres = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(MEL_LOW_HZ)), _hz_to_mel(np.array(min(MEL_HIGH_HZ, rate / 2))), MEL_BANDS + 2)
+    )[1:-1]
+    return (
+        hann / hann.sum(),
+        hann[1:],
+        np.ascontiguousarray(mel_filterbank(rate, window_size).T),
+        np.ascontiguousarray(dct_matrix(MEL_BANDS, MFCC_COUNT).T),
+        centres < BRIGHTNESS_LOW_HZ,
+        centres > BRIGHTNESS_HIGH_HZ,
+    )
+
+
 class SpectralAnalyzer:
     """Feeds PCM in chunks of any size; returns the frames each chunk completes."""
 
@@ -87,18 +107,9 @@ class SpectralAnalyzer:
         # About 25 ms, a power of two for the FFT: 256 samples at 11-12 kHz, 512 at 16 kHz.
         self.window_size = 1 << max(7, round(math.log2(0.025 * rate)))
         self._half = self.window_size // 2
-        hann = np.hanning(self.window_size + 1)[:-1].astype(np.float32)
-        self._level_weights = hann / hann.sum()
-        self._spectral_window = hann[1:]
-        self._filters_t = np.ascontiguousarray(mel_filterbank(round(rate), self.window_size).T)
-        centres = _mel_to_hz(
-            np.linspace(
-                _hz_to_mel(np.array(MEL_LOW_HZ)), _hz_to_mel(np.array(min(MEL_HIGH_HZ, rate / 2))), MEL_BANDS + 2
-            )
-        )[1:-1]
-        self._low_bands = centres < BRIGHTNESS_LOW_HZ
-        self._high_bands = centres > BRIGHTNESS_HIGH_HZ
-        self._dct_t = np.ascontiguousarray(dct_matrix(MEL_BANDS, MFCC_COUNT).T)
+        tables = _tables(round(rate), self.window_size)
+        self._level_weights, self._spectral_window, self._filters_t, self._dct_t = tables[:4]
+        self._low_bands, self._high_bands = tables[4:]
         self.reset()
 
     def reset(self) -> None:
@@ -117,7 +128,11 @@ class SpectralAnalyzer:
             joined = np.concatenate([self._undecimated, samples])
             usable = len(joined) - len(joined) % self.decimation
             self._undecimated = joined[usable:]
-            samples = joined[:usable].reshape(-1, self.decimation).mean(axis=1)
+            # Summing strided slices is several times faster than a mean over a reshaped axis.
+            total = joined[0 : usable : self.decimation].copy()
+            for phase in range(1, self.decimation):
+                total += joined[phase : usable : self.decimation]
+            samples = total / self.decimation
         self._samples_seen += len(samples)
         self._buffer = np.concatenate([self._buffer, samples])
         return self._take()

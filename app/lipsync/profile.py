@@ -98,6 +98,10 @@ class VoiceProfile:
     """Shape (MFCC_COUNT,): the pooled within-vowel standard deviation of each coefficient."""
     level_db: float
     """The typical loudness of this voice's vowels (dBFS): the mouth is fully open around it."""
+    closed: npt.NDArray[np.float32] | None = None
+    """Shape (k, MFCC_COUNT): mean coefficients of the voice's lip closures that still sound (m, and the voice bar
+    of b), known when the calibration speech came with phonemes; frames nearer to them than to a vowel close the
+    mouth."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +110,7 @@ class VoiceProfile:
             "level_db": round(self.level_db, 2),
             "spread": [round(float(v), 4) for v in self.spread],
             "vowels": {name: [round(float(v), 4) for v in row] for name, row in zip(VOWELS, self.means, strict=True)},
+            "closed": None if self.closed is None else [[round(float(v), 4) for v in row] for row in self.closed],
         }
 
     @classmethod
@@ -115,12 +120,16 @@ class VoiceProfile:
                 raise CalibrationError(f"unsupported profile format {data['format']!r}")
             means = np.array([data["vowels"][name] for name in VOWELS], dtype=np.float32)
             spread = np.array(data["spread"], dtype=np.float32)
-            profile = cls(str(data["voice"]), means, spread, float(data["level_db"]))
+            closed = None if data.get("closed") is None else np.array(data["closed"], dtype=np.float32)
+            profile = cls(str(data["voice"]), means, spread, float(data["level_db"]), closed)
         except (KeyError, TypeError, ValueError) as error:
             raise CalibrationError(f"not a lip-sync voice profile: {error}") from None
         if means.shape != (len(VOWELS), MFCC_COUNT) or spread.shape != (MFCC_COUNT,):
             raise CalibrationError("not a lip-sync voice profile: wrong number of coefficients")
-        if not (np.isfinite(means).all() and np.isfinite(spread).all() and np.isfinite(profile.level_db)):
+        if closed is not None and (closed.ndim != 2 or closed.shape[1] != MFCC_COUNT or not len(closed)):
+            raise CalibrationError("not a lip-sync voice profile: wrong number of closed-mouth coefficients")
+        finite = [means, spread, np.array([profile.level_db]), closed if closed is not None else np.zeros(1)]
+        if not all(np.isfinite(values).all() for values in finite):
             raise CalibrationError("not a lip-sync voice profile: values are not finite")
         return profile
 
@@ -159,16 +168,19 @@ def profile_from_speech(voice: str, recordings: list[CalibrationRecording]) -> V
     """A profile from running speech whose phonemes are known (a provider that gives phoneme marks): the frames in
     the middle of each vowel of the five classes, in context, as the voice really says them."""
     samples: dict[str, list[npt.NDArray[np.float32]]] = {name: [] for name in VOWELS}
+    closures: dict[str, list[npt.NDArray[np.float32]]] = {"m": [], "b": []}
     levels = []
     for recording in recordings:
         frames, frame_rate = analyse_all(recording.pcm, recording.sample_rate)
         times = np.arange(len(frames)) / frame_rate
         for phone in recording.phones:
             classes = vowel_class(phone.name)
-            if len(classes) != 1 or not classes[0]:
-                continue
             margin = min(0.02, (phone.end_s - phone.start_s) / 4)
             inside = (times >= phone.start_s + margin) & (times < phone.end_s - margin)
+            if phone.name.strip("ˈˌ") in closures:
+                closures[phone.name.strip("ˈˌ")].append(frames.mfcc[inside])
+            if len(classes) != 1 or not classes[0]:
+                continue
             samples[classes[0]].append(frames.mfcc[inside])
             levels.extend(frames.level_db[inside].tolist())
     means, deviations = [], []
@@ -180,7 +192,9 @@ def profile_from_speech(voice: str, recordings: list[CalibrationRecording]) -> V
         means.append(mean)
         deviations.append(coefficients - mean)
     spread = np.maximum(np.concatenate(deviations).std(axis=0), MIN_SPREAD)
-    return VoiceProfile(voice, np.array(means, np.float32), spread.astype(np.float32), float(np.median(levels)))
+    prototypes = [np.concatenate(found).mean(axis=0) for found in closures.values() if sum(map(len, found)) >= 5]
+    closed = np.array(prototypes, np.float32) if prototypes else None
+    return VoiceProfile(voice, np.array(means, np.float32), spread.astype(np.float32), float(np.median(levels)), closed)
 
 
 def calibration_prompts(language: str) -> dict[str, str]:

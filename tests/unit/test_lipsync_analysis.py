@@ -29,6 +29,7 @@ FORMANTS = {  # Peterson & Barney style averages (Hz) for the five vowels
     "ou": (300, 870, 2240),
     "ee": (530, 1840, 2480),
     "oh": (570, 840, 2410),
+    "m": (250, 1200, 2200),  # a nasal murmur: low first resonance; weak upper ones
 }
 
 
@@ -106,6 +107,23 @@ def test_a_sustained_vowel_gives_that_vowel(synthetic_profile: VoiceProfile, nam
     assert middle.sum(axis=1).min() > 0.5, "the mouth is open while the vowel sounds"
     winners = [VOWELS[i] for i in middle.argmax(axis=1)]
     assert winners.count(name) / len(winners) > 0.9, winners
+
+
+def test_a_calibrated_lip_closure_closes_the_mouth_while_it_sounds(synthetic_profile: VoiceProfile) -> None:
+    murmur = vowel("m", 0.6, pitch=125.0, level=0.05)
+    assert shaped(murmur, synthetic_profile).weights[15:-15].sum(axis=1).max() > 0.1, "without it: some opening"
+    prototype, _ = analyse_all(vowel("m", 0.6, pitch=115.0), RATE)
+    closing = VoiceProfile(
+        "with-m",
+        synthetic_profile.means,
+        synthetic_profile.spread,
+        synthetic_profile.level_db,
+        prototype.mfcc[20:-20].mean(axis=0)[None, :],
+    )
+    assert shaped(murmur, closing).weights[15:-15].max() < 0.05
+    # The vowels stay open with the closure known.
+    assert shaped(vowel("aa", 0.6, pitch=125.0, level=0.05), closing).weights[15:-15].sum(axis=1).min() > 0.5
+    assert VoiceProfile.from_json(json.loads(json.dumps(closing.to_json()))).closed is not None
 
 
 def test_the_mouth_opens_before_the_sound_by_the_lead(synthetic_profile: VoiceProfile) -> None:
