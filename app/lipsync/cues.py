@@ -26,6 +26,7 @@ from app.lipsync.phonemes import analyse_phonemes
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
+from app.speech.events import SpeechMark
 from app.speech.player import ScheduledAudio
 from app.speech.sink import AudioSink
 
@@ -128,7 +129,7 @@ class CueScheduler:
         use_phonemes = self.mode == "phoneme" or (self.mode == "auto" and bool(phonemes))
         if use_phonemes:
             origin = utterance.origin
-            relative = [type(m)(m.kind, m.sample - origin, m.text_start, m.text_length, m.name) for m in phonemes]
+            relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
             phones = phones_of(relative, rate, scheduled.sink_end - origin)
             start_s = math.ceil((scheduled.sink_start - origin) / rate * self.frame_rate) / self.frame_rate
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s)
