@@ -18,9 +18,11 @@ from app.models.default_avatar import build_default_avatar
 from app.speech.providers import SpeechSettings
 from app.speech.service import SpeechService
 from app.speech.sink import NullSink
-from godot_bridge.protocol.messages import Ping
+from godot_bridge.protocol.messages import Ping, SpeechBegin, SpeechCues
 from godot_bridge.server import BridgeServer
+from godot_bridge.server.events import StageLogged
 from tests.e2e.conftest import web_stage
+from tests.vrm_factory import build_vrm
 
 pytestmark = pytest.mark.tier3
 SENTENCE = "Hello there! My mother made a big bowl of soup, and we ate it by the open window."
@@ -141,3 +143,32 @@ async def test_the_mouth_follows_the_cues_and_a_cancel_closes_it(
         finally:
             await speech.close()
             await lipsync.close()
+
+
+async def test_an_avatar_without_mouth_binds_is_reported_once(
+    web_runtime: Path, write_file: Callable[[str, bytes], Path]
+) -> None:
+    async with web_stage(web_runtime) as stage:
+        server = stage.server
+        await server.wait_connected(30)
+        logged: list[StageLogged] = []
+        server.subscribe(lambda event: logged.append(event) if isinstance(event, StageLogged) else None)
+        applied = await server.apply_scene(stage.scene_for(write_file("mute.vrm", build_vrm("1.0", ("blink", "aa")))))
+        assert not applied.mouth_ready
+        now = server.now_ms()
+        frames = [[0.6, 0.0, 0.0, 0.0, 0.0]] * 100
+        for utterance in ("u1", "u2", "u3"):
+            await server.send_event(
+                "speech.begin",
+                SpeechBegin(utterance=utterance, host_time_ms=now, stage_time_ms=None, frame_rate=100.0, lead_ms=30.0),
+            )
+            await server.send_event(
+                "speech.cues",
+                SpeechCues(utterance=utterance, host_time_ms=now, stage_time_ms=None, frame_rate=100.0, frames=frames),
+            )
+        await asyncio.sleep(0.5)
+        state = await server.snapshot()
+        assert state.speech is not None and state.speech.mouth_binds_missing
+        warnings = [entry for entry in logged if "mouth binds" in entry.message]
+        assert len(warnings) == 1 and warnings[0].level == "warning"
+        assert "ih, ou, ee, oh" in warnings[0].message
