@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.lipsync.cues import AnalysisMode, CueScheduler
-from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, default_profile
+from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
 from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import StageCueOutput
 from app.lipsync.vmc import VmcOutput, VmcSettings
@@ -51,6 +51,20 @@ class LipSyncService:
             return self.store.load_or_default(self.voice())
         except CalibrationError:
             return default_profile()
+
+    async def ensure_profile(self, voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
+        """The voice's profile, calibrated and stored first if it has none (or a damaged one). Call it when the
+        user picks a voice; ``synthesize`` speaks with that voice (:func:`~app.lipsync.provider_voice.
+        session_synthesize` for any provider). Calibration failures propagate."""
+        try:
+            stored = self.store.load(voice)
+        except CalibrationError:
+            stored = None
+        if stored is not None:
+            return stored
+        profile = await calibrate(voice, language, synthesize)
+        self.store.save(profile)
+        return profile
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
