@@ -10,8 +10,8 @@ drives the mouth opening from the moment the chunk starts playing), in one run:
   a disagreement. Goal for the audio path: 75 %;
 - mouth-opening onset error: where the mouth must open (the lips part after m/b/p, sound starts after a pause), the
   time the cue track's openness rises through 0.1 minus the intended moment (the audio onset minus the configured
-  lead). Negative is early. Goal: p95 of the absolute error within 20 ms. An onset where the mouth never closed
-  before it is counted as missed;
+  lead). Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened;
+  an onset where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately;
 - CPU per second of audio (process time), goal 1 ms for the audio path.
 
 ``python -m benchmarks.lipsync [--sentences N] [--json]``
