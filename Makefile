@@ -3,7 +3,7 @@ PY := .venv/bin/python
 GD_FILES = $(shell find engines/stage-godot -name '*.gd' 2>/dev/null)
 ARGS ?=
 
-.PHONY: run test lint bench bench-speech bench-shortcuts setup setup-test schema clean
+.PHONY: run test lint bench bench-speech bench-lipsync bench-shortcuts setup setup-test schema clean
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -22,6 +22,7 @@ bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
 	$(PY) -m benchmarks.models
 	$(PY) -m benchmarks.speech
+	$(PY) -m benchmarks.lipsync
 	$(MAKE) --no-print-directory bench-shortcuts
 
 bench-shortcuts: setup-test
@@ -29,6 +30,9 @@ bench-shortcuts: setup-test
 
 bench-speech: setup
 	$(PY) -m benchmarks.speech $(ARGS)
+
+bench-lipsync: setup
+	$(PY) -m benchmarks.lipsync $(ARGS)
 
 setup:
 	@bash scripts/setup.sh

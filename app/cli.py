@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from app.lipsync.cli import add_lipsync_parser, run_lipsync
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
 from app.models import cli as models_cli
 from app.models.library import LibraryError
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_cli.add_parser(commands, _user_data)
     add_shortcuts_command(commands)
     add_say_parser(commands)
+    add_lipsync_parser(commands, _user_data)
     return parser
 
 
@@ -198,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_shortcuts_command(args)
     if args.command == "say":
         return run_say(args)
+    if args.command == "lipsync":
+        return run_lipsync(args)
     options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))

@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from app.speech.espeak import EspeakEngine
-from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SpeechProviderError
+from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SpeechMark, SpeechProviderError
 from app.speech.factory import SessionFactory
 from app.speech.providers import BUILTIN_PROVIDERS, SpeechSettings
 from app.speech.session import SpeechSession
@@ -41,6 +41,7 @@ def add_say_parser(commands: Any) -> None:
     say.add_argument("--speed", type=float, default=1.0, help="speaking speed, 1.0 is normal")
     say.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key")
     say.add_argument("--out", type=Path, metavar="FILE.wav", help="write the audio to a WAV file instead of playing")
+    say.add_argument("--cues", type=Path, metavar="FILE.json", help="also write the lip-sync cue track of the speech")
     say.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -48,6 +49,7 @@ def add_say_parser(commands: Any) -> None:
 class SayResult:
     sentences: list[dict[str, Any]] = field(default_factory=list)
     audio: list[np.ndarray[Any, np.dtype[np.int16]]] = field(default_factory=list)
+    marks: list[SpeechMark] = field(default_factory=list)
     sample_rate: int = 0
     error: ErrorEvent | None = None
     first_audio_s: float | None = None
@@ -95,6 +97,7 @@ async def _consume(session: SpeechSession, result: SayResult, sink: AudioSink | 
         elif isinstance(event, AudioEvent):
             result.sample_rate = event.sample_rate
             result.audio.append(event.pcm)
+            result.marks.extend(event.marks)
             if sink is not None:
                 resampler = resampler or LinearResampler(event.sample_rate, sink.sample_rate)
                 sink.write(resampler.process(event.pcm))
@@ -110,6 +113,21 @@ def _write_wav(path: Path, result: SayResult) -> None:
         out.setsampwidth(2)
         out.setframerate(result.sample_rate)
         out.writeframes(np.concatenate(result.audio).astype("<i2").tobytes())
+
+
+def _write_cues(path: Path, result: SayResult) -> str | None:
+    """Writes the lip-sync cue track of what was spoken; returns why it could not."""
+    from app.lipsync.cli import cue_track_of, write_cue_file  # noqa: PLC0415 - only for --cues
+    from app.lipsync.profile import default_profile  # noqa: PLC0415
+
+    if not result.audio:
+        return "the provider returned no audio to compute cues from"
+    track = cue_track_of(np.concatenate(result.audio), result.sample_rate, result.marks, default_profile())
+    try:
+        write_cue_file(path, track)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror or error}"
+    return None
 
 
 def run_say(args: argparse.Namespace) -> int:
@@ -128,8 +146,9 @@ def run_say(args: argparse.Namespace) -> int:
 
     if not args.text.strip():
         return fail("empty-text", "there is nothing to say")
-    if args.out is not None and args.out.parent and not args.out.parent.is_dir():
-        return fail("bad-output", f"the folder {args.out.parent} does not exist")
+    for target in (args.out, args.cues):
+        if target is not None and target.parent and not target.parent.is_dir():
+            return fail("bad-output", f"the folder {target.parent} does not exist")
 
     async def job() -> tuple[SayResult, str]:
         sink = None if args.out else open_sink(prefer_device=True)
@@ -153,6 +172,10 @@ def run_say(args: argparse.Namespace) -> int:
             _write_wav(args.out, result)
         except OSError as error:
             return fail("bad-output", f"cannot write {args.out}: {error.strerror or error}")
+    if args.cues is not None:
+        problem = _write_cues(args.cues, result)
+        if problem:
+            return fail("bad-output", problem)
     rtf = result.synthesis_s / result.audio_seconds if result.audio_seconds else None
     summary = {
         "ok": result.error is None,

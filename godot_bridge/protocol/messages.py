@@ -116,6 +116,20 @@ class WindowState(Payload):
     borderless: bool
 
 
+class SpeechState(Payload):
+    """What the stage's mouth is doing (``stage.state.speech``)."""
+
+    utterance: str | None
+    mouth: dict[str, float]
+    """The viseme weights applied in the last rendered frame, aa ih ou ee oh."""
+    blink: float
+    queued_frames: NonNegativeInt
+    sampled_at_ms: float
+    """The stage-clock time the mouth weights were computed for (the last rendered frame, or the cancel)."""
+    mouth_binds_missing: bool
+    """The avatar lacks some of the five mouth binds (reported once as a ``stage.log`` warning)."""
+
+
 class StageState(Payload):
     model_id: str | None
     vrm_version: str | None
@@ -125,6 +139,7 @@ class StageState(Payload):
     fps: float
     window: WindowState
     uptime_ms: float
+    speech: SpeechState | None = None
 
 
 class StageCaptureRequest(Payload):
@@ -148,6 +163,49 @@ class StageLog(Payload):
     level: Literal["error", "warning", "info"]
     message: str
     source: str | None = None
+
+
+UtteranceId = Annotated[str, Field(min_length=1, max_length=64)]
+Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+FrameRate = Annotated[float, Field(gt=0.0, le=240.0)]
+CueFrame = Annotated[list[Weight], Field(min_length=5, max_length=5)]
+MAX_CUE_FRAMES = 120
+"""Frames per ``speech.cues`` batch: at 100 per second a batch is at most 1.2 s and about 4 KB."""
+
+
+class SpeechBegin(Payload):
+    """An utterance starts: its first sample is heard at ``host_time_ms`` (host clock) = ``stage_time_ms``."""
+
+    utterance: UtteranceId
+    host_time_ms: float
+    stage_time_ms: float | None
+    """The same moment on the stage's clock; None while the host has no clock-offset estimate yet."""
+    frame_rate: FrameRate
+    lead_ms: float = Field(ge=0.0, le=500.0)
+
+
+class SpeechCues(Payload):
+    """Mouth frames ``[aa, ih, ou, ee, oh]``; ``frames[i]`` is shown at ``stage_time_ms + i * 1000 / frame_rate``."""
+
+    utterance: UtteranceId
+    host_time_ms: float
+    stage_time_ms: float | None
+    frame_rate: FrameRate
+    frames: list[CueFrame] = Field(min_length=1, max_length=MAX_CUE_FRAMES)
+
+
+class SpeechEnd(Payload):
+    """The utterance's cues are complete; the mouth closes after ``stage_time_ms`` (the end of the last frame)."""
+
+    utterance: UtteranceId
+    host_time_ms: float
+    stage_time_ms: float | None
+
+
+class SpeechCancel(Payload):
+    """Close the mouth now and drop every queued frame (of ``utterance``, or of any when null)."""
+
+    utterance: UtteranceId | None = None
 
 
 class HostShutdown(Payload):
@@ -174,6 +232,10 @@ PAYLOAD_MODELS: dict[str, type[Payload]] = {
     "stage.log": StageLog,
     "host.shutdown": HostShutdown,
     "stage.bye": StageBye,
+    "speech.begin": SpeechBegin,
+    "speech.cues": SpeechCues,
+    "speech.end": SpeechEnd,
+    "speech.cancel": SpeechCancel,
 }
 
 REPLY_TYPES: dict[str, frozenset[str]] = {
@@ -186,7 +248,7 @@ REPLY_TYPES: dict[str, frozenset[str]] = {
 }
 """Request type to the reply types that may answer it; ``error`` may answer any request."""
 
-RESERVED_NAMESPACES = ("speech.", "window.")
+RESERVED_NAMESPACES = ("window.",)
 
 
 def parse_payload(envelope: Envelope) -> Payload:

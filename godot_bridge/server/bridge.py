@@ -349,6 +349,13 @@ class BridgeServer:
             raise StageError(error.code, error.message)
         return reply
 
+    async def send_event(self, type_: str, payload: Payload) -> None:
+        """Send an event (no reply expected), for example the ``speech.*`` cue stream."""
+        peer = self._peer
+        if peer is None:
+            raise StageNotConnected
+        await peer.send(make(type_, payload))
+
     async def apply_scene(self, scene: SceneApply, timeout: float | None = None) -> SceneApplied:
         reply = await self.request("scene.apply", scene, timeout or self.config.scene_timeout_s)
         if reply.type == "scene.failed":

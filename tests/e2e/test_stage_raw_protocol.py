@@ -24,6 +24,7 @@ from tests.e2e.raw_host import Frame, RawHost
 pytestmark = pytest.mark.tier3
 MOUTH = ["aa", "ee", "ih", "oh", "ou"]
 STATE_FIELDS = {
+    "speech",
     "modelId",
     "vrmVersion",
     "avatarNode",
@@ -88,7 +89,8 @@ async def test_malformed_frames_get_errors_and_the_link_stays_up(web_runtime: Pa
         assert payload["engine"]["name"] == "godot" and payload["engine"]["platform"] == "Web"
         assert payload["engine"]["version"] == "4.6.stable.official.89cea1439"
         assert payload["buffers"] == {"inboundBytes": 1 << 20, "outboundBytes": 1 << 20, "maxQueuedPackets": 4096}
-        assert payload["capabilities"] == ["scene.url", "stage.snapshot", "stage.capture"] and payload["pid"] is None
+        capabilities = ["scene.url", "stage.snapshot", "stage.capture", "speech.cues"]
+        assert payload["capabilities"] == capabilities and payload["pid"] is None
 
         # Quiet host: the stage pings every heartbeatIntervalMs (300 ms) and we answer.
         await asyncio.sleep(1.6)
@@ -108,6 +110,27 @@ async def test_malformed_frames_get_errors_and_the_link_stays_up(web_runtime: Pa
             ('{"v": 1, "type": "speech.say", "id": "x6", "payload": {}}', "x6", "unknown-type"),
             ('{"v": 1, "type": "ping", "id": "x7", "payload": {}}', "x7", "invalid-payload"),
             ('{"v": 1, "type": "scene.apply", "id": "x8", "payload": {"modelId": 5}}', "x8", "invalid-payload"),
+            # Malformed lip-sync events get an error event back (no id to answer) and change nothing.
+            (
+                '{"v": 1, "type": "speech.cues", "payload": {"utterance": "u", "hostTimeMs": 1, "stageTimeMs": null, '
+                '"frameRate": 100, "frames": [[0.1, 0.2]]}}',
+                None,
+                "invalid-payload",
+            ),
+            (
+                '{"v": 1, "type": "speech.cues", "payload": {"utterance": "u", "hostTimeMs": 1, "stageTimeMs": null, '
+                '"frameRate": 100, "frames": [[0, 0, 0, 0, 2]]}}',
+                None,
+                "invalid-payload",
+            ),
+            ('{"v": 1, "type": "speech.begin", "payload": {"utterance": 3}}', None, "invalid-payload"),
+            (
+                '{"v": 1, "type": "speech.end", "payload": {"utterance": "u", "hostTimeMs": "soon"}}',
+                None,
+                "invalid-payload",
+            ),
+            ('{"v": 1, "type": "speech.cancel", "payload": {"utterance": 7}}', None, "invalid-payload"),
+            ('{"v": 1, "type": "speech.sing", "payload": {"utterance": "u", "hostTimeMs": 1}}', None, "unknown-type"),
         ]
         for raw, request_id, expected in cases:
             before = len(host.frames)
@@ -132,6 +155,8 @@ async def test_malformed_frames_get_errors_and_the_link_stays_up(web_runtime: Pa
         state = await host.request("stage.snapshot", {})
         assert state["type"] == "stage.state" and set(state["payload"]) == STATE_FIELDS
         assert state["payload"]["modelId"] is None and state["payload"]["avatarNode"] is None
+        speech = state["payload"]["speech"]  # the malformed speech events changed nothing
+        assert speech["utterance"] is None and speech["queuedFrames"] == 0 and set(speech["mouth"].values()) == {0.0}
         window = state["payload"]["window"]
         assert set(window) == {"size", "position", "transparent", "alwaysOnTop", "borderless"}
         assert window["size"] == [450, 600], window  # the project's window size, not the browser's

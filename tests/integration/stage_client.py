@@ -8,7 +8,14 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 
-def hello_frame(token: str, *, protocols: list[int] | None = None, inbound: int = 1 << 20, id: str = "s-1") -> str:
+def hello_frame(
+    token: str,
+    *,
+    protocols: list[int] | None = None,
+    inbound: int = 1 << 20,
+    id: str = "s-1",
+    capabilities: tuple[str, ...] = ("scene.path", "stage.snapshot"),
+) -> str:
     return json.dumps(
         {
             "v": 1,
@@ -19,7 +26,7 @@ def hello_frame(token: str, *, protocols: list[int] | None = None, inbound: int 
                 "protocols": protocols or [1],
                 "engine": {"name": "godot", "version": "4.6.stable.test", "platform": "Linux"},
                 "buffers": {"inboundBytes": inbound, "outboundBytes": 1 << 20, "maxQueuedPackets": 4096},
-                "capabilities": ["scene.path", "stage.snapshot"],
+                "capabilities": list(capabilities),
                 "pid": 1234,
             },
         }

@@ -156,7 +156,7 @@ def test_errors_carry_the_request_id_when_it_is_readable() -> None:
 def test_unknown_and_reserved_types() -> None:
     unknown = _decode_error_payload(_frame(v=1, type="dance.now", id="a", payload={}))
     assert unknown.code is ErrorCode.UNKNOWN_TYPE and unknown.re == "a"
-    reserved = _decode_error_payload(_frame(v=1, type="speech.cue", id="b", payload={}))
+    reserved = _decode_error_payload(_frame(v=1, type="window.move", id="b", payload={}))
     assert reserved.code is ErrorCode.UNKNOWN_TYPE and "reserved" in reserved.message
 
 

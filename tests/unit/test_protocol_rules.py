@@ -121,6 +121,10 @@ def test_schema_covers_every_message_and_code() -> None:
         "stage.log",
         "host.shutdown",
         "stage.bye",
+        "speech.begin",
+        "speech.cues",
+        "speech.end",
+        "speech.cancel",
     }
     assert set(schema["payloads"]) == documented
     assert schema["closeCodes"]["bad-token"] == 4003

@@ -4,9 +4,12 @@ extends RefCounted
 ## It says `stage.hello`, waits for `host.welcome`, answers `ping`, pings a quiet host, and gives up
 ## (emitting `lost`) when the host goes silent, closes the socket, or never welcomes us. Requests it
 ## does not handle itself are passed on through `request_received`; the stage must answer each one.
+## Host events of the `speech.*` stream come through `event_received`.
 
 signal welcomed(welcome: Dictionary)
 signal request_received(message: Dictionary)
+## A host event the stage plays (the `speech.*` cue stream), once welcomed.
+signal event_received(message: Dictionary)
 signal lost(reason: String)
 
 enum Phase { CONNECTING, AWAITING_WELCOME, READY, CLOSED }
@@ -158,6 +161,8 @@ func _on_frame(packet: PackedByteArray, is_text: bool) -> void:
 			request_received.emit(message)
 	elif kind == "error":
 		push_warning("bridge: the host reported %s" % JSON.stringify(message["payload"]))
+	elif kind.begins_with("speech.") and phase == Phase.READY:
+		event_received.emit(message)
 	else:
 		send_error("", "unknown-type", "the stage does not handle %s events" % kind)
 

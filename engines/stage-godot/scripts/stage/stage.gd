@@ -6,6 +6,8 @@ const BridgeConfig := preload("res://scripts/bridge/bridge_config.gd")
 const AvatarLoader := preload("res://scripts/avatar/avatar_loader.gd")
 const VrmExpressions := preload("res://scripts/avatar/vrm_expressions.gd")
 const StageLogger := preload("res://scripts/stage/stage_logger.gd")
+const CueTrack := preload("res://scripts/speech/cue_track.gd")
+const IdleBlink := preload("res://scripts/speech/idle_blink.gd")
 const EXIT_HOST_LOST := 3
 const MAX_MODEL_BYTES := 1 << 30
 const SHA256_PATTERN := "^[0-9a-f]{64}$"
@@ -21,6 +23,15 @@ var _weights: Dictionary = {}
 var _applying := false
 var _quitting := false
 var _started_ms := Time.get_ticks_msec()
+var _cues := CueTrack.new()
+var _blink := IdleBlink.new()
+var _mouth := PackedFloat32Array([0.0, 0.0, 0.0, 0.0, 0.0])
+var _blink_weight := 0.0
+## The stage-clock time the applied mouth weights were sampled for.
+var _mouth_sampled_ms := 0.0
+## Stage clock minus host clock from `host.welcome`, for cue times the host could not convert yet.
+var _welcome_offset_ms := 0.0
+var _mouth_missing_reported := false
 
 @onready var _avatar_root: Node3D = $AvatarRoot
 @onready var _camera: Camera3D = $Camera3D
@@ -37,10 +48,13 @@ func _ready() -> void:
 			)
 		)
 		return
-	_bridge.capabilities = PackedStringArray(["scene.url", "stage.snapshot", "stage.capture"])
+	_bridge.capabilities = PackedStringArray(
+		["scene.url", "stage.snapshot", "stage.capture", "speech.cues"]
+	)
 	if not OS.has_feature("web"):
 		_bridge.capabilities.insert(0, "scene.path")
 	_bridge.request_received.connect(_on_request)
+	_bridge.event_received.connect(_on_speech_event)
 	_bridge.welcomed.connect(_on_welcomed)
 	_bridge.lost.connect(_on_bridge_lost)
 	var error := _bridge.open(url, BridgeConfig.token())
@@ -50,12 +64,18 @@ func _ready() -> void:
 
 func _process(_delta: float) -> void:
 	_bridge.poll()
+	var now_ms := Time.get_ticks_usec() / 1000.0
+	_mouth_sampled_ms = now_ms
+	_drive_face(_cues.sample(now_ms), _blink.weight(now_ms))
 	if _bridge.phase == BridgeClient.Phase.READY:
 		for entry in _logger.drain():
 			_bridge.send_event("stage.log", entry)
 
 
 func _on_welcomed(welcome: Dictionary) -> void:
+	var host_ms: Variant = welcome.get("hostTimeMs")
+	if typeof(host_ms) == TYPE_FLOAT or typeof(host_ms) == TYPE_INT:
+		_welcome_offset_ms = Time.get_ticks_usec() / 1000.0 - float(host_ms)
 	_note("connected to the host (session %s)" % welcome.get("session", "?"))
 
 
@@ -96,6 +116,100 @@ func _on_request(message: Dictionary) -> void:
 		_:
 			var kind: String = message["type"]
 			_bridge.send_error(request_id, "unknown-type", "the stage does not handle %s" % kind)
+
+
+## The `speech.*` cue stream (docs/protocol.md section 8). A bad event is answered with an error
+## event and changes nothing.
+func _on_speech_event(message: Dictionary) -> void:
+	var kind: String = message["type"]
+	var payload: Dictionary = message["payload"]
+	var utterance: Variant = payload.get("utterance")
+	var problem := ""
+	if kind == "speech.cancel":
+		if utterance != null and typeof(utterance) != TYPE_STRING:
+			problem = "utterance must be a string or null"
+		elif utterance == null or utterance == _cues.utterance:
+			_cues.clear()
+			_mouth_sampled_ms = Time.get_ticks_usec() / 1000.0
+			_drive_face(PackedFloat32Array([0.0, 0.0, 0.0, 0.0, 0.0]), _blink_weight)
+	elif typeof(utterance) != TYPE_STRING or utterance.is_empty():
+		problem = "utterance must be a non-empty string"
+	else:
+		var at: Variant = _stage_time(payload)
+		if at == null:
+			problem = "hostTimeMs must be a number, stageTimeMs a number or null"
+		elif kind == "speech.begin":
+			_report_missing_mouth()
+		elif kind == "speech.cues":
+			var rate: Variant = payload.get("frameRate")
+			var frames: Variant = payload.get("frames")
+			if typeof(rate) != TYPE_FLOAT and typeof(rate) != TYPE_INT:
+				problem = "frameRate must be a number"
+			elif typeof(frames) != TYPE_ARRAY:
+				problem = "frames must be an array"
+			else:
+				problem = _cues.add(utterance, at, float(rate), frames)
+		elif kind == "speech.end":
+			_cues.finish(utterance, at)
+		else:
+			_bridge.send_error("", "unknown-type", "the stage does not handle %s events" % kind)
+			return
+	if not problem.is_empty():
+		_bridge.send_error("", "invalid-payload", "%s: %s" % [kind, problem])
+
+
+## The stage-clock time of a speech event: `stageTimeMs` when the host could convert it, else
+## `hostTimeMs` moved by the offset seen at the welcome. Null when the payload has neither.
+func _stage_time(payload: Dictionary) -> Variant:
+	var stage_ms: Variant = payload.get("stageTimeMs")
+	var host_ms: Variant = payload.get("hostTimeMs")
+	if typeof(host_ms) != TYPE_FLOAT and typeof(host_ms) != TYPE_INT:
+		return null
+	if typeof(stage_ms) == TYPE_FLOAT or typeof(stage_ms) == TYPE_INT:
+		return float(stage_ms)
+	if stage_ms != null:
+		return null
+	return float(host_ms) + _welcome_offset_ms
+
+
+func _report_missing_mouth() -> void:
+	if _avatar == null or _mouth_missing_reported or _expressions.mouth_ready():
+		return
+	_mouth_missing_reported = true
+	var missing := PackedStringArray()
+	for name: String in VrmExpressions.MOUTH:
+		if not _expressions.binds.has(name):
+			missing.append(name)
+	push_warning(
+		(
+			"stage: the avatar has no mouth binds for %s; lip sync cannot move them"
+			% ", ".join(missing)
+		)
+	)
+
+
+## Applies the mouth weights (aa ih ou ee oh) and the blink to the avatar's blend shapes, summing
+## expressions that share a blend shape.
+func _drive_face(mouth: PackedFloat32Array, blink: float) -> void:
+	_mouth = mouth
+	_blink_weight = blink
+	var driven := {"blink": blink}
+	for k in VrmExpressions.MOUTH.size():
+		driven[VrmExpressions.MOUTH[k]] = mouth[k]
+	if _avatar == null:
+		return
+	var totals: Dictionary = {}
+	for name: String in driven:
+		if _weights.has(name):
+			_weights[name] = driven[name]
+		for bind: Dictionary in _expressions.binds.get(name, []):
+			var mesh: MeshInstance3D = bind["mesh"]
+			var key := [mesh, bind["index"]]
+			totals[key] = totals.get(key, 0.0) + driven[name] * float(bind["weight"])
+	for key: Array in totals:
+		var mesh: MeshInstance3D = key[0]
+		if is_instance_valid(mesh):
+			mesh.set_blend_shape_value(key[1], minf(totals[key], 1.0))
 
 
 func _apply_scene(request_id: String, payload: Dictionary) -> void:
@@ -213,6 +327,8 @@ func _swap_avatar(loaded: Dictionary, model_id: String) -> void:
 	_expressions = loaded["expressions"]
 	_model_id = model_id
 	_weights.clear()
+	_mouth_missing_reported = false
+	_blink.restart(Time.get_ticks_usec() / 1000.0)
 	for name in _expressions.names():
 		_weights[name] = 0.0
 	for name in _expressions.unbound:
@@ -272,6 +388,21 @@ func _snapshot() -> Dictionary:
 			"borderless": window.borderless,
 		},
 		"uptimeMs": float(Time.get_ticks_msec() - _started_ms),
+		"speech": _speech_state(),
+	}
+
+
+func _speech_state() -> Dictionary:
+	var mouth: Dictionary = {}
+	for k in VrmExpressions.MOUTH.size():
+		mouth[VrmExpressions.MOUTH[k]] = _mouth[k]
+	return {
+		"utterance": _cues.utterance,
+		"mouth": mouth,
+		"blink": _blink_weight,
+		"queuedFrames": _cues.queued_frames(),
+		"sampledAtMs": _mouth_sampled_ms,
+		"mouthBindsMissing": _avatar != null and not _expressions.mouth_ready(),
 	}
 
 

@@ -1,0 +1,95 @@
+"""The audio path: any provider's PCM to raw mouth frames, streaming, before the audio is played.
+
+Openness follows the loudness envelope relative to the voice's calibrated vowel level; the vowel comes from the
+distance of each frame's coefficients to the five vowel means of the voice profile (scaled by their spread),
+turned into a distribution with a softmax. Frames far from every vowel (fricatives, breath) open the mouth less.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.features import MFCC_COUNT, FeatureFrames, SpectralAnalyzer
+from app.lipsync.profile import VoiceProfile
+from app.lipsync.track import DEFAULT_FRAME_RATE, RawFrames
+
+CLOSED_BELOW_DB = 16.0
+"""A frame this far below the voice's vowel level is closed (consonant closures are 10-20 dB below)..."""
+OPEN_RANGE_DB = 13.0
+"""...and fully open this much above that."""
+SHARPNESS = 1.2
+"""Softmax inverse temperature on the mean squared scaled distance."""
+VOWEL_DISTANCE = 8.0
+"""Mean squared scaled distance at which a frame is half vowel-like. Vowels sit within 2-5 of their mean; nasals
+(m, n) and fricatives at 10-90, so they open the mouth little even when they are loud."""
+FRICATIVE_BRIGHTNESS_DB = 16.0
+"""Vowels and nasals stay below ~15 dB of high-over-low energy; s, f, sh, z are above."""
+FRICATIVE_OPENING = 0.35
+CLOSED_SHARPNESS = 3.0
+CLOSED_MARGIN = -1.0
+"""A frame half closes when it is this much nearer a vowel than a lip closure (the negative margin favours closing:
+a missed m or b looks worse than a vowel frame a little less open; chosen on the lip-sync benchmark)."""
+SMOOTHING = (0.5, 0.3, 0.2)
+"""Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
+
+
+def raw_from_features(
+    features: FeatureFrames, profile: VoiceProfile, previous: npt.NDArray[np.float32] | None = None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+    """(openness, shape, the last two frames' distances to carry into the next call) for each frame."""
+    openness = np.clip((features.level_db - (profile.level_db - CLOSED_BELOW_DB)) / OPEN_RANGE_DB, 0.0, 1.0)
+    scaled = (features.mfcc[:, None, :] - profile.means[None, :, :]) / profile.spread
+    distance = np.einsum("nvc,nvc->nv", scaled, scaled) / MFCC_COUNT
+    vowel_likeness = 1.0 / (1.0 + (distance.min(axis=1) / VOWEL_DISTANCE) ** 3)
+    if profile.closed is not None:
+        # The voice's m and b: the lips are shut however loud the voice is. A frame about as near to one of them as
+        # to the nearest vowel closes the mouth (on espeak speech vowel frames sit 2-8 nearer a vowel, m frames 1-5
+        # nearer the m).
+        closed = (features.mfcc[:, None, :] - profile.closed[None, :, :]) / profile.spread
+        to_closed = np.einsum("nkc,nkc->nk", closed, closed).min(axis=1) / MFCC_COUNT
+        nearer_closed = distance.min(axis=1) - to_closed
+        vowel_likeness = vowel_likeness / (1.0 + np.exp(CLOSED_SHARPNESS * (nearer_closed - CLOSED_MARGIN)))
+    # A short causal filter along time, carrying the last frames of the previous call.
+    history = previous if previous is not None else distance[:1].repeat(2, axis=0)
+    padded = np.concatenate([history, distance])
+    carried = padded[-2:].copy()
+    distance = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
+    nearest = distance.min(axis=1, keepdims=True)
+    likelihood = np.exp(-SHARPNESS * (distance - nearest))
+    shape = likelihood / likelihood.sum(axis=1, keepdims=True)
+    return (openness * vowel_likeness).astype(np.float32), shape.astype(np.float32), carried
+
+
+class AudioLipSync:
+    """Streams one utterance's PCM (chunks of any size) into raw frames on a 100-per-second grid."""
+
+    def __init__(self, profile: VoiceProfile, sample_rate: int, frame_rate: float = DEFAULT_FRAME_RATE) -> None:
+        self.profile = profile
+        self.spectral = SpectralAnalyzer(sample_rate, frame_rate)
+        self.frame_rate = self.spectral.frame_rate
+        self._distances: npt.NDArray[np.float32] | None = None
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> RawFrames:
+        first = self.spectral.frames_done
+        return self._raw(first, self.spectral.feed(pcm))
+
+    def flush(self) -> RawFrames:
+        first = self.spectral.frames_done
+        return self._raw(first, self.spectral.flush())
+
+    def _raw(self, first_frame: int, features: FeatureFrames) -> RawFrames:
+        openness, shape, self._distances = raw_from_features(features, self.profile, self._distances)
+        return RawFrames(first_frame / self.frame_rate, self.frame_rate, openness, shape)
+
+
+def analyse_audio(pcm: npt.NDArray[np.int16], sample_rate: int, profile: VoiceProfile) -> RawFrames:
+    """A whole clip's raw frames."""
+    path = AudioLipSync(profile, sample_rate)
+    parts = [path.feed(pcm), path.flush()]
+    return RawFrames(
+        0.0,
+        path.frame_rate,
+        np.concatenate([p.openness for p in parts]),
+        np.concatenate([p.shape for p in parts]),
+    )

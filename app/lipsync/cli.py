@@ -1,0 +1,140 @@
+"""``python -m app lipsync analyze AUDIO.wav`` (the audio path on a WAV file), ``python -m app lipsync calibrate``
+(build the profile of an espeak voice), and the cue track that ``python -m app say --cues FILE.json`` writes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.audio import analyse_audio
+from app.lipsync.espeak_voice import espeak_synthesize, phones_of
+from app.lipsync.phonemes import analyse_phonemes
+from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, calibrate, default_profile
+from app.lipsync.shaping import Shaper
+from app.lipsync.track import VOWELS, CueTrack
+from app.paths import resolve_user_data_dir
+from app.speech.espeak import EspeakEngine
+from app.speech.events import SpeechMark, SpeechProviderError
+
+
+class WavError(Exception):
+    pass
+
+
+def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentParser], None]) -> None:
+    lipsync = commands.add_parser("lipsync", help="lip-sync analysis and voice calibration")
+    actions = lipsync.add_subparsers(dest="lipsync_command", required=True)
+    analyze = actions.add_parser("analyze", help="print the mouth cue frames the audio path computes for a WAV file")
+    analyze.add_argument("audio", type=Path, metavar="AUDIO.wav")
+    analyze.add_argument("--voice-profile", metavar="NAME", help="a calibrated voice (default: the built-in profile)")
+    analyze.add_argument("--json", action="store_true", help="print one JSON object")
+    user_data(analyze)
+    calibrate_parser = actions.add_parser("calibrate", help="build and store the vowel profile of an espeak voice")
+    calibrate_parser.add_argument("--voice", default="en-us", help="espeak voice (default: en-us)")
+    calibrate_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    user_data(calibrate_parser)
+
+
+def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
+    """Mono 16-bit samples of an integer PCM WAV file (channels are averaged; 8, 24 and 32 bits are converted)."""
+    try:
+        with wave.open(str(path), "rb") as source:
+            width, channels, rate = source.getsampwidth(), source.getnchannels(), source.getframerate()
+            data = source.readframes(source.getnframes())
+    except FileNotFoundError:
+        raise WavError(f"{path} does not exist") from None
+    except (wave.Error, EOFError) as error:
+        raise WavError(f"{path} is not a PCM WAV file: {error}") from None
+    except OSError as error:
+        raise WavError(f"cannot read {path}: {error.strerror or error}") from None
+    if width == 1:
+        samples = (np.frombuffer(data, np.uint8).astype(np.int32) - 128) << 8
+    elif width == 2:
+        samples = np.frombuffer(data, "<i2").astype(np.int32)
+    elif width == 3:
+        raw = np.frombuffer(data, np.uint8).reshape(-1, 3)
+        samples = raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8 | raw[:, 2].astype(np.int32) << 16
+        samples = np.where(samples >= 1 << 23, samples - (1 << 24), samples) >> 8
+    elif width == 4:
+        samples = np.frombuffer(data, "<i4").astype(np.int64) >> 16
+    else:
+        raise WavError(f"{path} has {width * 8}-bit samples, which are not supported")
+    if channels > 1:
+        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
+    if rate < 8000:
+        raise WavError(f"{path} is sampled at {rate} Hz; lip sync needs at least 8000 Hz")
+    return np.clip(samples, -32768, 32767).astype(np.int16), rate
+
+
+def cue_track_of(
+    pcm: npt.NDArray[np.int16], sample_rate: int, marks: list[SpeechMark], profile: VoiceProfile
+) -> CueTrack:
+    """The cue track of spoken audio: from its phoneme marks when there are any, else from the audio."""
+    phones = phones_of(marks, sample_rate, len(pcm))
+    raw = analyse_phonemes(phones, len(pcm) / sample_rate) if phones else analyse_audio(pcm, sample_rate, profile)
+    return Shaper().shape(raw)
+
+
+def write_cue_file(path: Path, track: CueTrack) -> None:
+    path.write_text(json.dumps(track.to_json()) + "\n", encoding="utf-8")
+
+
+def run_lipsync(args: argparse.Namespace) -> int:
+    def fail(code: str, message: str) -> int:
+        print(
+            json.dumps({"ok": False, "code": code, "message": message}) if args.json else f"lipsync failed: {message}"
+        )
+        return 1
+
+    store = ProfileStore(resolve_user_data_dir(args.user_data))
+    if args.lipsync_command == "calibrate":
+        try:
+            engine = EspeakEngine()
+            try:
+                profile = asyncio.run(
+                    calibrate(f"espeak:{args.voice}", args.voice, espeak_synthesize(engine, args.voice))
+                )
+            finally:
+                engine.close()
+            path = store.save(profile)
+        except SpeechProviderError as error:
+            return fail(error.code, error.message)
+        except CalibrationError as error:
+            return fail("calibration-failed", str(error))
+        except OSError as error:
+            return fail("cannot-save", f"cannot save the profile: {error.strerror or error}")
+        if args.json:
+            print(json.dumps({"ok": True, "voice": profile.voice, "path": str(path)}))
+        else:
+            print(f"calibrated {profile.voice}: vowel level {profile.level_db:.1f} dBFS, saved to {path}")
+        return 0
+    try:
+        pcm, rate = read_wav(args.audio)
+        profile = default_profile()
+        if args.voice_profile:
+            stored = store.load(args.voice_profile)
+            if stored is None:
+                known = ", ".join(store.voices()) or "none yet (python -m app lipsync calibrate)"
+                return fail("unknown-profile", f"no voice profile {args.voice_profile!r}; calibrated voices: {known}")
+            profile = stored
+    except WavError as error:
+        return fail("bad-audio", str(error))
+    except CalibrationError as error:
+        return fail("bad-profile", str(error))
+    track = Shaper().shape(analyse_audio(pcm, rate, profile))
+    if args.json:
+        print(json.dumps({"ok": True, "profile": profile.voice, **track.to_json()}))
+        return 0
+    print(f"{'t_ms':>9} " + " ".join(f"{name:>5}" for name in VOWELS))
+    for frame in track.to_json()["frames"]:
+        print(f"{frame['t_ms']:>9.1f} " + " ".join(f"{frame[name]:>5.2f}" for name in VOWELS))
+    print(f"{len(track)} frames at {track.frame_rate:.1f} per second (profile {profile.voice})")
+    return 0

@@ -1,0 +1,191 @@
+"""The cue scheduler: speech audio, as the Speaker hands it to the sink, to timed mouth-cue batches.
+
+Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_mouth_close``). Each chunk of audio is
+analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it gives them (more
+exact), otherwise from the PCM. The shaped frames are cut into batches, and each batch is stamped with the host time
+at which its first frame is due, computed from the sink's playback clock right after the chunk is written (the
+sink may re-anchor its clock at that write). Stamping every batch afresh is what keeps a long utterance from
+drifting. Outputs (the stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from app.lipsync.audio import AudioLipSync
+from app.lipsync.espeak_voice import phones_of
+from app.lipsync.phonemes import analyse_phonemes
+from app.lipsync.profile import VoiceProfile
+from app.lipsync.shaping import Shaper, ShapingSettings
+from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
+from app.speech.events import SpeechMark
+from app.speech.player import ScheduledAudio
+from app.speech.sink import AudioSink
+
+log = logging.getLogger("app.lipsync.cues")
+
+AnalysisMode = Literal["auto", "audio", "phoneme"]
+DEFAULT_BATCH_FRAMES = 25
+"""A quarter of a second per batch: small frames, and the first mouth shapes leave at once."""
+
+
+@dataclass(frozen=True)
+class CueBatch:
+    utterance: str
+    host_time_ms: float
+    """When ``weights[0]`` is to be shown (lead applied), on the host's monotonic clock."""
+    frame_rate: float
+    weights: Weights
+
+
+class CueOutput(Protocol):
+    """Where cues go; every method is called on the event loop and must return at once."""
+
+    def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None: ...
+
+    def cues(self, batch: CueBatch) -> None: ...
+
+    def end(self, utterance: str, host_time_ms: float) -> None: ...
+
+    def cancel(self, utterance: str) -> None: ...
+
+
+@dataclass
+class _Utterance:
+    name: str
+    turn: int
+    origin: int
+    """The sink sample heard at the utterance's time zero."""
+    shaper: Shaper
+    audio: AudioLipSync | None = None
+    end_sample: int = 0
+    frames_sent: int = 0
+    began: bool = False
+
+
+class CueScheduler:
+    def __init__(
+        self,
+        sink: AudioSink,
+        profile: Callable[[], VoiceProfile],
+        *,
+        mode: AnalysisMode = "auto",
+        shaping: ShapingSettings | None = None,
+        batch_frames: int = DEFAULT_BATCH_FRAMES,
+        frame_rate: float = DEFAULT_FRAME_RATE,
+    ) -> None:
+        if not 1 <= batch_frames <= 120:
+            raise ValueError("a batch holds 1..120 frames")
+        self.sink = sink
+        self.profile = profile
+        self.mode = mode
+        self.shaping = shaping or ShapingSettings()
+        self.batch_frames = batch_frames
+        self.frame_rate = frame_rate
+        self.outputs: list[CueOutput] = []
+        self._current: _Utterance | None = None
+        self._pending: list[tuple[_Utterance, CueTrack, int]] = []
+        self._names = itertools.count(1)
+
+    def add_output(self, output: CueOutput) -> Callable[[], None]:
+        self.outputs.append(output)
+        return lambda: self.outputs.remove(output)
+
+    # -- Speaker hooks -----------------------------------------------------------------------------------------
+
+    def on_audio(self, scheduled: ScheduledAudio) -> None:
+        utterance = self._current
+        if utterance is None or utterance.turn != scheduled.turn:
+            if utterance is not None:
+                self._finish(utterance)
+            utterance = _Utterance(f"u{next(self._names)}", scheduled.turn, scheduled.sink_start, Shaper(self.shaping))
+            self._current = utterance
+        utterance.end_sample = scheduled.sink_end
+        track = self._analyse(utterance, scheduled)
+        if len(track):
+            self._pending.append((utterance, track, scheduled.sink_start))
+            # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
+            asyncio.get_running_loop().call_soon(self._emit)
+
+    def on_mouth_close(self, turn: int) -> None:
+        utterance = self._current
+        if utterance is None or utterance.turn != turn:
+            return
+        self._finish(utterance)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _analyse(self, utterance: _Utterance, scheduled: ScheduledAudio) -> CueTrack:
+        rate = scheduled.sample_rate
+        phonemes = [mark for mark in scheduled.marks if mark.kind == "phoneme"]
+        use_phonemes = self.mode == "phoneme" or (self.mode == "auto" and bool(phonemes))
+        if use_phonemes:
+            origin = utterance.origin
+            relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
+            phones = phones_of(relative, rate, scheduled.sink_end - origin)
+            start_s = math.ceil((scheduled.sink_start - origin) / rate * self.frame_rate) / self.frame_rate
+            raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s)
+        else:
+            if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
+                utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate)
+            raw = utterance.audio.feed(scheduled.pcm)
+        return utterance.shaper.shape(raw)
+
+    def _emit(self) -> None:
+        pending, self._pending = self._pending, []
+        for utterance, track, chunk_start in pending:
+            if utterance is not self._current:
+                continue  # cancelled before its cues left
+            rate = self.sink.sample_rate
+            lead_s = self.shaping.lead_s
+            if not utterance.began:
+                utterance.began = True
+                zero = self._host_ms(utterance.origin, chunk_start)
+                for output in self.outputs:
+                    output.begin(utterance.name, zero, track.frame_rate, lead_s * 1000.0)
+            for first in range(0, len(track), self.batch_frames):
+                weights = track.weights[first : first + self.batch_frames]
+                heard_s = track.start_s + lead_s + first / track.frame_rate
+                sample = utterance.origin + round(heard_s * rate)
+                batch = CueBatch(
+                    utterance.name,
+                    self._host_ms(sample, chunk_start) - lead_s * 1000.0,
+                    track.frame_rate,
+                    np.ascontiguousarray(weights),
+                )
+                utterance.frames_sent += len(weights)
+                for output in self.outputs:
+                    output.cues(batch)
+
+    def _host_ms(self, sample: int, known: int) -> float:
+        """When ``sample`` is heard, in host milliseconds; extrapolated from ``known`` (a sample the sink has
+        scheduled) when the sink no longer knows ``sample`` (already heard before the clock re-anchored)."""
+        seconds = self.sink.time_of(sample)
+        if seconds is None:
+            base = self.sink.time_of(known)
+            if base is None:
+                base = self.sink.time_of(self.sink.position()) or 0.0
+                known = self.sink.position()
+            seconds = base + (sample - known) / self.sink.sample_rate
+        return seconds * 1000.0
+
+    def _finish(self, utterance: _Utterance) -> None:
+        """The turn stopped: ``end`` when everything was heard, else ``cancel`` (abort, hot swap, error)."""
+        self._current = None
+        if not utterance.began:
+            return
+        if self.sink.position() >= utterance.end_sample:
+            end_ms = self._host_ms(utterance.end_sample, utterance.end_sample)
+            for output in self.outputs:
+                output.end(utterance.name, end_ms)
+        else:
+            for output in self.outputs:
+                output.cancel(utterance.name)

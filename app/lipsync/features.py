@@ -1,0 +1,195 @@
+"""Streaming spectral frames: a loudness envelope and MFCC-like coefficients, vectorised over each chunk.
+
+The audio is first averaged down to 11-16 kHz. Frame ``k`` is centred on (analysis) sample ``k * hop`` (the
+first one on sample 0, as if silence preceded the audio). A chunk
+yields every frame whose window it completes; the tail carries over to the next chunk, and :meth:`flush` pads the
+end with silence so the last samples get their frames too. Chunk boundaries therefore never change the result.
+
+Per frame: Hann-weighted RMS level in dBFS (the loudness envelope) and cepstral coefficients 1..12 of a 30-band mel
+spectrum of the pre-emphasised window (coefficient 0, the overall level, is left out so that vowel classification
+does not depend on how loud the voice is).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.track import DEFAULT_FRAME_RATE
+
+Floats = npt.NDArray[np.float32]
+
+MFCC_COUNT = 12
+MEL_BANDS = 30
+MEL_LOW_HZ = 80.0
+MEL_HIGH_HZ = 6000.0
+PRE_EMPHASIS = 0.97
+ANALYSIS_RATE = 11025
+BLOCK_FRAMES = 100
+BRIGHTNESS_LOW_HZ = 700.0
+BRIGHTNESS_HIGH_HZ = 1000.0
+
+
+@dataclass(frozen=True)
+class FeatureFrames:
+    level_db: Floats
+    """Shape (n,): loudness of each frame in dBFS."""
+    mfcc: Floats
+    """Shape (n, MFCC_COUNT)."""
+    brightness_db: Floats
+    """Shape (n,): energy above 1 kHz over energy below 700 Hz (pre-emphasised): high for fricatives."""
+
+    def __len__(self) -> int:
+        return len(self.level_db)
+
+
+def _hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+def _mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+def mel_filterbank(sample_rate: int, fft_size: int, bands: int = MEL_BANDS) -> Floats:
+    """Triangular filters, equally spaced on the mel scale, shape (bands, fft_size // 2 + 1)."""
+    high = min(MEL_HIGH_HZ, sample_rate / 2.0)
+    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(np.array(MEL_LOW_HZ)), _hz_to_mel(np.array(high)), bands + 2))
+    bins_hz = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (bins_hz[None, :] - lower) / (centre - lower)
+    falling = (upper - bins_hz[None, :]) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+
+
+def dct_matrix(inputs: int, outputs: int) -> Floats:
+    """Orthonormal DCT-II rows 1..outputs (row 0, the mean, is dropped)."""
+    n = np.arange(inputs)
+    rows = [np.cos(math.pi * k * (2 * n + 1) / (2 * inputs)) * math.sqrt(2.0 / inputs) for k in range(1, outputs + 1)]
+    return np.array(rows, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _tables(
+    rate: int, window_size: int
+) -> tuple[Floats, Floats, Floats, Floats, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The constant matrices of one analysis rate and window (cached: one utterance is often a second long)."""
+    hann = np.hanning(window_size + 1)[:-1].astype(np.float32)
+    centres = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(MEL_LOW_HZ)), _hz_to_mel(np.array(min(MEL_HIGH_HZ, rate / 2))), MEL_BANDS + 2)
+    )[1:-1]
+    return (
+        hann / hann.sum(),
+        hann[1:],
+        np.ascontiguousarray(mel_filterbank(rate, window_size).T),
+        np.ascontiguousarray(dct_matrix(MEL_BANDS, MFCC_COUNT).T),
+        centres < BRIGHTNESS_LOW_HZ,
+        centres > BRIGHTNESS_HIGH_HZ,
+    )
+
+
+class SpectralAnalyzer:
+    """Feeds PCM in chunks of any size; returns the frames each chunk completes."""
+
+    def __init__(self, sample_rate: int, frame_rate: float = DEFAULT_FRAME_RATE) -> None:
+        if sample_rate < 8000:
+            raise ValueError(f"lip sync needs at least 8000 Hz audio, not {sample_rate}")
+        self.sample_rate = sample_rate
+        # Vowels live below 5 kHz: averaging groups of samples down to 11-16 kHz halves or quarters the work.
+        self.decimation = max(1, sample_rate // ANALYSIS_RATE)
+        rate = sample_rate / self.decimation
+        self.hop = max(1, round(rate / frame_rate))
+        self.frame_rate = rate / self.hop
+        # About 25 ms, a power of two for the FFT: 256 samples at 11-12 kHz, 512 at 16 kHz.
+        self.window_size = 1 << max(7, round(math.log2(0.025 * rate)))
+        self._half = self.window_size // 2
+        tables = _tables(round(rate), self.window_size)
+        self._level_weights, self._spectral_window, self._filters_t, self._dct_t = tables[:4]
+        self._low_bands, self._high_bands = tables[4:]
+        self.reset()
+
+    def reset(self) -> None:
+        self._buffer = np.zeros(self._half, dtype=np.float32)
+        self._undecimated = np.zeros(0, dtype=np.float32)
+        self._samples_seen = 0
+        self._frames_done = 0
+
+    @property
+    def frames_done(self) -> int:
+        return self._frames_done
+
+    def feed(self, pcm: npt.NDArray[np.int16] | Floats) -> FeatureFrames:
+        samples = pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16 else pcm.astype(np.float32, copy=False)
+        if self.decimation > 1:
+            joined = np.concatenate([self._undecimated, samples])
+            usable = len(joined) - len(joined) % self.decimation
+            self._undecimated = joined[usable:]
+            # Summing strided slices is several times faster than a mean over a reshaped axis.
+            total = joined[0 : usable : self.decimation].copy()
+            for phase in range(1, self.decimation):
+                total += joined[phase : usable : self.decimation]
+            samples = total / self.decimation
+        self._samples_seen += len(samples)
+        self._buffer = np.concatenate([self._buffer, samples])
+        return self._take()
+
+    def flush(self) -> FeatureFrames:
+        """The frames centred on the samples fed so far that still lack their right half (padded with silence)."""
+        if len(self._undecimated):
+            self._samples_seen += 1
+            self._buffer = np.concatenate([self._buffer, [self._undecimated.mean()]]).astype(np.float32)
+            self._undecimated = self._undecimated[:0]
+        frames_needed = -(-self._samples_seen // self.hop)
+        missing = frames_needed - self._frames_done
+        if missing <= 0:
+            return self._analyse(np.zeros((0, self.window_size), dtype=np.float32))
+        needed = (missing - 1) * self.hop + self.window_size
+        if len(self._buffer) < needed:
+            self._buffer = np.concatenate([self._buffer, np.zeros(needed - len(self._buffer), dtype=np.float32)])
+        return self._take(limit=missing)
+
+    def _take(self, limit: int | None = None) -> FeatureFrames:
+        count = 0 if len(self._buffer) < self.window_size else (len(self._buffer) - self.window_size) // self.hop + 1
+        if limit is not None:
+            count = min(count, limit)
+        if count == 0:
+            return self._analyse(np.zeros((0, self.window_size), dtype=np.float32))
+        view = np.lib.stride_tricks.sliding_window_view(self._buffer, self.window_size)[:: self.hop][:count]
+        # Blocks of at most a second: larger matrix products start OpenBLAS threads that spin on other cores.
+        blocks = [self._analyse(view[i : i + BLOCK_FRAMES]) for i in range(0, count, BLOCK_FRAMES)]
+        result = (
+            blocks[0]
+            if len(blocks) == 1
+            else FeatureFrames(
+                *(np.concatenate([getattr(b, name) for b in blocks]) for name in ("level_db", "mfcc", "brightness_db"))
+            )
+        )
+        self._buffer = self._buffer[count * self.hop :]
+        self._frames_done += count
+        return result
+
+    def _analyse(self, windows: Floats) -> FeatureFrames:
+        if not len(windows):
+            return FeatureFrames(
+                np.zeros(0, np.float32), np.zeros((0, MFCC_COUNT), np.float32), np.zeros(0, np.float32)
+            )
+        power = np.square(windows) @ self._level_weights
+        level_db = (10.0 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
+        emphasised = (windows[:, 1:] - PRE_EMPHASIS * windows[:, :-1]) * self._spectral_window
+        spectrum = np.fft.rfft(emphasised, n=self.window_size, axis=1)
+        spectrum_power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        mel = spectrum_power @ self._filters_t + 1e-9
+        brightness = 10.0 * np.log10(mel[:, self._high_bands].sum(axis=1) / mel[:, self._low_bands].sum(axis=1))
+        return FeatureFrames(level_db, (np.log(mel) @ self._dct_t).astype(np.float32), brightness.astype(np.float32))
+
+
+def analyse_all(pcm: npt.NDArray[np.int16] | Floats, sample_rate: int) -> tuple[FeatureFrames, float]:
+    """Every frame of a whole clip at once; returns the frames and the actual frame rate."""
+    analyzer = SpectralAnalyzer(sample_rate)
+    parts = (analyzer.feed(pcm), analyzer.flush())
+    names = ("level_db", "mfcc", "brightness_db")
+    return FeatureFrames(*(np.concatenate([getattr(p, name) for p in parts]) for name in names)), analyzer.frame_rate

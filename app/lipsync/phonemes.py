@@ -1,0 +1,175 @@
+# ruff: noqa: RUF001  (IPA letters look like Latin ones on purpose)
+"""The phoneme path: a synthesizer's phoneme marks (espeak's IPA) to raw mouth frames, with coarticulation.
+
+Each phoneme becomes keyframes of mouth weights (openness times vowel shape) that are linearly interpolated on the
+frame grid, so neighbouring sounds blend into each other:
+- vowels hold their shape through their middle; diphthongs glide from the first element to the second;
+- m, b, p close the lips completely (their keys are hard zeros), as do pauses;
+- f and v nearly close them (lower lip to teeth), w, the postalveolars and r round them;
+- every other consonant has no shape of its own: it keeps the mouth part-open and takes the shape of the vowel
+  that follows (anticipatory coarticulation: the lips round during the k of "cool").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.track import DEFAULT_FRAME_RATE, VOWELS, RawFrames
+
+Mouth = tuple[float, tuple[float, float, float, float, float]]
+"""(openness, shape over VOWELS)."""
+
+
+def _shape(**parts: float) -> tuple[float, float, float, float, float]:
+    total = sum(parts.values())
+    return tuple(parts.get(name, 0.0) / total for name in VOWELS)  # type: ignore[return-value]
+
+
+def _table(rows: tuple[tuple[str, Mouth], ...]) -> dict[str, Mouth]:
+    """One entry per letter of each row."""
+    return {letter: mouth for letters, mouth in rows for letter in letters}
+
+
+VOWEL_MOUTHS = _table(
+    (
+        ("aɑɐä", (0.9, _shape(aa=1))),
+        ("æ", (0.85, _shape(aa=0.7, ee=0.3))),
+        ("ʌ", (0.75, _shape(aa=0.8, oh=0.2))),
+        ("iɪɨ", (0.5, _shape(ih=1))),
+        ("yʏ", (0.45, _shape(ou=0.6, ih=0.4))),
+        ("uʊɯ", (0.45, _shape(ou=1))),
+        ("eɛ", (0.65, _shape(ee=1))),
+        ("øœ", (0.6, _shape(oh=0.6, ee=0.4))),
+        ("oɔɒ", (0.75, _shape(oh=1))),
+        ("əɚɜɘɵ", (0.5, _shape(aa=0.5, ee=0.5))),
+    )
+)
+
+CLOSED: Mouth = (0.0, _shape(aa=1))
+CONSONANT_MOUTHS = _table(
+    (
+        ("mbpɱ", CLOSED),
+        ("fv", (0.12, _shape(ih=1))),
+        ("wʍ", (0.3, _shape(ou=1))),
+        ("ʃʒ", (0.3, _shape(ou=0.7, ih=0.3))),
+        ("ɹr", (0.3, _shape(ou=0.6, aa=0.4))),
+    )
+)
+
+SOFT_CONSONANT_OPENNESS = 0.55
+"""A consonant without a shape of its own keeps the mouth this fraction as open as the vowel that follows."""
+VOWEL_SETTLE_S = 0.04
+"""A vowel reaches its full shape this long after it begins (or a third of it, if shorter)."""
+
+
+def _symbols(name: str) -> str:
+    """The base letters of an IPA phoneme name: stress, length and diacritics removed."""
+    decomposed = unicodedata.normalize("NFD", name)
+    return "".join(c for c in decomposed if c not in "ˈˌːˑ'" and not unicodedata.combining(c))
+
+
+def vowel_elements(name: str) -> list[Mouth]:
+    """The vowel targets of a phoneme (two for a diphthong); empty for consonants and pauses."""
+    return [VOWEL_MOUTHS[c] for c in _symbols(name) if c in VOWEL_MOUTHS]
+
+
+def vowel_class(name: str) -> list[str]:
+    """The ground-truth vowel classes of a phoneme (element by element): ``aa``/``ih``/``ou``/``ee``/``oh``, or
+    ``""`` for an element that is none of the five (schwa-like and front-rounded vowels)."""
+    classes = []
+    for _, shape in vowel_elements(name):
+        best = max(shape)
+        classes.append(VOWELS[shape.index(best)] if best >= 0.7 else "")
+    return classes
+
+
+@dataclass(frozen=True)
+class Phone:
+    name: str
+    start_s: float
+    end_s: float
+
+
+def phones_from_marks(marks: Iterable[tuple[float, str]], end_s: float) -> list[Phone]:
+    """Phoneme marks (time in seconds, IPA name; ``""`` is a pause) to segments lasting until the next mark.
+
+    Language switches such as ``(en)`` take no time and are dropped.
+    """
+    timed = sorted((t, n) for t, n in marks if not n.startswith("("))
+    phones = []
+    for index, (start, name) in enumerate(timed):
+        end = timed[index + 1][0] if index + 1 < len(timed) else max(end_s, start)
+        if end > start:
+            phones.append(Phone(name, start, end))
+    return phones
+
+
+def _keys(phones: Sequence[Phone]) -> list[tuple[float, float, npt.NDArray[np.float32]]]:
+    """Keyframes (time, openness, shape) in time order."""
+    keys: list[tuple[float, float, npt.NDArray[np.float32]]] = []
+    closed = np.array(CLOSED[1], np.float32)
+
+    def next_vowel(index: int) -> Mouth | None:
+        for phone in phones[index + 1 :]:
+            elements = vowel_elements(phone.name)
+            if elements:
+                return elements[0]
+            if not phone.name or _symbols(phone.name)[:1] in "mbp":
+                return None
+        return None
+
+    for index, phone in enumerate(phones):
+        duration = phone.end_s - phone.start_s
+        elements = vowel_elements(phone.name)
+        letters = _symbols(phone.name)
+        if elements:
+            settle = min(VOWEL_SETTLE_S, duration / 3)
+            if len(elements) == 1:
+                ((openness, shape),) = elements
+                keys.append((phone.start_s + settle, openness, np.array(shape, np.float32)))
+                keys.append((phone.end_s - settle, openness, np.array(shape, np.float32)))
+            else:
+                first, last = elements[0], elements[-1]
+                keys.append((phone.start_s + settle, first[0], np.array(first[1], np.float32)))
+                keys.append((phone.start_s + duration * 0.45, first[0], np.array(first[1], np.float32)))
+                keys.append((phone.end_s - settle, last[0], np.array(last[1], np.float32)))
+        elif not letters or letters[0] in "mbpɱ":
+            # Pauses and lip closures: closed from (nearly) the start to the very end.
+            keys.append((phone.start_s + min(0.03, duration / 3), 0.0, closed))
+            keys.append((phone.end_s, 0.0, closed))
+        elif letters[0] in CONSONANT_MOUTHS:
+            openness, shape = CONSONANT_MOUTHS[letters[0]]
+            keys.append((phone.start_s + duration / 2, openness, np.array(shape, np.float32)))
+        else:
+            coming = next_vowel(index)
+            if coming is not None:
+                keys.append(
+                    (phone.start_s + duration / 2, coming[0] * SOFT_CONSONANT_OPENNESS, np.array(coming[1], np.float32))
+                )
+    keys.sort(key=lambda key: key[0])
+    return keys
+
+
+def analyse_phonemes(
+    phones: Sequence[Phone], duration_s: float, frame_rate: float = DEFAULT_FRAME_RATE, start_s: float = 0.0
+) -> RawFrames:
+    """Raw frames for ``[start_s, duration_s)`` on the grid ``start_s + i / frame_rate``."""
+    count = max(0, int(np.ceil((duration_s - start_s) * frame_rate)))
+    times = start_s + np.arange(count) / frame_rate
+    keys = _keys(phones)
+    if not keys or not count:
+        shape = np.tile(np.array(CLOSED[1], np.float32), (count, 1))
+        return RawFrames(start_s, frame_rate, np.zeros(count, np.float32), shape)
+    key_times = np.array([k[0] for k in keys])
+    key_weights = np.array([k[1] * k[2] for k in keys], dtype=np.float32)
+    weights = np.stack(
+        [np.interp(times, key_times, key_weights[:, v], left=0.0, right=0.0) for v in range(len(VOWELS))], axis=1
+    )
+    openness = weights.sum(axis=1)
+    shape = np.where(openness[:, None] > 1e-6, weights / np.maximum(openness[:, None], 1e-6), CLOSED[1])
+    return RawFrames(start_s, frame_rate, openness.astype(np.float32), shape.astype(np.float32))

@@ -1,0 +1,280 @@
+"""Per-voice vowel profiles: where each of the five vowels sits in MFCC space for one voice, and how loud it is.
+
+A profile is built by :func:`calibrate`: the voice (any provider) speaks each vowel a few times, and the steady,
+loud frames of each recording give that vowel's mean coefficients; their pooled spread scales the distance. A voice
+that reports its phonemes reads sentences instead, and its vowels are measured where the phonemes say they are. The
+:class:`ProfileStore` keeps one JSON file per voice in the user-data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.features import MFCC_COUNT, analyse_all
+from app.lipsync.phonemes import Phone, vowel_class
+from app.lipsync.track import VOWELS
+
+PROFILE_FORMAT = 1
+MIN_SPREAD = 0.5
+"""Floor of a coefficient's spread, so a coefficient that barely varied in calibration cannot dominate."""
+
+CALIBRATION_PROMPTS: dict[str, dict[str, str]] = {
+    # Letter names or interjections that the voices of a language read as the bare vowel.
+    "en": {"aa": "Ah. Ah. Ah.", "ih": "Ee. Ee. Ee.", "ou": "Ooh. Ooh. Ooh.", "ee": "Eh. Eh. Eh.", "oh": "Oh. Oh. Oh."},
+    "fr": {"aa": "A. A. A.", "ih": "I. I. I.", "ou": "Ou. Ou. Ou.", "ee": "É. É. É.", "oh": "Oh. Oh. Oh."},
+    "ja": {
+        "aa": "あ。あ。あ。",
+        "ih": "い。い。い。",
+        "ou": "う。う。う。",
+        "ee": "え。え。え。",
+        "oh": "お。お。お。",
+    },
+    "*": {"aa": "A. A. A.", "ih": "I. I. I.", "ou": "U. U. U.", "ee": "E. E. E.", "oh": "O. O. O."},
+}
+"""Per language prefix; ``*`` for the languages (German, Spanish, Italian, ...) whose letters name their vowels."""
+
+CALIBRATION_SPEECH: dict[str, list[str]] = {
+    # Sentences rich in the five vowels, for voices that report their phonemes (espeak).
+    "en": [
+        "The quick brown fox jumps over the lazy dog.",
+        "She sells sea shells on the sea shore.",
+        "Who took the good food to school at noon?",
+        "Father wants a large cart of apples.",
+        "Go home and close the old door slowly.",
+        "Ten red hens sat on the wet bed.",
+        "Keep the green sheep in the deep field.",
+    ],
+    "de": [
+        "Der Vater kam am Abend nach Hause.",
+        "Sie liest die Zeitung im Garten.",
+        "Im Sommer ist es warm und schön.",
+        "Die Kuh steht auf der grünen Wiese.",
+        "Der Esel geht langsam über den Weg.",
+        "Ich gebe dir meine rote Rose.",
+        "Wir wohnen in einem großen Haus.",
+    ],
+    "es": [
+        "El gato duerme en la casa blanca.",
+        "Quiero comer un poco de queso.",
+        "Los niños juegan en el parque.",
+        "Mi tío vive cerca del río.",
+        "Todo el mundo come pollo y arroz.",
+        "El sol sale temprano por la mañana.",
+        "Susana usa una blusa azul.",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class CalibrationRecording:
+    pcm: npt.NDArray[np.int16]
+    sample_rate: int
+    phones: list[Phone]
+    """Empty when the provider does not report phonemes."""
+
+
+Synthesize = Callable[[str], Awaitable[CalibrationRecording]]
+"""Speaks a text with the voice being calibrated."""
+
+
+class CalibrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    voice: str
+    means: npt.NDArray[np.float32]
+    """Shape (5, MFCC_COUNT): each vowel's mean coefficients, rows in VOWELS order."""
+    spread: npt.NDArray[np.float32]
+    """Shape (MFCC_COUNT,): the pooled within-vowel standard deviation of each coefficient."""
+    level_db: float
+    """The typical loudness of this voice's vowels (dBFS): the mouth is fully open around it."""
+    closed: npt.NDArray[np.float32] | None = None
+    """Shape (k, MFCC_COUNT): mean coefficients of the voice's lip closures that still sound (m, and the voice bar
+    of b), known when the calibration speech came with phonemes; frames nearer to them than to a vowel close the
+    mouth."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": PROFILE_FORMAT,
+            "voice": self.voice,
+            "level_db": round(self.level_db, 2),
+            "spread": [round(float(v), 4) for v in self.spread],
+            "vowels": {name: [round(float(v), 4) for v in row] for name, row in zip(VOWELS, self.means, strict=True)},
+            "closed": None if self.closed is None else [[round(float(v), 4) for v in row] for row in self.closed],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> VoiceProfile:
+        try:
+            if data["format"] != PROFILE_FORMAT:
+                raise CalibrationError(f"unsupported profile format {data['format']!r}")
+            means = np.array([data["vowels"][name] for name in VOWELS], dtype=np.float32)
+            spread = np.array(data["spread"], dtype=np.float32)
+            closed = None if data.get("closed") is None else np.array(data["closed"], dtype=np.float32)
+            profile = cls(str(data["voice"]), means, spread, float(data["level_db"]), closed)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CalibrationError(f"not a lip-sync voice profile: {error}") from None
+        if means.shape != (len(VOWELS), MFCC_COUNT) or spread.shape != (MFCC_COUNT,):
+            raise CalibrationError("not a lip-sync voice profile: wrong number of coefficients")
+        if closed is not None and (closed.ndim != 2 or closed.shape[1] != MFCC_COUNT or not len(closed)):
+            raise CalibrationError("not a lip-sync voice profile: wrong number of closed-mouth coefficients")
+        finite = [means, spread, np.array([profile.level_db]), closed if closed is not None else np.zeros(1)]
+        if not all(np.isfinite(values).all() for values in finite):
+            raise CalibrationError("not a lip-sync voice profile: values are not finite")
+        return profile
+
+
+def _steady_frames(pcm: npt.NDArray[np.int16], sample_rate: int) -> tuple[npt.NDArray[np.float32], float]:
+    """The coefficients of the loud, steady middle of each spoken vowel, and their median level."""
+    frames, _ = analyse_all(pcm, sample_rate)
+    if not len(frames) or frames.level_db.max() < -60.0:
+        raise CalibrationError("the voice produced no audible audio")
+    loud = frames.level_db > frames.level_db.max() - 10.0
+    # Trim transitions: keep frames whose neighbours two frames away are loud too.
+    steady = loud.copy()
+    steady[2:] &= loud[:-2]
+    steady[:-2] &= loud[2:]
+    chosen = steady if steady.sum() >= 5 else loud
+    return frames.mfcc[chosen], float(np.median(frames.level_db[chosen]))
+
+
+def profile_from_recordings(voice: str, recordings: dict[str, tuple[npt.NDArray[np.int16], int]]) -> VoiceProfile:
+    """A profile from one recording per vowel (PCM, sample rate)."""
+    missing = [name for name in VOWELS if name not in recordings]
+    if missing:
+        raise CalibrationError(f"no recording for {', '.join(missing)}")
+    means, deviations, levels = [], [], []
+    for name in VOWELS:
+        coefficients, level = _steady_frames(*recordings[name])
+        mean = coefficients.mean(axis=0)
+        means.append(mean)
+        deviations.append(coefficients - mean)
+        levels.append(level)
+    spread = np.maximum(np.concatenate(deviations).std(axis=0), MIN_SPREAD)
+    return VoiceProfile(voice, np.array(means, np.float32), spread.astype(np.float32), float(np.median(levels)))
+
+
+def profile_from_speech(voice: str, recordings: list[CalibrationRecording]) -> VoiceProfile:
+    """A profile from running speech whose phonemes are known (a provider that gives phoneme marks): the frames in
+    the middle of each vowel of the five classes, in context, as the voice really says them."""
+    samples: dict[str, list[npt.NDArray[np.float32]]] = {name: [] for name in VOWELS}
+    closures: dict[str, list[npt.NDArray[np.float32]]] = {"m": [], "b": []}
+    levels = []
+    for recording in recordings:
+        frames, frame_rate = analyse_all(recording.pcm, recording.sample_rate)
+        times = np.arange(len(frames)) / frame_rate
+        for phone in recording.phones:
+            classes = vowel_class(phone.name)
+            margin = min(0.02, (phone.end_s - phone.start_s) / 4)
+            inside = (times >= phone.start_s + margin) & (times < phone.end_s - margin)
+            if phone.name.strip("ˈˌ") in closures:
+                closures[phone.name.strip("ˈˌ")].append(frames.mfcc[inside])
+            if len(classes) != 1 or not classes[0]:
+                continue
+            samples[classes[0]].append(frames.mfcc[inside])
+            levels.extend(frames.level_db[inside].tolist())
+    means, deviations = [], []
+    for name in VOWELS:
+        coefficients = np.concatenate(samples[name]) if samples[name] else np.zeros((0, MFCC_COUNT), np.float32)
+        if len(coefficients) < 5:
+            raise CalibrationError(f"the calibration speech has too little of the vowel {name}")
+        mean = coefficients.mean(axis=0)
+        means.append(mean)
+        deviations.append(coefficients - mean)
+    spread = np.maximum(np.concatenate(deviations).std(axis=0), MIN_SPREAD)
+    prototypes = [np.concatenate(found).mean(axis=0) for found in closures.values() if sum(map(len, found)) >= 5]
+    closed = np.array(prototypes, np.float32) if prototypes else None
+    return VoiceProfile(voice, np.array(means, np.float32), spread.astype(np.float32), float(np.median(levels)), closed)
+
+
+def calibration_prompts(language: str) -> dict[str, str]:
+    prefix = language.lower().split("-")[0].split("_")[0]
+    return CALIBRATION_PROMPTS.get(prefix, CALIBRATION_PROMPTS["*"])
+
+
+async def calibrate(voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
+    """Builds the voice's profile; a provider failure propagates as is.
+
+    A voice that reports its phonemes reads a few vowel-rich sentences and its vowels are measured in context (on
+    espeak speech this classifies 79 % of vowel frames right, against 65 % from isolated vowels); any other voice
+    speaks each vowel on its own.
+    """
+    prefix = language.lower().split("-")[0].split("_")[0]
+    sentences = CALIBRATION_SPEECH.get(prefix)
+    if sentences:
+        first = await synthesize(sentences[0])
+        if first.phones:
+            return profile_from_speech(voice, [first] + [await synthesize(text) for text in sentences[1:]])
+    recordings = {}
+    for name, text in calibration_prompts(language).items():
+        spoken = await synthesize(text)
+        recordings[name] = (spoken.pcm, spoken.sample_rate)
+    return profile_from_recordings(voice, recordings)
+
+
+def default_profile() -> VoiceProfile:
+    """The profile shipped with the app (espeak-ng ``en-us`` calibrated by :func:`calibrate`), for new voices."""
+    path = Path(__file__).with_name("default_profile.json")
+    return VoiceProfile.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def profile_key(voice: str) -> str:
+    """A file name for a voice id such as ``espeak:en-us`` or ``openai:alloy``."""
+    key = re.sub(r"[^A-Za-z0-9._-]+", "_", voice).strip("._")
+    return key or "voice"
+
+
+class ProfileStore:
+    """One JSON file per voice under ``<user data>/lipsync/voices``."""
+
+    def __init__(self, user_data_dir: Path) -> None:
+        self.folder = user_data_dir / "lipsync" / "voices"
+
+    def path_of(self, voice: str) -> Path:
+        return self.folder / f"{profile_key(voice)}.json"
+
+    def load(self, voice: str) -> VoiceProfile | None:
+        """The stored profile; None when there is none. A damaged file raises :class:`CalibrationError`."""
+        path = self.path_of(voice)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise CalibrationError(f"cannot read {path}: {error.strerror}") from None
+        try:
+            return VoiceProfile.from_json(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise CalibrationError(f"{path} is not JSON: {error.msg}") from None
+
+    def load_or_default(self, voice: str) -> VoiceProfile:
+        return self.load(voice) or default_profile()
+
+    def save(self, profile: VoiceProfile) -> Path:
+        path = self.path_of(profile.voice)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(profile.to_json(), indent=1), encoding="utf-8")
+        temporary.replace(path)
+        return path
+
+    def voices(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        names = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                names.append(str(json.loads(path.read_text(encoding="utf-8"))["voice"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return names

@@ -1,0 +1,50 @@
+"""Calibration through any speech provider: each calibration text is spoken in a fresh session of the current
+settings, and its audio (with the phoneme marks, when the provider gives them) becomes a calibration recording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from app.lipsync.espeak_voice import phones_of
+from app.lipsync.profile import CalibrationRecording, Synthesize
+from app.speech.events import AudioEvent, ErrorEvent, SpeechMark, SpeechProviderError
+from app.speech.session import SpeechSession
+from app.speech.sink import LinearResampler
+
+
+def session_synthesize(make_session: Callable[[], SpeechSession]) -> Synthesize:
+    """A :data:`~app.lipsync.profile.Synthesize` for any provider; its first error is raised as
+    :class:`~app.speech.events.SpeechProviderError`."""
+
+    async def synthesize(text: str) -> CalibrationRecording:
+        session = make_session()
+        await session.append_text(text)
+        await session.finish()
+        pieces: list[np.ndarray] = []
+        marks: list[SpeechMark] = []
+        rate = 0
+        resampler: LinearResampler | None = None
+        error: ErrorEvent | None = None
+        async for event in session.events():
+            if isinstance(event, AudioEvent):
+                if not rate:
+                    rate = event.sample_rate
+                if event.sample_rate != rate:  # keep one rate; marks of a resampled chunk would be approximate
+                    resampler = resampler or LinearResampler(event.sample_rate, rate)
+                    pieces.append(resampler.process(event.pcm))
+                    continue
+                offset = sum(len(piece) for piece in pieces) - event.start_sample
+                marks.extend(SpeechMark(m.kind, m.sample + offset, name=m.name) for m in event.marks)
+                pieces.append(event.pcm)
+            elif isinstance(event, ErrorEvent) and error is None:
+                error = event
+        if error is not None:
+            raise SpeechProviderError(error.code, error.message, retriable=error.retriable)
+        if not pieces:
+            raise SpeechProviderError("no-audio", f"the provider returned no audio for {text!r}")
+        pcm = np.concatenate(pieces).astype(np.int16)
+        return CalibrationRecording(pcm, rate, phones_of(marks, rate, len(pcm)))
+
+    return synthesize

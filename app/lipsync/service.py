@@ -1,0 +1,98 @@
+"""Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
+the stage output and the optional VMC output.
+
+    lipsync = LipSyncService(sink, bridge, user_data_dir, voice=lambda: "espeak:en-us")
+    speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
+    await lipsync.start()  ...  await lipsync.close()
+
+VMC output is off unless ``vmc=VmcSettings(enabled=True, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from app.lipsync.cues import AnalysisMode, CueScheduler
+from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
+from app.lipsync.shaping import ShapingSettings
+from app.lipsync.stage_output import StageCueOutput
+from app.lipsync.vmc import VmcOutput, VmcSettings
+from app.speech.player import ScheduledAudio, SpeakerHooks
+from app.speech.sink import AudioSink
+from godot_bridge.server.bridge import BridgeServer
+
+
+class LipSyncService:
+    def __init__(
+        self,
+        sink: AudioSink,
+        bridge: BridgeServer | None,
+        user_data_dir: Path,
+        voice: Callable[[], str],
+        *,
+        mode: AnalysisMode = "auto",
+        shaping: ShapingSettings | None = None,
+        vmc: VmcSettings | None = None,
+    ) -> None:
+        self.store = ProfileStore(user_data_dir)
+        self.voice = voice
+        self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)
+        self.stage_output = StageCueOutput(bridge) if bridge is not None else None
+        if self.stage_output is not None:
+            self.scheduler.add_output(self.stage_output)
+        self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
+        if self.vmc_output is not None:
+            self.scheduler.add_output(self.vmc_output)
+
+    def current_profile(self) -> VoiceProfile:
+        """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
+        try:
+            return self.store.load_or_default(self.voice())
+        except CalibrationError:
+            return default_profile()
+
+    async def ensure_profile(self, voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
+        """The voice's profile, calibrated and stored first if it has none (or a damaged one). Call it when the
+        user picks a voice; ``synthesize`` speaks with that voice (:func:`~app.lipsync.provider_voice.
+        session_synthesize` for any provider). Calibration failures propagate."""
+        try:
+            stored = self.store.load(voice)
+        except CalibrationError:
+            stored = None
+        if stored is not None:
+            return stored
+        profile = await calibrate(voice, language, synthesize)
+        self.store.save(profile)
+        return profile
+
+    def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
+        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
+        hooks = hooks or SpeakerHooks()
+        previous_audio, previous_close = hooks.on_audio, hooks.on_mouth_close
+
+        def on_audio(scheduled: ScheduledAudio) -> None:
+            if previous_audio is not None:
+                previous_audio(scheduled)
+            self.scheduler.on_audio(scheduled)
+
+        def on_mouth_close(turn: int) -> None:
+            if previous_close is not None:
+                previous_close(turn)
+            self.scheduler.on_mouth_close(turn)
+
+        hooks.on_audio = on_audio
+        hooks.on_mouth_close = on_mouth_close
+        return hooks
+
+    async def start(self) -> None:
+        if self.stage_output is not None:
+            self.stage_output.start()
+        if self.vmc_output is not None:
+            await self.vmc_output.start()
+
+    async def close(self) -> None:
+        if self.stage_output is not None:
+            await self.stage_output.close()
+        if self.vmc_output is not None:
+            await self.vmc_output.close()

@@ -1,0 +1,89 @@
+"""Shaping raw frames into the cue track: what makes the mouth look right rather than merely follow the numbers.
+
+- Only the two strongest vowels are blended: the wide ``aa`` deforms most, so mixing all five would bias every
+  vowel towards it (AIRI keeps two for the same reason).
+- A silence gate closes the mouth below a minimum openness.
+- Attack is faster than release (one-pole smoothing with separate time constants): mouths snap open and relax
+  from one shape to the next; closing (silence, lips together) is in between, or short closures would not show.
+- The anticipation lead shows each frame earlier than the sound it was computed from, as real mouths move before
+  the sound comes out; possible only because the audio is known before it plays.
+
+The shaper is streaming: its smoothing state carries from one batch of frames to the next.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.lipsync.track import VOWELS, CueTrack, RawFrames
+
+
+@dataclass(frozen=True)
+class ShapingSettings:
+    lead_s: float = 0.030
+    attack_s: float = 0.012
+    release_s: float = 0.045
+    close_s: float = 0.015
+    """Time constant towards a closed mouth (silence, m/b/p): lips shut faster than they change shape, or short
+    closures would never show, but still slower than the attack."""
+    gate: float = 0.08
+    """Openness below this is silence."""
+    ceiling: float = 1.0
+    """The largest weight any viseme receives (some avatars over-open at 1.0)."""
+    runner_up_share: float = 0.6
+    """The second vowel's weight relative to its share of the two."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lead_s <= 0.5:
+            raise ValueError("the anticipation lead must be within 0..500 ms")
+        if min(self.attack_s, self.release_s, self.close_s) <= 0:
+            raise ValueError("attack and release must be positive")
+        if not 0.0 < self.ceiling <= 1.0:
+            raise ValueError("the ceiling must be within (0, 1]")
+
+
+class Shaper:
+    def __init__(self, settings: ShapingSettings | None = None) -> None:
+        self.settings = settings or ShapingSettings()
+        self._state = [0.0] * len(VOWELS)
+
+    def reset(self) -> None:
+        self._state = [0.0] * len(VOWELS)
+
+    def targets(self, raw: RawFrames) -> np.ndarray:
+        """Gated, two-vowel targets (frames, 5), before smoothing."""
+        s = self.settings
+        count = len(raw)
+        if not count:
+            return np.zeros((0, len(VOWELS)), dtype=np.float32)
+        order = np.argsort(-raw.shape, axis=1)
+        rows = np.arange(count)
+        winner, runner = order[:, 0], order[:, 1]
+        top = raw.shape[rows, winner]
+        second = raw.shape[rows, runner] * s.runner_up_share
+        total = np.maximum(top + second, 1e-6)
+        openness = np.where(raw.openness >= s.gate, np.minimum(raw.openness, s.ceiling), 0.0)
+        targets = np.zeros((count, len(VOWELS)), dtype=np.float32)
+        targets[rows, winner] = openness * top / total
+        targets[rows, runner] = openness * second / total
+        return targets
+
+    def shape(self, raw: RawFrames) -> CueTrack:
+        s = self.settings
+        dt = 1.0 / raw.frame_rate
+        attack = 1.0 - math.exp(-dt / s.attack_s)
+        release = 1.0 - math.exp(-dt / s.release_s)
+        close = 1.0 - math.exp(-dt / s.close_s)
+        state = self._state
+        out = []
+        for row in self.targets(raw).tolist():
+            falling = close if not any(row) else release
+            for k, target in enumerate(row):
+                current = state[k]
+                state[k] = current + (target - current) * (attack if target > current else falling)
+            out.append([value if value > 0.01 else 0.0 for value in state])
+        weights = np.array(out, dtype=np.float32).reshape(len(out), len(VOWELS))
+        return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, weights)

@@ -1,0 +1,127 @@
+"""The cue stream to the Godot stage: ``speech.*`` events over the bridge, in order, never blocking the speaker.
+
+Host times become stage times when each event leaves, with the bridge's current clock-offset estimate, so every
+batch is anchored afresh. Events for a stage that is not connected, or that did not announce ``speech.cues``, are
+dropped (the stage closes its mouth on its own when frames stop coming).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from app.lipsync.cues import CueBatch
+from godot_bridge.protocol.messages import Payload, SpeechBegin, SpeechCancel, SpeechCues, SpeechEnd
+from godot_bridge.server.bridge import BridgeServer, StageNotConnected
+
+log = logging.getLogger("app.lipsync.stage")
+
+CAPABILITY = "speech.cues"
+WEIGHT_DECIMALS = 3
+
+_Pending = tuple[str, str, Callable[[], Payload]]
+"""(utterance, type, payload maker called when the event leaves)."""
+
+
+class StageCueOutput:
+    def __init__(self, bridge: BridgeServer) -> None:
+        self.bridge = bridge
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="stage cue sender")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _stage_ms(self, host_ms: float) -> float | None:
+        return self.bridge.clock.to_stage_time(host_ms)
+
+    # -- CueOutput -----------------------------------------------------------------------------------------------
+
+    def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
+        self._put(
+            utterance,
+            "speech.begin",
+            lambda: SpeechBegin(
+                utterance=utterance,
+                host_time_ms=host_time_ms,
+                stage_time_ms=self._stage_ms(host_time_ms),
+                frame_rate=frame_rate,
+                lead_ms=lead_ms,
+            ),
+        )
+
+    def cues(self, batch: CueBatch) -> None:
+        frames = [[round(float(w), WEIGHT_DECIMALS) for w in row] for row in batch.weights.tolist()]
+        self._put(
+            batch.utterance,
+            "speech.cues",
+            lambda: SpeechCues(
+                utterance=batch.utterance,
+                host_time_ms=batch.host_time_ms,
+                stage_time_ms=self._stage_ms(batch.host_time_ms),
+                frame_rate=batch.frame_rate,
+                frames=frames,
+            ),
+        )
+
+    def end(self, utterance: str, host_time_ms: float) -> None:
+        self._put(
+            utterance,
+            "speech.end",
+            lambda: SpeechEnd(
+                utterance=utterance, host_time_ms=host_time_ms, stage_time_ms=self._stage_ms(host_time_ms)
+            ),
+        )
+
+    def cancel(self, utterance: str) -> None:
+        # Whatever of this utterance has not left yet never will; the cancel goes first.
+        self._queue = [item for item in self._queue if item[0] != utterance]
+        self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance)))
+        self._idle.clear()
+        self._wake.set()
+
+    async def drained(self) -> None:
+        """Returns once every queued event has left (for tests and orderly shutdown)."""
+        await self._idle.wait()
+
+    # -- sending -------------------------------------------------------------------------------------------------
+
+    def _put(self, utterance: str, type_: str, make: Callable[[], Payload]) -> None:
+        self._queue.append((utterance, type_, make))
+        self._idle.clear()
+        self._wake.set()
+
+    def _stage_listens(self) -> bool:
+        stage = self.bridge.stage
+        return stage is not None and CAPABILITY in stage.hello.capabilities
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                _utterance, type_, make = self._queue.pop(0)
+                if not self._stage_listens():
+                    continue
+                try:
+                    await self.bridge.send_event(type_, make())
+                    self.sent += 1
+                except StageNotConnected:
+                    continue
+                except Exception:  # a closed socket or an over-size frame must not stop later utterances
+                    log.exception("sending %s to the stage failed", type_)
+            self._idle.set()

@@ -1,0 +1,358 @@
+"""Lip-sync accuracy and cost on espeak speech, where the true phonemes and their times are known.
+
+Evaluation set: sentences in several voices (male and female variants, three languages) at three speeds, each voice
+calibrated first with :func:`app.lipsync.profile.calibrate`. For our audio path, our phoneme path and a
+loudness-only baseline (Open-LLM-VTuber's approach: the RMS of consecutive 20 ms chunks, normalised by the loudest,
+drives the mouth opening from the moment the chunk starts playing), in one run:
+
+- vowel-class agreement on voiced frames: frames inside a vowel whose class is one of the five (schwas and front
+  rounded vowels are not, and are left out) where the strongest cue weight is that vowel; a closed mouth counts as
+  a disagreement. Goal for the audio path: 75 %;
+- mouth-opening onset error: where the mouth must open (the lips part after m/b/p, sound starts after a pause), the
+  time the cue track's openness rises through 0.1 minus the intended moment (the audio onset minus the configured
+  lead). Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened;
+  an onset where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately;
+- CPU per second of audio (process time), goal 1 ms for the audio path: each utterance analysed as espeak delivers
+  it (whole sentences), and once more fed in 60 ms chunks as a streaming provider would.
+
+``python -m benchmarks.lipsync [--sentences N] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.lipsync.audio import AudioLipSync, analyse_audio
+from app.lipsync.espeak_voice import phones_of
+from app.lipsync.phonemes import Phone, analyse_phonemes, vowel_class
+from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
+from app.lipsync.shaping import Shaper, ShapingSettings
+from app.lipsync.track import VOWELS, CueTrack
+from app.speech.espeak import EspeakEngine
+
+GOAL_AGREEMENT = 0.75
+GOAL_ONSET_P95_MS = 20.0
+GOAL_CPU_MS_PER_S = 1.0
+OPEN_THRESHOLD = 0.1
+BASELINE_CHUNK_S = 0.020
+MIN_PAUSE_S = 0.05
+STREAM_CHUNK_S = 0.060
+
+ENGLISH = [
+    "Hello, my name is Bob.",
+    "Five happy fish swim over the boat.",
+    "Please pass me the blue cup of tea.",
+    "We could meet at noon by the old bridge.",
+    "My mother bought a map of Paris.",
+    "The weather is bright and warm today.",
+    "Maybe we should bake more bread.",
+    "I see three green trees in the park.",
+    "Could you open the window, please?",
+    "The moon was pale above the hills.",
+    "Bob put the book back on the shelf.",
+    "Let me know when you are ready to go.",
+    "A big brown bear ate plums by the pool.",
+    "Apples and bananas make a fine snack.",
+]
+GERMAN = [
+    "Guten Morgen, mein Name ist Paul.",
+    "Das Boot fährt über den blauen See.",
+    "Bitte bring mir ein Glas Milch.",
+    "Meine Mutter backt heute Brot.",
+    "Im Park stehen viele alte Bäume.",
+    "Wir treffen uns am Montag um acht.",
+    "Der Mond ist hell und die Nacht ist still.",
+    "Papa malt ein Bild mit bunten Farben.",
+    "Kannst du bitte das Fenster öffnen?",
+    "Bald beginnt der Sommer am Meer.",
+    "Ein kleiner Hund spielt mit dem Ball.",
+    "Morgen gehen wir zusammen baden.",
+    "Die Blumen blühen im Mai.",
+    "Emma isst gerne Obst und Beeren.",
+]
+SPANISH = [
+    "Hola, me llamo Pablo.",
+    "Mi madre compra pan por la mañana.",
+    "El barco navega sobre el mar azul.",
+    "Buenos días, ¿cómo estás hoy?",
+    "Me gusta mucho la música popular.",
+    "Vamos a la playa el domingo.",
+    "El perro bebe agua de la fuente.",
+    "Mi abuela prepara una sopa muy buena.",
+    "La luna brilla sobre las montañas.",
+    "Por favor, abre la ventana.",
+    "Bebemos café con leche en el bar.",
+    "Pedro pinta la puerta de blanco.",
+    "El tomate es rojo y la uva morada.",
+    "Hay muchos libros en la biblioteca.",
+]
+VOICES = {"en-us": ENGLISH, "en-us+f3": ENGLISH, "en": ENGLISH, "de": GERMAN, "es": SPANISH}
+SPEEDS = (140, 175, 230)
+
+
+@dataclass
+class Utterance:
+    voice: str
+    rate: int
+    pcm: npt.NDArray[np.int16]
+    sample_rate: int
+    phones: list[Phone]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+
+@dataclass
+class PathScore:
+    agree: int = 0
+    voiced: int = 0
+    onset_errors_ms: list[float] = field(default_factory=list)
+    missed_onsets: int = 0
+    cpu_s: float = 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def espeak_recording(engine: EspeakEngine, text: str, voice: str, rate: int) -> CalibrationRecording:
+    spoken = engine.synthesize_blocking(text, voice, rate)
+    return CalibrationRecording(
+        spoken.pcm, spoken.sample_rate, phones_of(spoken.marks, spoken.sample_rate, len(spoken.pcm))
+    )
+
+
+def build_set(engine: EspeakEngine, sentences: int) -> tuple[list[Utterance], dict[str, VoiceProfile]]:
+    utterances: list[Utterance] = []
+    profiles: dict[str, VoiceProfile] = {}
+    for voice, texts in VOICES.items():
+
+        async def synthesize(text: str, voice: str = voice) -> CalibrationRecording:
+            return espeak_recording(engine, text, voice, 175)
+
+        profiles[voice] = asyncio.run(calibrate(f"espeak:{voice}", voice, synthesize))
+        for rate in SPEEDS:
+            for text in texts[:sentences]:
+                spoken = espeak_recording(engine, text, voice, rate)
+                utterances.append(Utterance(voice, rate, spoken.pcm, spoken.sample_rate, spoken.phones))
+    return utterances, profiles
+
+
+def truth_classes(phones: list[Phone], times: npt.NDArray[np.float64]) -> list[str]:
+    """The true vowel class at each time ("" outside vowels of the five classes)."""
+    truth = [""] * len(times)
+    for phone in phones:
+        classes = vowel_class(phone.name)
+        if not classes:
+            continue
+        inside = np.nonzero((times >= phone.start_s) & (times < phone.end_s))[0]
+        for index in inside:
+            part = 0 if len(classes) == 1 or times[index] < (phone.start_s + phone.end_s) / 2 else len(classes) - 1
+            truth[index] = classes[part]
+    return truth
+
+
+def envelope_onset(pcm: npt.NDArray[np.int16], sample_rate: int, start_s: float, end_s: float) -> float | None:
+    """The first moment in [start_s, end_s) where the 5 ms RMS rises above 30 dB under the utterance's peak."""
+    hop = sample_rate // 200
+    signal = pcm.astype(np.float32) / 32768.0
+    frames = len(signal) // hop
+    rms_db = 10 * np.log10(np.maximum(np.square(signal[: frames * hop]).reshape(frames, hop).mean(axis=1), 1e-12))
+    threshold = rms_db.max() - 30.0
+    first, last = int(start_s * 200), min(frames, int(np.ceil(end_s * 200)))
+    above = np.nonzero(rms_db[first:last] > threshold)[0]
+    return None if not len(above) else (first + above[0]) / 200.0
+
+
+def intended_onsets(utterance: Utterance) -> list[tuple[float, float]]:
+    """(moment the mouth must open, start of the closure before it) for each syllable that opens the mouth."""
+    onsets = []
+    phones = utterance.phones
+    for index, phone in enumerate(phones):
+        letters = phone.name.strip("ˈˌ")
+        if not letters:  # a pause: the mouth opens when sound starts again (after m/b/p: see below)
+            following = phones[index + 1].name.strip("ˈˌ") if index + 1 < len(phones) else ""
+            if phone.end_s - phone.start_s >= MIN_PAUSE_S and following and following[0] not in "mbp":
+                after = envelope_onset(
+                    utterance.pcm, utterance.sample_rate, phone.end_s - 0.01, phones[index + 1].end_s
+                )
+                if after is not None:
+                    onsets.append((after, phone.start_s))
+        elif letters[0] in "mbp" and index + 1 < len(phones) and vowel_class(phones[index + 1].name):
+            onsets.append((phones[index + 1].start_s, phone.start_s))
+    return onsets
+
+
+def opening_time(track: CueTrack, closure_s: float, intended_s: float) -> float | None:
+    """When openness rises through the threshold near ``intended_s``, after being below it since the closure."""
+    times = track.times()
+    openness = track.openness()
+    window = np.nonzero((times >= closure_s) & (times <= intended_s + 0.15))[0]
+    if len(window) < 2:
+        return None
+    below = openness[window] < OPEN_THRESHOLD
+    if not below.any():
+        return None
+    start = int(np.nonzero(below)[0][0])
+    for offset in range(start + 1, len(window)):
+        i = window[offset]
+        if openness[i] >= OPEN_THRESHOLD and openness[i - 1] < OPEN_THRESHOLD:
+            fraction = (OPEN_THRESHOLD - openness[i - 1]) / max(openness[i] - openness[i - 1], 1e-9)
+            return float(times[i - 1] + fraction * (times[i] - times[i - 1]))
+    return None
+
+
+def baseline_track(utterance: Utterance) -> CueTrack:
+    """Open-LLM-VTuber: RMS of consecutive 20 ms chunks over the loudest chunk, shown while the chunk plays."""
+    chunk = round(BASELINE_CHUNK_S * utterance.sample_rate)
+    count = len(utterance.pcm) // chunk
+    signal = utterance.pcm[: count * chunk].astype(np.float32).reshape(count, chunk) / 32768.0
+    volume = np.sqrt(np.square(signal).mean(axis=1))
+    volume = volume / max(float(volume.max()), 1e-9)
+    # Held for the chunk's 20 ms: resample the step function on a 100 per second grid.
+    times = np.arange(int(count * chunk / utterance.sample_rate * 100)) / 100.0
+    held = volume[np.minimum((times / BASELINE_CHUNK_S).astype(int), count - 1)]
+    weights = np.zeros((len(times), len(VOWELS)), np.float32)
+    weights[:, 0] = held
+    return CueTrack(0.0, 100.0, weights)
+
+
+def score(track: CueTrack, utterance: Utterance, lead_s: float, result: PathScore) -> None:
+    times = np.arange(int(utterance.seconds * 100)) / 100.0
+    truth = truth_classes(utterance.phones, times)
+    shown = track.sample(times - lead_s)  # what the track shows for the sound heard at `times`
+    for index, expected in enumerate(truth):
+        if not expected:
+            continue
+        result.voiced += 1
+        row = shown[index]
+        if row.max() > 0.02 and VOWELS[int(row.argmax())] == expected:
+            result.agree += 1
+    for onset_s, closure_s in intended_onsets(utterance):
+        intended = onset_s - lead_s
+        opened = opening_time(track, closure_s - lead_s, intended)
+        if opened is None:
+            result.missed_onsets += 1
+        else:
+            result.onset_errors_ms.append((opened - intended) * 1000.0)
+
+
+def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
+    started = time.process_time()
+    track = work()
+    result.cpu_s += time.process_time() - started
+    return track
+
+
+def streaming_cost(utterances: list[Utterance], profiles: dict[str, VoiceProfile], settings: ShapingSettings) -> float:
+    """CPU seconds of the audio path fed in 60 ms chunks (a streaming provider), for the same utterances."""
+    started = time.process_time()
+    for utterance in utterances:
+        path = AudioLipSync(profiles[utterance.voice], utterance.sample_rate)
+        shaper = Shaper(settings)
+        chunk = round(STREAM_CHUNK_S * utterance.sample_rate)
+        for start in range(0, len(utterance.pcm), chunk):
+            shaper.shape(path.feed(utterance.pcm[start : start + chunk]))
+        shaper.shape(path.flush())
+    return time.process_time() - started
+
+
+def run(sentences: int) -> dict[str, Any]:
+    engine = EspeakEngine()
+    try:
+        synth_started = time.perf_counter()
+        utterances, profiles = build_set(engine, sentences)
+        synth_s = time.perf_counter() - synth_started
+    finally:
+        engine.close()
+    settings = ShapingSettings()
+    scores = {"audio": PathScore(), "phoneme": PathScore(), "loudness": PathScore()}
+    for utterance in utterances:
+        profile = profiles[utterance.voice]
+        spoken = utterance
+        audio = timed(
+            lambda: Shaper(settings).shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile)),  # noqa: B023
+            scores["audio"],
+        )
+        phoneme = timed(
+            lambda: Shaper(settings).shape(analyse_phonemes(spoken.phones, spoken.seconds)),  # noqa: B023
+            scores["phoneme"],
+        )
+        loudness = timed(lambda: baseline_track(spoken), scores["loudness"])  # noqa: B023
+        score(audio, utterance, settings.lead_s, scores["audio"])
+        score(phoneme, utterance, settings.lead_s, scores["phoneme"])
+        score(loudness, utterance, settings.lead_s, scores["loudness"])
+    audio_s = sum(u.seconds for u in utterances)
+    streaming_cpu_s = streaming_cost(utterances, profiles, settings)
+    report: dict[str, Any] = {
+        "audio_streaming_cpu_ms_per_audio_s": round(streaming_cpu_s * 1000 / audio_s, 3),
+        "utterances": len(utterances),
+        "voices": list(VOICES),
+        "speeds_wpm": list(SPEEDS),
+        "audio_seconds": round(audio_s, 1),
+        "synthesis_seconds": round(synth_s, 1),
+        "lead_ms": settings.lead_s * 1000,
+        "paths": {},
+    }
+    for name, result in scores.items():
+        errors = [abs(e) for e in result.onset_errors_ms]
+        report["paths"][name] = {
+            "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
+            "voiced_frames": result.voiced,
+            "onsets": len(result.onset_errors_ms) + result.missed_onsets,
+            "onsets_missed": result.missed_onsets,
+            "onset_error_median_ms": round(percentile(result.onset_errors_ms, 50), 1),
+            "onset_abs_error_p95_ms": round(percentile(errors, 95), 1),
+            "cpu_ms_per_audio_s": round(result.cpu_s * 1000 / audio_s, 3),
+        }
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lipsync", description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=14, help="sentences per voice and speed (default 14)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = run(args.sentences)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(
+        f"lip sync on {report['utterances']} espeak utterances ({report['audio_seconds']} s of audio; voices "
+        f"{', '.join(report['voices'])}; {'/'.join(map(str, report['speeds_wpm']))} wpm; "
+        f"lead {report['lead_ms']:.0f} ms)"
+    )
+    print(f"{'path':<10}{'vowel agreement':>17}{'onset median':>14}{'|onset| p95':>13}{'missed':>10}{'CPU ms/s':>10}")
+    for name, row in report["paths"].items():
+        print(
+            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{row['onset_error_median_ms']:>12.1f}ms"
+            f"{row['onset_abs_error_p95_ms']:>11.1f}ms{row['onsets_missed']:>5}/{row['onsets']:<4}"
+            f"{row['cpu_ms_per_audio_s']:>10.3f}"
+        )
+    print(
+        f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider): "
+        f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio"
+    )
+    audio = report["paths"]["audio"]
+    print(
+        f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
+        f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
+        f"{audio['onset_abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
+        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

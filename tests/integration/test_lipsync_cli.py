@@ -1,0 +1,100 @@
+"""``python -m app lipsync analyze|calibrate`` and ``python -m app say --cues`` as a user runs them: real processes,
+the real espeak voice, real WAV files; bad input gives a one-line reason and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_app(*args: str, user_data: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, "STAGE_TAMAGOTCHI_USER_DATA": str(user_data)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, width: int = 2, channels: int = 1) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+async def test_say_writes_its_cue_track_and_analyze_reads_the_wav_back(tmp_path: Path) -> None:
+    wav, cues = tmp_path / "hello.wav", tmp_path / "hello.json"
+    code, _out, err = await run_app(
+        "say", "Hello, my name is Bob.", "--out", str(wav), "--cues", str(cues), user_data=tmp_path
+    )
+    assert code == 0, err
+    track = json.loads(cues.read_text())
+    assert track["vowels"] == ["aa", "ih", "ou", "ee", "oh"] and track["frame_rate"] == 100.0
+    frames = track["frames"]
+    with wave.open(str(wav)) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    assert abs(len(frames) / 100.0 - seconds) < 0.05
+    assert frames[0]["t_ms"] == -30.0, "the track leads the audio by 30 ms"
+    assert max(f["aa"] for f in frames) > 0.5 and min(sum(f[v] for v in track["vowels"]) for f in frames) == 0.0
+
+    code, out, err = await run_app("lipsync", "analyze", str(wav), "--json", user_data=tmp_path)
+    assert code == 0, err
+    analysed = json.loads(out)
+    assert analysed["ok"] and analysed["profile"] == "espeak:en-us" and analysed["frame_rate"] >= 60
+    opened = [sum(f[v] for v in analysed["vowels"]) for f in analysed["frames"]]
+    assert max(opened) > 0.5 and opened[0] == 0.0 and opened[-1] < 0.1
+
+    code, out, _ = await run_app("lipsync", "analyze", str(wav), user_data=tmp_path)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["t_ms", "aa", "ih", "ou", "ee", "oh"] and "frames at" in lines[-1]
+
+
+async def test_calibrate_stores_a_profile_that_analyze_uses(tmp_path: Path) -> None:
+    code, out, err = await run_app("lipsync", "calibrate", "--voice", "de", "--json", user_data=tmp_path)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] and report["voice"] == "espeak:de"
+    assert Path(report["path"]).parent == tmp_path / "lipsync" / "voices"
+    tone = (np.sin(np.arange(8000) / 16000 * 2 * np.pi * 220) * 8000).astype("<i2")
+    wav = write_wav(tmp_path / "tone.wav", tone, 16000)
+    code, out, _ = await run_app(
+        "lipsync", "analyze", str(wav), "--voice-profile", "espeak:de", "--json", user_data=tmp_path
+    )
+    assert code == 0 and json.loads(out)["profile"] == "espeak:de"
+
+
+async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
+    (tmp_path / "noise.wav").write_bytes(b"RIFF....not a wav at all")
+    stereo24 = np.zeros(2 * 3 * 1600, np.uint8)
+    write_wav(tmp_path / "stereo24.wav", stereo24, 16000, width=3, channels=2)
+    cases = [
+        (("lipsync", "analyze", str(tmp_path / "missing.wav")), "does not exist"),
+        (("lipsync", "analyze", str(tmp_path / "noise.wav")), "not a PCM WAV"),
+        (("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--voice-profile", "nobody"), "no voice profile"),
+        (("lipsync", "calibrate", "--voice", "xx-nothing"), "no voice"),
+        (("say", "Hi.", "--cues", str(tmp_path / "nowhere" / "c.json")), "does not exist"),
+    ]
+    for args, reason in cases:
+        code, out, err = await run_app(*args, user_data=tmp_path)
+        assert code == 1 and "Traceback" not in err, (args, err)
+        assert len(out.strip().splitlines()) == 1 and reason in out, (args, out)
+    code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--json", user_data=tmp_path)
+    assert code == 0 and len(json.loads(out)["frames"]) >= 9, "24-bit stereo is read (mixed down)"

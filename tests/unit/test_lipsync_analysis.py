@@ -1,0 +1,218 @@
+"""The audio path, shaping and profiles on synthetic signals: vowels made of harmonics under formant envelopes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from app.lipsync.audio import AudioLipSync, analyse_audio
+from app.lipsync.features import SpectralAnalyzer, analyse_all
+from app.lipsync.profile import (
+    CalibrationError,
+    ProfileStore,
+    VoiceProfile,
+    default_profile,
+    profile_from_recordings,
+    profile_key,
+)
+from app.lipsync.shaping import Shaper, ShapingSettings
+from app.lipsync.track import VOWELS, CueTrack, RawFrames
+
+RATE = 22_050
+FORMANTS = {  # Peterson & Barney style averages (Hz) for the five vowels
+    "aa": (730, 1090, 2440),
+    "ih": (270, 2290, 3010),
+    "ou": (300, 870, 2240),
+    "ee": (530, 1840, 2480),
+    "oh": (570, 840, 2410),
+    "m": (250, 1200, 2200),  # a nasal murmur: low first resonance; weak upper ones
+}
+
+
+def vowel(
+    name: str, seconds: float = 0.6, pitch: float = 120.0, level: float = 0.1, rate: int = RATE
+) -> npt.NDArray[np.int16]:
+    """A sustained vowel: harmonics of ``pitch`` weighted by three resonances, with a little vibrato."""
+    t = np.arange(int(seconds * rate)) / rate
+    phase = 2 * np.pi * np.cumsum(pitch * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))) / rate
+    signal = np.zeros_like(t)
+    for harmonic in range(1, int(5000 / pitch)):
+        frequency = harmonic * pitch
+        gain = sum(1.0 / (1.0 + ((frequency - f) / (0.1 * f + 60)) ** 2) for f in FORMANTS[name]) / harmonic**0.5
+        signal += gain * np.sin(harmonic * phase)
+    signal *= level / np.sqrt(np.mean(signal**2))
+    return (np.clip(signal, -1, 1) * 32767).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def synthetic_profile() -> VoiceProfile:
+    # Spoken at two pitches, as a voice varies its pitch while calibrating.
+    return profile_from_recordings(
+        "synthetic",
+        {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS},
+    )
+
+
+def shaped(pcm: npt.NDArray[np.int16], profile: VoiceProfile, rate: int = RATE) -> CueTrack:
+    return Shaper().shape(analyse_audio(pcm, rate, profile))
+
+
+@pytest.mark.parametrize("rate", [16_000, 22_050, 24_000, 44_100, 48_000])
+def test_frames_come_at_least_60_per_second_at_every_rate(rate: int) -> None:
+    analyzer = SpectralAnalyzer(rate)
+    assert analyzer.frame_rate >= 60
+    frames, frame_rate = analyse_all(np.zeros(rate, np.int16), rate)
+    assert len(frames) == pytest.approx(frame_rate, abs=1)
+
+
+def test_chunk_boundaries_do_not_change_the_frames() -> None:
+    pcm = np.concatenate([vowel("aa", 0.3), vowel("ih", 0.3), np.zeros(3000, np.int16)])
+    whole, _ = analyse_all(pcm, RATE)
+    analyzer = SpectralAnalyzer(RATE)
+    rng = np.random.default_rng(1)
+    parts, start = [], 0
+    while start < len(pcm):
+        size = int(rng.integers(1, 2500))
+        parts.append(analyzer.feed(pcm[start : start + size]))
+        start += size
+    parts.append(analyzer.flush())
+    assert sum(len(p) for p in parts) == len(whole)
+    np.testing.assert_allclose(np.concatenate([p.mfcc for p in parts]), whole.mfcc, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.concatenate([p.level_db for p in parts]), whole.level_db, atol=1e-3)
+
+
+def test_streaming_raw_frames_are_numbered_from_the_utterance_start(synthetic_profile: VoiceProfile) -> None:
+    path = AudioLipSync(synthetic_profile, RATE)
+    first = path.feed(vowel("aa", 0.25))
+    second = path.feed(vowel("aa", 0.25))
+    assert first.start_s == 0.0
+    assert second.start_s == pytest.approx(len(first) / path.frame_rate)
+
+
+def test_silence_stays_closed(synthetic_profile: VoiceProfile) -> None:
+    assert not shaped(np.zeros(RATE, np.int16), synthetic_profile).weights.any()
+    hiss = (np.random.default_rng(2).normal(0, 10, RATE)).astype(np.int16)  # about -70 dBFS
+    assert not shaped(hiss, synthetic_profile).weights.any()
+
+
+@pytest.mark.parametrize("name", VOWELS)
+def test_a_sustained_vowel_gives_that_vowel(synthetic_profile: VoiceProfile, name: str) -> None:
+    # Another pitch and level than the calibration, so the profile must generalise.
+    track = shaped(vowel(name, 0.8, pitch=125.0, level=0.05), synthetic_profile)
+    middle = track.weights[15:-15]
+    assert middle.sum(axis=1).min() > 0.5, "the mouth is open while the vowel sounds"
+    winners = [VOWELS[i] for i in middle.argmax(axis=1)]
+    assert winners.count(name) / len(winners) > 0.9, winners
+
+
+def test_a_calibrated_lip_closure_closes_the_mouth_while_it_sounds(synthetic_profile: VoiceProfile) -> None:
+    murmur = vowel("m", 0.6, pitch=125.0, level=0.05)
+    assert shaped(murmur, synthetic_profile).weights[15:-15].sum(axis=1).max() > 0.1, "without it: some opening"
+    prototype, _ = analyse_all(vowel("m", 0.6, pitch=115.0), RATE)
+    closing = VoiceProfile(
+        "with-m",
+        synthetic_profile.means,
+        synthetic_profile.spread,
+        synthetic_profile.level_db,
+        prototype.mfcc[20:-20].mean(axis=0)[None, :],
+    )
+    assert shaped(murmur, closing).weights[15:-15].max() < 0.05
+    # The vowels stay open with the closure known.
+    assert shaped(vowel("aa", 0.6, pitch=125.0, level=0.05), closing).weights[15:-15].sum(axis=1).min() > 0.5
+    assert VoiceProfile.from_json(json.loads(json.dumps(closing.to_json()))).closed is not None
+
+
+def test_the_mouth_opens_before_the_sound_by_the_lead(synthetic_profile: VoiceProfile) -> None:
+    pcm = np.concatenate([np.zeros(RATE // 2, np.int16), vowel("aa", 0.4)])
+    track = Shaper(ShapingSettings(lead_s=0.05)).shape(analyse_audio(pcm, RATE, synthetic_profile))
+    opened = track.times()[np.argmax(track.openness() > 0.1)]
+    assert 0.5 - 0.07 < opened < 0.5 - 0.02
+
+
+def raw(openness: list[float], shapes: list[list[float]]) -> RawFrames:
+    return RawFrames(0.0, 100.0, np.array(openness, np.float32), np.array(shapes, np.float32))
+
+
+def test_shaping_blends_at_most_the_two_strongest_vowels() -> None:
+    frames = raw([0.8] * 30, [[0.3, 0.25, 0.2, 0.15, 0.1]] * 30)
+    track = Shaper().shape(frames)
+    assert ((track.weights > 0).sum(axis=1) <= 2).all()
+    last = track.weights[-1]
+    assert last[0] > last[1] > 0 and not last[2:].any()
+
+
+def test_attack_is_faster_than_release_and_the_gate_closes() -> None:
+    shaper = Shaper(ShapingSettings(lead_s=0.0))
+    up = shaper.shape(raw([1.0] * 20, [[1, 0, 0, 0, 0]] * 20)).weights[:, 0]
+    # Down to another shape (release) and then to silence below the gate.
+    down = shaper.shape(raw([0.5] * 20, [[0, 1, 0, 0, 0]] * 20)).weights[:, 0]
+    frames_to_rise = int(np.argmax(up > 0.9))
+    frames_to_fall = int(np.argmax(down < 0.1))
+    assert frames_to_rise < frames_to_fall
+    gated = shaper.shape(raw([0.05] * 20, [[0, 1, 0, 0, 0]] * 20))
+    assert not gated.weights[-1].any()
+
+
+def test_shaping_in_batches_equals_shaping_at_once() -> None:
+    rng = np.random.default_rng(3)
+    shapes = rng.dirichlet(np.ones(5), 40).astype(np.float32)
+    openness = rng.uniform(0, 1, 40).astype(np.float32)
+    whole = Shaper().shape(RawFrames(0.0, 100.0, openness, shapes))
+    shaper = Shaper()
+    first = shaper.shape(RawFrames(0.0, 100.0, openness[:17], shapes[:17]))
+    second = shaper.shape(RawFrames(0.17, 100.0, openness[17:], shapes[17:]))
+    np.testing.assert_allclose(np.concatenate([first.weights, second.weights]), whole.weights, atol=1e-6)
+    assert whole.start_s == pytest.approx(-0.030)
+
+
+def test_bad_shaping_settings_are_refused() -> None:
+    for bad in ({"lead_s": -0.01}, {"lead_s": 0.6}, {"attack_s": 0.0}, {"ceiling": 0.0}):
+        with pytest.raises(ValueError):
+            ShapingSettings(**bad)
+
+
+def test_profiles_round_trip_through_the_store(tmp_path: Path, synthetic_profile: VoiceProfile) -> None:
+    store = ProfileStore(tmp_path)
+    assert store.load("espeak:en-us") is None
+    assert store.load_or_default("espeak:en-us").voice == default_profile().voice
+    saved = store.save(VoiceProfile("espeak:en-us", synthetic_profile.means, synthetic_profile.spread, -20.0))
+    assert saved.parent == tmp_path / "lipsync" / "voices"
+    loaded = store.load("espeak:en-us")
+    assert loaded is not None and loaded.level_db == -20.0
+    np.testing.assert_allclose(loaded.means, synthetic_profile.means, atol=1e-4)
+    assert store.voices() == ["espeak:en-us"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        json.dumps({"format": 1}),
+        json.dumps({"format": 9}),
+        json.dumps({**default_profile().to_json(), "spread": [1, 2]}),
+    ],
+)
+def test_a_damaged_profile_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    store = ProfileStore(tmp_path)
+    store.path_of("x").parent.mkdir(parents=True)
+    store.path_of("x").write_text(content, encoding="utf-8")
+    with pytest.raises(CalibrationError):
+        store.load("x")
+
+
+def test_profile_file_names_are_safe() -> None:
+    assert profile_key("espeak:en-us+f3") == "espeak_en-us_f3"
+    assert profile_key("../../etc/passwd") == "etc_passwd"
+    assert profile_key("///") == "voice"
+
+
+def test_calibration_without_audio_fails_clearly() -> None:
+    silent = {name: (np.zeros(RATE, np.int16), RATE) for name in VOWELS}
+    with pytest.raises(CalibrationError, match="no audible audio"):
+        profile_from_recordings("mute", silent)
+    with pytest.raises(CalibrationError, match="no recording"):
+        profile_from_recordings("partial", {"aa": (vowel("aa"), RATE)})

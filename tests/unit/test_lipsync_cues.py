@@ -1,0 +1,159 @@
+"""The cue scheduler on the null sink's clock: timing conversion, batching, cancel, end and re-anchoring."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.lipsync.cues import CueBatch, CueScheduler
+from app.lipsync.profile import default_profile
+from app.lipsync.shaping import ShapingSettings
+from app.speech.events import AudioEvent, SpeechMark
+from app.speech.player import ScheduledAudio
+from app.speech.sink import NullSink
+from tests.unit.test_lipsync_analysis import vowel
+
+RATE = 22_050
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
+        self.events.append(("begin", (utterance, host_time_ms, frame_rate, lead_ms)))
+
+    def cues(self, batch: CueBatch) -> None:
+        self.events.append(("cues", batch))
+
+    def end(self, utterance: str, host_time_ms: float) -> None:
+        self.events.append(("end", (utterance, host_time_ms)))
+
+    def cancel(self, utterance: str) -> None:
+        self.events.append(("cancel", utterance))
+
+    def batches(self) -> list[CueBatch]:
+        return [payload for kind, payload in self.events if isinstance(payload, CueBatch)]
+
+
+def play(
+    scheduler: CueScheduler, sink: NullSink, turn: int, pcm: np.ndarray, marks: tuple[SpeechMark, ...] = ()
+) -> ScheduledAudio:
+    """What the Speaker does: the hook, then the write."""
+    start = sink.written()
+    event = AudioEvent(0, pcm, RATE, 0, marks)
+    scheduled = ScheduledAudio(
+        turn, event, pcm, start, RATE, tuple(SpeechMark(m.kind, m.sample + start, name=m.name) for m in marks)
+    )
+    scheduler.on_audio(scheduled)
+    sink.write(pcm)
+    return scheduled
+
+
+def make(clock: ManualClock, **options: object) -> tuple[NullSink, CueScheduler, Recorder]:
+    sink = NullSink(RATE, clock)
+    scheduler = CueScheduler(sink, default_profile, **options)  # type: ignore[arg-type]
+    recorder = Recorder()
+    scheduler.add_output(recorder)
+    return sink, scheduler, recorder
+
+
+async def settle() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def test_batches_are_timed_on_the_sink_clock_minus_the_lead() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio", batch_frames=20, shaping=ShapingSettings(lead_s=0.04))
+    play(scheduler, sink, 1, vowel("aa", 1.0, level=0.1))
+    assert recorder.events == [], "nothing leaves before the audio is written"
+    await settle()
+    kind, (_name, zero_ms, frame_rate, lead_ms) = recorder.events[0]
+    assert kind == "begin" and zero_ms == pytest.approx(100_000.0) and lead_ms == 40.0
+    batches = recorder.batches()
+    assert all(len(b.weights) <= 20 for b in batches)
+    frames = sum(len(b.weights) for b in batches)
+    assert frames >= 0.98 * frame_rate
+    # Batch k starts where batch k-1 ended; frame 0 is due one lead before its audio.
+    assert batches[0].host_time_ms == pytest.approx(100_000.0 - 40.0, abs=0.1)
+    for previous, batch in itertools.pairwise(batches):
+        assert batch.host_time_ms == pytest.approx(
+            previous.host_time_ms + len(previous.weights) * 1000 / frame_rate, abs=0.1
+        )
+    middle = np.concatenate([b.weights for b in batches])[20:-20]
+    assert (middle.argmax(axis=1) == 0).mean() > 0.9 and middle.sum(axis=1).min() > 0.3
+
+
+async def test_a_gap_in_playback_re_anchors_the_next_batches() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio")
+    play(scheduler, sink, 1, vowel("oh", 0.5))
+    await settle()
+    clock.now += 2.0  # the sink starves for 1.5 s: the next chunk starts when it is written
+    play(scheduler, sink, 1, vowel("oh", 0.5))
+    await settle()
+    later = [b for b in recorder.batches() if b.host_time_ms > 101_000.0]
+    assert later, "the second chunk's frames are due after the gap"
+    first_late = min(b.host_time_ms for b in later)
+    # Its first frames (centred in the second chunk) are due at 102 s minus the lead, not at 100.5 s.
+    assert 102_000.0 - 30.0 - 15.0 <= first_late <= 102_000.0 - 30.0 + 15.0
+
+
+async def test_the_end_of_a_heard_turn_sends_end_and_an_abort_sends_cancel() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio")
+    play(scheduler, sink, 1, vowel("ee", 0.5))
+    await settle()
+    clock.now += 0.6
+    scheduler.on_mouth_close(1)
+    kind, (name, end_ms) = recorder.events[-1]
+    assert (kind, name) == ("end", "u1") and end_ms == pytest.approx(100_500.0)
+    play(scheduler, sink, 2, vowel("ee", 0.5))
+    await settle()
+    clock.now += 0.1
+    sink.stop()
+    scheduler.on_mouth_close(2)
+    assert recorder.events[-1] == ("cancel", "u2")
+    scheduler.on_mouth_close(2)  # a second close changes nothing
+    assert recorder.events[-1] == ("cancel", "u2")
+
+
+async def test_cues_not_yet_sent_when_cancelled_are_dropped() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio")
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    sink.stop()
+    scheduler.on_mouth_close(1)  # before the loop stamped the batches
+    await settle()
+    assert recorder.events == []
+
+
+async def test_phoneme_marks_drive_the_mouth_when_the_voice_gives_them() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="auto")
+    # "ma", heard as 0.2 s of m, then 0.3 s of a; the PCM itself is silent, so only the marks can open the mouth.
+    marks = (SpeechMark("phoneme", 0, name="m"), SpeechMark("phoneme", round(0.2 * RATE), name="a"))
+    play(scheduler, sink, 1, np.zeros(round(0.5 * RATE), np.int16), marks)
+    await settle()
+    weights = np.concatenate([b.weights for b in recorder.batches()])
+    assert weights[:15].sum() == 0.0, "closed lips during the m"
+    assert weights[30:45, 0].min() > 0.5, "open on the a"
+
+
+def test_batches_must_fit_the_protocol() -> None:
+    with pytest.raises(ValueError):
+        CueScheduler(NullSink(RATE), default_profile, batch_frames=121)

@@ -1,0 +1,93 @@
+# ruff: noqa: RUF001  (IPA letters look like Latin ones on purpose)
+"""The phoneme path: espeak's IPA phoneme names to mouth shapes, closures and coarticulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.lipsync.phonemes import Phone, analyse_phonemes, phones_from_marks, vowel_class
+from app.lipsync.track import VOWELS
+
+
+def at(frames_openness: np.ndarray, t: float) -> float:
+    return float(frames_openness[round(t * 100)])
+
+
+@pytest.mark.parametrize(
+    ("name", "classes"),
+    [
+        ("ˈɑː", ["aa"]),
+        ("a", ["aa"]),
+        ("æ", ["aa"]),
+        ("iː", ["ih"]),
+        ("ˌɪ", ["ih"]),
+        ("u", ["ou"]),
+        ("ʊ", ["ou"]),
+        ("ɛ", ["ee"]),
+        ("ˈe", ["ee"]),
+        ("ɔ", ["oh"]),
+        ("ˈoʊ", ["oh", "ou"]),
+        ("aɪ", ["aa", "ih"]),
+        ("ə", [""]),  # a schwa is none of the five
+        ("m", []),
+        ("", []),
+    ],
+)
+def test_vowel_classes(name: str, classes: list[str]) -> None:
+    assert vowel_class(name) == classes
+
+
+def test_marks_become_segments_without_language_switches() -> None:
+    phones = phones_from_marks([(0.0, "h"), (0.05, "(en)"), (0.05, "ə"), (0.1, ""), (0.3, "m")], 0.4)
+    assert [(p.name, p.start_s, p.end_s) for p in phones] == [
+        ("h", 0.0, 0.05),
+        ("ə", 0.05, 0.1),
+        ("", 0.1, 0.3),
+        ("m", 0.3, 0.4),
+    ]
+
+
+def test_lips_close_on_m_b_p_and_pauses_and_open_on_vowels() -> None:
+    # "a ma ba pa", a pause, then "a"
+    names = ["a", "m", "a", "b", "a", "p", "a", "", "a"]
+    phones = [Phone(n, i * 0.12, (i + 1) * 0.12) for i, n in enumerate(names)]
+    frames = analyse_phonemes(phones, len(names) * 0.12)
+    for index, name in enumerate(names):
+        middle = index * 0.12 + 0.06
+        if name == "a":
+            assert at(frames.openness, middle) > 0.8
+            assert VOWELS[int(frames.shape[round(middle * 100)].argmax())] == "aa"
+        else:
+            assert at(frames.openness, middle + 0.03) == pytest.approx(0.0, abs=1e-6), name
+
+
+def test_f_and_v_nearly_close_w_rounds() -> None:
+    phones = [Phone("a", 0.0, 0.12), Phone("f", 0.12, 0.24), Phone("a", 0.24, 0.36), Phone("w", 0.36, 0.48)]
+    frames = analyse_phonemes(phones, 0.48)
+    assert 0.05 < at(frames.openness, 0.18) < 0.2
+    assert VOWELS[int(frames.shape[42].argmax())] == "ou"
+
+
+def test_a_soft_consonant_takes_the_shape_of_the_coming_vowel() -> None:
+    # The k of "ku" is rounded; the k of "ki" is spread.
+    for vowel, expected in (("u", "ou"), ("i", "ih")):
+        phones = [Phone("", 0.0, 0.1), Phone("k", 0.1, 0.2), Phone(vowel, 0.2, 0.4)]
+        frames = analyse_phonemes(phones, 0.4)
+        assert 0.1 < at(frames.openness, 0.15) < 0.5
+        assert VOWELS[int(frames.shape[15].argmax())] == expected
+
+
+def test_neighbours_blend_and_diphthongs_glide() -> None:
+    phones = [Phone("a", 0.0, 0.2), Phone("i", 0.2, 0.4)]
+    frames = analyse_phonemes(phones, 0.4)
+    aa, ih = VOWELS.index("aa"), VOWELS.index("ih")
+    boundary = frames.shape[20]
+    assert boundary[aa] > 0.2 and boundary[ih] > 0.2, "the two vowels mix at their boundary"
+    glide = analyse_phonemes([Phone("aɪ", 0.0, 0.3)], 0.3)
+    assert glide.shape[5].argmax() == aa and glide.shape[24].argmax() == ih
+
+
+def test_no_phonemes_means_a_closed_mouth() -> None:
+    frames = analyse_phonemes([], 0.5)
+    assert len(frames) == 50 and not frames.openness.any()
