@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from app.config.model import DEFAULT_REMOTE_DEBUG_URI
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
 from app.models import cli as models_cli
 from app.models.library import LibraryError
@@ -38,13 +39,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _user_data(parser)
     parser.add_argument(
         "--runtime",
-        choices=("native", "web", "attach"),
-        default="native",
-        help="native Godot (default), the Godot web runtime in headless Chromium, or attach to a "
-        "stage you start from the Godot editor",
+        choices=("auto", "native", "embedded", "web", "attach"),
+        help="auto (the app's default: native Godot 4 if found, else the stage embedded in the window), native "
+        "Godot (stage-check's default), the Godot web runtime embedded in the window or in headless Chromium, "
+        "or attach to a stage you start from the Godot editor",
     )
     parser.add_argument("--godot", metavar="PATH", help="the Godot 4 executable (default: searched)")
-    parser.add_argument("--remote-debug", metavar="URI", help="e.g. tcp://127.0.0.1:6007 (native Godot only)")
+    parser.add_argument(
+        "--remote-debug",
+        metavar="URI",
+        nargs="?",
+        const=DEFAULT_REMOTE_DEBUG_URI,
+        help=f"let the Godot editor's debugger see the stage (native Godot; default {DEFAULT_REMOTE_DEBUG_URI})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +178,10 @@ def _run_gui(options: AppOptions) -> int:
 
     from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415
 
+    with contextlib.suppress(ImportError):  # without QtWebEngine the app runs, just without an embedded stage
+        from app.ui.embedded_stage import prepare_web_engine  # noqa: PLC0415
+
+        prepare_web_engine()
     existing = QApplication.instance()
     qt_app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     loop = QtAsyncioLoop(qt_app)
@@ -194,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
     if args.command == "shortcuts":
         return run_shortcuts_command(args)
-    options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
     if args.command == "stage-check":
+        options = AppOptions.create(args.user_data, args.runtime or "native", args.godot, args.remote_debug)
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
-    return _run_gui(options)
+    return _run_gui(AppOptions.create(args.user_data, args.runtime or "auto", args.godot, args.remote_debug))

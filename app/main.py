@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from app.config.model import Settings
 from app.models.default_avatar import NAME, build_default_avatar
 from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
@@ -16,6 +17,7 @@ from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 from godot_bridge.sidecar.attach import AttachLauncher
 from godot_bridge.sidecar.discovery import GodotFinder
+from godot_bridge.sidecar.embedded import EmbeddedLauncher, PageHost
 from godot_bridge.sidecar.launch import StageLauncher
 from godot_bridge.sidecar.manager import SidecarManager, SidecarSettings
 from godot_bridge.sidecar.native import NativeLauncher
@@ -24,7 +26,8 @@ from godot_bridge.sidecar.web_runtime import WebRuntimeError, default_runtime_di
 
 log = logging.getLogger("app")
 
-Runtime = Literal["native", "web", "attach"]
+Runtime = Literal["native", "web", "attach", "embedded", "auto"]
+"""``embedded``: the web runtime inside the app's window; ``auto``: native Godot 4 when found, else embedded."""
 ATTACH_READY_TIMEOUT_S = 600.0
 """A developer starting the stage from the editor needs more than the 20 s a launched stage gets."""
 
@@ -46,6 +49,16 @@ class AppOptions:
     ) -> AppOptions:
         return cls(resolve_user_data_dir(user_data), runtime, godot, remote_debug)
 
+    def with_settings(self, settings: Settings) -> AppOptions:
+        """The command line wins; what it leaves open comes from the Stage settings."""
+        stage = settings.stage
+        return replace(
+            self,
+            runtime=stage.runtime if self.runtime == "auto" else self.runtime,
+            godot=self.godot or stage.godot_path,
+            remote_debug=self.remote_debug or (stage.remote_debug_uri if stage.remote_debug else None),
+        )
+
 
 class LauncherUnavailable(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -54,24 +67,38 @@ class LauncherUnavailable(Exception):
         self.message = message
 
 
-def build_launcher(options: AppOptions) -> StageLauncher:
-    """The launcher for the chosen runtime; raises :class:`LauncherUnavailable` saying what is missing."""
+def build_launcher(options: AppOptions, page_host: PageHost | None = None) -> StageLauncher:
+    """The launcher for the chosen runtime; raises :class:`LauncherUnavailable` saying what is missing.
+
+    ``page_host`` is the window's web view, where the ``embedded`` runtime (and ``auto`` without a native Godot)
+    runs the stage."""
     if options.runtime == "attach":
         return AttachLauncher()
     if options.runtime == "web":
         if find_chromium() is None:
             raise LauncherUnavailable("chromium-not-found", "The web runtime needs Chromium: apt-get install chromium.")
-        try:
-            return WebLauncher(ensure_web_runtime(default_runtime_dir()))
-        except WebRuntimeError as error:
-            raise LauncherUnavailable(
-                "web-runtime-unavailable", f"The Godot web runtime is unavailable: {error}."
-            ) from error
+        return WebLauncher(_web_runtime())
+    if options.runtime == "embedded":
+        if page_host is None:
+            raise LauncherUnavailable("embedded-unavailable", "The embedded stage runs only inside the app's window.")
+        return EmbeddedLauncher(_web_runtime(), page_host)
     discovery = GodotFinder().find(options.godot)
     if discovery.found is None:
+        if options.runtime == "auto" and page_host is not None:
+            log.info("no native Godot 4 (%s): running the stage embedded in the window", discovery.reason)
+            return EmbeddedLauncher(_web_runtime(), page_host)
         raise LauncherUnavailable("godot-not-found", discovery.reason)
     log.info("using Godot %s at %s (%s)", discovery.found.version, discovery.found.path, discovery.found.source)
     return NativeLauncher([str(discovery.found.path)])
+
+
+def _web_runtime() -> Path:
+    try:
+        return ensure_web_runtime(default_runtime_dir())
+    except WebRuntimeError as error:
+        raise LauncherUnavailable(
+            "web-runtime-unavailable", f"The Godot web runtime is unavailable: {error}."
+        ) from error
 
 
 class ManagedStage:
@@ -116,26 +143,32 @@ def open_library(options: AppOptions) -> ModelLibrary:
     return library
 
 
-def build_stage_service(options: AppOptions) -> tuple[StageService, ManagedStage | None]:
-    library = open_library(options)
+def build_stage_runtime(
+    options: AppOptions, library: ModelLibrary, page_host: PageHost | None = None
+) -> tuple[ManagedStage | None, str]:
+    """The stage for these options, or None and why there is none."""
     try:
-        launcher = build_launcher(options)
+        launcher = build_launcher(options, page_host)
     except LauncherUnavailable as missing:
-        return StageService(library, None, missing.message), None
-    stage = ManagedStage(launcher, library, options)
-    return StageService(library, stage), stage
+        return None, missing.message
+    return ManagedStage(launcher, library, options), ""
+
+
+def build_stage_service(
+    options: AppOptions, page_host: PageHost | None = None
+) -> tuple[StageService, ManagedStage | None]:
+    library = open_library(options)
+    stage, missing = build_stage_runtime(options, library, page_host)
+    return StageService(library, stage, missing), stage
 
 
 async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
-    """Show the stage window until the user closes it (Qt is imported here, at the edge, and nowhere else)."""
-    from app.ui.stage_window import StageWindow  # noqa: PLC0415 - keeps the command line free of Qt
+    """Show the tamagotchi window, its tray and settings until the user quits (Qt is imported here, at the edge)."""
+    from app.ui.desktop import DesktopApp  # noqa: PLC0415 - keeps the command line free of Qt
 
-    service, _stage = build_stage_service(options)
-    window = StageWindow(service)
-    window.show()
-    await service.start()
+    desktop = await DesktopApp.open(options, quit_requested)
     try:
         await quit_requested.wait()
     finally:
-        await service.stop()
+        await desktop.close()
     return 0
