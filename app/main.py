@@ -168,6 +168,8 @@ async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
 
     desktop = await DesktopApp.open(options, quit_requested)
     try:
+        # Inside the try: a quit while the stage starts or shows the first avatar still stops the stage.
+        await desktop.stage_service.start()
         await quit_requested.wait()
     finally:
         await desktop.close()

@@ -118,7 +118,6 @@ class DesktopApp:
             log.warning("settings: %s", warning)
         window.show()
         await desktop._bind_shortcuts()
-        desktop._run(stage_service.start())
         return desktop
 
     # -- actions ------------------------------------------------------------------------------------------------
