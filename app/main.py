@@ -12,7 +12,7 @@ from app.config.model import Settings
 from app.models.default_avatar import NAME, build_default_avatar
 from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
-from app.stage_service import StageService, scene_for_model
+from app.stage_service import scene_for_model
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 from godot_bridge.sidecar.attach import AttachLauncher
@@ -152,14 +152,6 @@ def build_stage_runtime(
     except LauncherUnavailable as missing:
         return None, missing.message
     return ManagedStage(launcher, library, options), ""
-
-
-def build_stage_service(
-    options: AppOptions, page_host: PageHost | None = None
-) -> tuple[StageService, ManagedStage | None]:
-    library = open_library(options)
-    stage, missing = build_stage_runtime(options, library, page_host)
-    return StageService(library, stage, missing), stage
 
 
 async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
