@@ -278,9 +278,13 @@ class TamagotchiWindow(QWidget):
         """The stage's rendered alpha channel as it is in the window (``None`` without an embedded stage)."""
         if self.stage_view is None or not self.stage_view.isVisible():
             return None
-        image = self.stage_view.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
-        if image.isNull() or image.width() == 0:
+        view = self.stage_view
+        image = QImage(view.size(), QImage.Format.Format_ARGB32)
+        if image.isNull():
             return None
+        image.fill(Qt.GlobalColor.transparent)
+        # Children only, without the window's background: what is left transparent is what the stage left empty.
+        view.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
         buffer = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
         return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3]
 
