@@ -16,7 +16,8 @@ runtime_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms
   libfontconfig1 libdbus-1-3)
 # Tier-3 tests: the Godot web runtime in headless Chromium (npm fetches the pinned engine), a real X server.
 # dbus-daemon: a private bus for the Wayland shortcut backend's portal calls.
-test_packages=(chromium xvfb xdotool x11-utils nodejs npm dbus-daemon)
+# openbox + xcompmgr + imagemagick: the tamagotchi window on a real desktop (stacking, transparency, screenshots).
+test_packages=(chromium xvfb xdotool x11-utils nodejs npm dbus-daemon openbox xcompmgr imagemagick)
 
 missing=()
 packages=("${runtime_packages[@]}")
