@@ -22,6 +22,7 @@ bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
 	$(PY) -m benchmarks.models
 	$(MAKE) --no-print-directory bench-shortcuts
+	$(PY) -m benchmarks.desktop
 
 bench-shortcuts: setup-test
 	$(PY) -m benchmarks.shortcuts

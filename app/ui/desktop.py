@@ -117,6 +117,7 @@ class DesktopApp:
         for warning in settings.load_warnings:
             log.warning("settings: %s", warning)
         window.show()
+        log.info("window shown")  # benchmarks/desktop.py measures cold start to this line
         await desktop._bind_shortcuts()
         return desktop
 

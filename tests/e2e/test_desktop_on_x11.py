@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,16 +89,18 @@ def _geometry(env: dict[str, str], window: str) -> tuple[int, int, int, int]:
 
 
 def _near(color: QColor, other: QColor, tolerance: int = 12) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(color.getRgb()[:3], other.getRgb()[:3], strict=True))
+    return all(
+        abs(a - b) <= tolerance
+        for a, b in zip(
+            (color.red(), color.green(), color.blue()), (other.red(), other.green(), other.blue()), strict=True
+        )
+    )
 
 
-def _count(image: QImage, box: tuple[int, int, int, int], test: object, step: int = 3) -> int:
+def _count(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor], bool], step: int = 3) -> int:
     x0, y0, width, height = box
     return sum(
-        1
-        for y in range(y0, y0 + height, step)
-        for x in range(x0, x0 + width, step)
-        if test(image.pixelColor(x, y))  # type: ignore[operator]
+        1 for y in range(y0, y0 + height, step) for x in range(x0, x0 + width, step) if test(image.pixelColor(x, y))
     )
 
 
