@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Literal
 
 from app.config.model import Settings
-from app.models.default_avatar import NAME, build_default_avatar
 from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
 from app.stage_service import scene_for_model
@@ -133,6 +132,9 @@ class ManagedStage:
 
 def builtin_avatar() -> tuple[str, bytes]:
     """Tama, generated in code: the avatar a new library starts with, so the app shows someone from the first run."""
+    # Imported here: building Tama needs numpy and the glTF writer, which only a new library uses (faster start).
+    from app.models.default_avatar import NAME, build_default_avatar  # noqa: PLC0415
+
     return f"{NAME} (built-in).vrm", build_default_avatar("1.0")
 
 

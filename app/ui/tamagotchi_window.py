@@ -13,8 +13,8 @@ the mouse; everything else lets clicks through to the windows below. The window'
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QImage, QMouseEvent, QRegion, QScreen
 from PySide6.QtWidgets import (
@@ -32,6 +32,9 @@ from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
 from app.stage_service import StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
+
+if TYPE_CHECKING:
+    import numpy as np
 
 WINDOW_TITLE = "Stage Tamagotchi"
 ALPHA_THRESHOLD = 10
@@ -285,6 +288,8 @@ class TamagotchiWindow(QWidget):
         image.fill(Qt.GlobalColor.transparent)
         # Children only, without the window's background: what is left transparent is what the stage left empty.
         view.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
+        import numpy as np  # noqa: PLC0415 - only with an embedded stage; keeps the start fast
+
         buffer = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
         return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3]
 
@@ -368,6 +373,8 @@ class TamagotchiWindow(QWidget):
 
 def _opaque_region(alpha: np.ndarray, offset: QPoint) -> QRegion:
     """The cells of ``alpha`` holding any pixel at least :data:`ALPHA_THRESHOLD` opaque, as one region."""
+    import numpy as np  # noqa: PLC0415
+
     height, width = alpha.shape
     rows, cols = -(-height // MASK_CELL), -(-width // MASK_CELL)
     padded = np.zeros((rows * MASK_CELL, cols * MASK_CELL), np.uint8)
