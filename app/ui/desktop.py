@@ -22,7 +22,7 @@ from app.config.store import SettingsStore
 from app.main import AppOptions, ManagedStage, build_stage_runtime, open_library
 from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, TOGGLE_WINDOW
 from app.shortcuts.backend import Phase
-from app.shortcuts.select import open_backend
+from app.shortcuts.select import open_shortcut_service
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
 from app.speech_link import NoSpeech, SpeechLink
 from app.stage_service import ApplyError, StageService
@@ -124,7 +124,7 @@ class DesktopApp:
     # -- actions ------------------------------------------------------------------------------------------------
 
     async def _bind_shortcuts(self) -> None:
-        service = ShortcutService(await open_backend(), SettingsBindingStore(self.settings))
+        service = await open_shortcut_service(self.options.user_data, bindings=SettingsBindingStore(self.settings))
         self.shortcuts = service
 
         def on_press(job: Callable[[], None]) -> Callable[[Trigger], None]:
