@@ -3,7 +3,7 @@ PY := .venv/bin/python
 GD_FILES = $(shell find engines/stage-godot -name '*.gd' 2>/dev/null)
 ARGS ?=
 
-.PHONY: run test lint bench bench-shortcuts setup setup-test schema clean
+.PHONY: run test lint bench bench-speech bench-shortcuts setup setup-test schema clean
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -21,11 +21,15 @@ lint:
 bench: setup
 	$(PY) -m benchmarks.bridge $(ARGS)
 	$(PY) -m benchmarks.models
+	$(PY) -m benchmarks.speech
 	$(MAKE) --no-print-directory bench-shortcuts
 	$(PY) -m benchmarks.desktop
 
 bench-shortcuts: setup-test
 	$(PY) -m benchmarks.shortcuts
+
+bench-speech: setup
+	$(PY) -m benchmarks.speech $(ARGS)
 
 setup:
 	@bash scripts/setup.sh

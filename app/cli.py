@@ -26,6 +26,7 @@ from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV
 from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
+from app.speech.cli import add_say_parser, run_say
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON object")
     models_cli.add_parser(commands, _user_data)
     add_shortcuts_command(commands)
+    add_say_parser(commands)
     return parser
 
 
@@ -205,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
     if args.command == "shortcuts":
         return run_shortcuts_command(args)
+    if args.command == "say":
+        return run_say(args)
     if args.command == "stage-check":
         options = AppOptions.create(args.user_data, args.runtime or "native", args.godot, args.remote_debug)
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))

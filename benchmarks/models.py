@@ -9,7 +9,6 @@ is printed too, so the figures can be read against both the CPU bound (hashing) 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.models.library import ModelLibrary
-from app.models.store import HASH_READ_BYTES
+from app.models.store import hash_file
 from app.models.vrm_inspection import inspect_model
 from tests.vrm_factory import build_vrm
 
@@ -33,14 +32,6 @@ def best_of(runs: int, job: Callable[[int], object]) -> float:
         job(run)
         times.append(time.perf_counter() - started)
     return min(times)
-
-
-def hash_only(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as reader:
-        while chunk := reader.read(HASH_READ_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def copy_with_fsync(source: Path, target: Path) -> None:
@@ -62,9 +53,9 @@ def main() -> None:
         source = work / "big.vrm"
         source.write_bytes(build_vrm("1.0", title="Big", thumbnail=os.urandom(args.mib * MiB)))
         size_mb = source.stat().st_size / 1e6
-        hash_only(source)  # warm the page cache, as it is for a file the user just downloaded
+        hash_file(source)  # warm the page cache, as it is for a file the user just downloaded
 
-        hashing = best_of(args.runs, lambda _run: hash_only(source))
+        hashing = best_of(args.runs, lambda _run: hash_file(source))
         inspecting = best_of(args.runs, lambda _run: inspect_model(source))
 
         def import_once(run: int) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import mmap
 import os
 import re
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK_BYTES = 16 << 20
@@ -183,15 +185,27 @@ def _copy_hashing(source: int, target: int) -> tuple[str, int]:
         copying = pool.submit(copy_chunk)
         while copied := copying.result():
             copying = pool.submit(copy_chunk)
-            end = size + copied
-            while size < end:
-                block = os.pread(target, min(HASH_READ_BYTES, end - size), size)
-                if not block:
-                    raise OSError(f"the copy shrank while it was hashed (at byte {size})")
-                digest.update(block)
-                size += len(block)
+            _hash_region(digest, target, size, copied)
+            size += copied
     os.fsync(target)
     return digest.hexdigest(), size
+
+
+def _hash_region(digest: Any, descriptor: int, offset: int, length: int) -> None:
+    """Hash ``length`` bytes of the file at ``offset`` straight from the page cache (mmap, no copy), else by reads."""
+    try:
+        with mmap.mmap(descriptor, length, offset=offset, access=mmap.ACCESS_READ) as view:
+            digest.update(view)
+        return
+    except (OSError, ValueError):
+        pass  # no mmap for this file or platform: read it instead
+    end = offset + length
+    while offset < end:
+        block = os.pread(descriptor, min(HASH_READ_BYTES, end - offset), offset)
+        if not block:
+            raise OSError(f"the copy shrank while it was hashed (at byte {offset})")
+        digest.update(block)
+        offset += len(block)
 
 
 def _chunk_copier(source: int, target: int) -> Callable[[], int]:
