@@ -59,11 +59,13 @@ class StageSettings(Section):
 
 
 class SpeechSettings(Section):
-    provider: Literal["espeak", "openai-compatible"] = "espeak"
+    """Empty strings mean the provider's default. API keys are never here (environment variables, or the keyring)."""
+
+    provider: Literal["espeak", "openai", "openai-compatible", "unspeech-stream"] = "espeak"
     base_url: str = ""
     model: str = ""
     voice: str = ""
-    """API keys are not here: they live in the OS keyring."""
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
 
 
 class LanguageModelSettings(Section):

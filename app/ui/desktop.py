@@ -24,7 +24,9 @@ from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, T
 from app.shortcuts.backend import Phase
 from app.shortcuts.select import open_shortcut_service
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
-from app.speech_link import NoSpeech, SpeechLink
+from app.speech.player import SpeakerHooks
+from app.speech.providers import SpeechSettings as SpeechProviderSettings
+from app.speech_link import SpeakerLink, SpeechLink
 from app.stage_service import ApplyError, StageService
 from app.ui.app_icon import app_icon
 from app.ui.models_page import ModelsPage
@@ -35,6 +37,7 @@ from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray
 
 if TYPE_CHECKING:
+    from app.speech.service import SpeechService
     from app.ui.embedded_stage import WebStageView
 
 log = logging.getLogger("app.ui")
@@ -68,6 +71,7 @@ class DesktopApp:
         self.window = window
         self.quit_requested = quit_requested
         self.shortcuts: ShortcutService | None = None
+        self.speech_service: SpeechService | None = None
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
         self.devtools: QWidget | None = None
@@ -102,7 +106,8 @@ class DesktopApp:
             stage_view.deleteLater()  # a native Godot shows the avatar in its own window
             stage_view = None
         stage_service = StageService(library, stage, missing)
-        speech = NoSpeech()
+        hooks = SpeakerHooks()
+        speech = SpeakerLink(hooks)
         window = TamagotchiWindow(stage_service, settings, speech, stage_view)
         desktop = cls(
             options,
@@ -118,8 +123,25 @@ class DesktopApp:
             log.warning("settings: %s", warning)
         window.show()
         log.info("window shown")  # benchmarks/desktop.py measures cold start to this line
+        desktop._open_speech(hooks)
         await desktop._bind_shortcuts()
         return desktop
+
+    def _open_speech(self, hooks: SpeakerHooks) -> None:
+        """The voice: the default audio device (or the null sink, timed but silent), the provider from Settings."""
+        from app.speech.service import SpeechService  # noqa: PLC0415 - after the window shows (faster start)
+        from app.speech.sink import open_sink  # noqa: PLC0415
+
+        assert isinstance(self.speech, SpeakerLink)
+        try:
+            self.speech_service = SpeechService(
+                open_sink(prefer_device=True), speech_settings(self.settings.settings), hooks
+            )
+        except Exception as error:  # a broken provider setting or voice library: the app runs, and says why
+            log.warning("speech could not start: %s", error)
+            self.speech.unavailable = f"Speech could not start: {error}"
+            return
+        self.speech.attach(self.speech_service)
 
     # -- actions ------------------------------------------------------------------------------------------------
 
@@ -208,9 +230,17 @@ class DesktopApp:
         if old is not None:
             await old.stop()
 
-    def _settings_changed(self, _settings: Settings, changed: Changed) -> None:
+    def _settings_changed(self, settings: Settings, changed: Changed) -> None:
+        if self.speech_service is not None and any(name.startswith("speech.") for name in changed):
+            self._run(self._apply_speech(self.speech_service, settings))
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
+
+    async def _apply_speech(self, service: SpeechService, settings: Settings) -> None:
+        try:
+            await service.apply_settings(speech_settings(settings))
+        except Exception as error:  # an unknown provider: keep the previous one and say so in the bubble
+            log.warning("speech settings not applied: %s", error)
 
     def _run(self, job: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(job)
@@ -223,6 +253,10 @@ class DesktopApp:
         try:
             await self.stage_service.stop()
         finally:
+            if isinstance(self.speech, SpeakerLink):
+                await self.speech.aclose()
+            if self.speech_service is not None:
+                await self.speech_service.close()
             if self.shortcuts is not None:
                 await self.shortcuts.close()
             if self.tray is not None:
@@ -241,3 +275,15 @@ def _web_stage_view() -> WebStageView | None:
         log.warning("QtWebEngine is unavailable (%s): no embedded stage", error)
         return None
     return WebStageView()
+
+
+def speech_settings(settings: Settings) -> SpeechProviderSettings:
+    """The speech service's settings from the Speech page (empty fields: the provider's defaults)."""
+    speech = settings.speech
+    return SpeechProviderSettings(
+        provider=speech.provider,
+        voice=speech.voice or None,
+        model=speech.model or None,
+        base_url=speech.base_url or None,
+        speed=speech.speed,
+    )
