@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from app.config.model import Settings
 from app.models.library import LibraryEntry, ModelLibrary
@@ -128,6 +129,19 @@ class ManagedStage:
 
     def scene_for(self, model: LibraryEntry) -> SceneApply:
         return scene_for_model(model, self.bridge.model_url(model.sha256))
+
+    # -- what the devtools' bridge inspector asks -------------------------------------------------------------
+
+    async def request(self, type_: str, payload: dict[str, Any]) -> str:
+        """Send a hand-written request and return its reply as JSON text (raises what the bridge raises)."""
+        reply = await self.bridge.request(type_, payload)
+        return json.dumps(reply.model_dump(exclude_none=True), ensure_ascii=False)
+
+    def output(self) -> list[tuple[str, str]]:
+        return list(self.manager.output)
+
+    def clock_offset_ms(self) -> float | None:
+        return self.bridge.clock.offset_ms
 
 
 def builtin_avatar() -> tuple[str, bytes]:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 from app.config.model import Settings
 from app.config.service import Changed, SettingsBindingStore, SettingsService
 from app.config.store import SettingsStore
+from app.devtools.envelope_log import EnvelopeLog
 from app.main import AppOptions, ManagedStage, build_stage_runtime, open_library
 from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, TOGGLE_WINDOW
 from app.shortcuts.backend import Phase
@@ -29,6 +30,7 @@ from app.speech.providers import SpeechSettings as SpeechProviderSettings
 from app.speech_link import SpeakerLink, SpeechLink
 from app.stage_service import ApplyError, StageService
 from app.ui.app_icon import app_icon
+from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
 from app.ui.settings_window import SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
@@ -75,6 +77,8 @@ class DesktopApp:
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
         self.devtools: QWidget | None = None
+        self.envelopes = EnvelopeLog()
+        self._watch_bridge(stage)
         self._tasks: set[asyncio.Task[Any]] = set()
         QGuiApplication.setWindowIcon(app_icon())
         self.tray_menu = TrayMenu(
@@ -193,10 +197,17 @@ class DesktopApp:
             self.settings_window.setWindowIcon(app_icon())
         self.settings_window.show_page(page)
 
+    def _watch_bridge(self, stage: ManagedStage | None) -> None:
+        if stage is not None:
+            stage.bridge.observe_frames(self.envelopes.observe)
+
     def open_devtools(self) -> None:
         if self.devtools is None:
             tabs = QTabWidget()
             tabs.setWindowTitle("Stage Tamagotchi devtools")
+            tabs.addTab(
+                BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
+            )
             if self.shortcuts is not None:
                 tabs.addTab(ShortcutsDevtool(self.shortcuts), "Shortcuts")
             tabs.resize(720, 520)
@@ -224,11 +235,9 @@ class DesktopApp:
         options = AppOptions(self.options.user_data, "auto").with_settings(self.settings.settings)
         page_host = self.stage_view if options.runtime in ("auto", "embedded") else None
         stage, missing = build_stage_runtime(options, self.stage_service.library, page_host)
-        old = self.stage
         self.stage, self.options = stage, options
-        await self.stage_service.replace_runtime(stage, missing)
-        if old is not None:
-            await old.stop()
+        self._watch_bridge(stage)
+        await self.stage_service.replace_runtime(stage, missing)  # stops the old stage first
 
     def _settings_changed(self, settings: Settings, changed: Changed) -> None:
         if self.speech_service is not None and any(name.startswith("speech.") for name in changed):
