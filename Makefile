@@ -31,6 +31,10 @@ bench-shortcuts: setup-test
 bench-speech: setup
 	$(PY) -m benchmarks.speech $(ARGS)
 
+package: setup
+	$(PY) -m pip install -q -e '.[package]'
+	$(PY) packaging/build.py
+
 setup:
 	@bash scripts/setup.sh
 

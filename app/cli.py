@@ -27,6 +27,7 @@ from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV
 from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from app.speech.cli import add_say_parser, run_say
+from app.version import app_version
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -57,6 +58,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stage-tamagotchi", description="A desktop body for an AI companion.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     _common(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command")

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QGuiApplication
@@ -37,19 +36,13 @@ from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray
+from app.version import app_version
 
 if TYPE_CHECKING:
     from app.speech.service import SpeechService
     from app.ui.embedded_stage import WebStageView
 
 log = logging.getLogger("app.ui")
-
-
-def app_version() -> str:
-    try:
-        return metadata.version("stage-tamagotchi")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class DesktopApp:
