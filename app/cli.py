@@ -191,7 +191,6 @@ def _run_gui(options: AppOptions) -> int:
     loop = QtAsyncioLoop(qt_app)
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()
-    qt_app.lastWindowClosed.connect(quit_requested.set)
     with loop:
         return loop.run_until_complete(_cancel_on_signals(run_gui(options, quit_requested)))
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QPushButton, QTabWidget, QWidget
 
 from app.config.model import Settings
 from app.config.service import Changed, SettingsBindingStore, SettingsService
@@ -31,7 +31,7 @@ from app.stage_service import ApplyError, StageService
 from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
-from app.ui.settings_window import SettingsWindow, base_versions
+from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
@@ -74,6 +74,9 @@ class DesktopApp:
         self._watch_bridge(stage)
         self._tasks: set[asyncio.Task[Any]] = set()
         QGuiApplication.setWindowIcon(app_icon())
+        # Quitting is the tray's Quit, a shortcut-less close of the window, or a signal; closing the settings window
+        # while the companion is hidden in the tray must not end the app (Qt's default) nor stop the event loop.
+        QGuiApplication.setQuitOnLastWindowClosed(False)
         self.tray_menu = TrayMenu(
             TrayActions(
                 toggle_window=window.toggle_visible,
@@ -184,8 +187,15 @@ class DesktopApp:
             pages: dict[str, QWidget] = {"models": ModelsPage(self.stage_service)}
             if self.shortcuts is not None:
                 pages["shortcuts"] = ShortcutSettingsPage(self.shortcuts, self.shortcut_results)
+            test_voice = QPushButton("Test the voice")
+            test_voice.setObjectName("testVoice")
+            test_voice.clicked.connect(lambda _=False: self.speech.say("Hello! This is how I sound."))
             self.settings_window = SettingsWindow(
-                self.settings, pages, self.versions(), on_restart_stage=lambda: self._run(self.restart_stage())
+                self.settings,
+                pages,
+                self.versions(),
+                on_restart_stage=lambda: self._run(self.restart_stage()),
+                page_extras={"stage": [GodotDetector(self.settings, find_godot)], "speech": [test_voice]},
             )
             self.settings_window.setWindowIcon(app_icon())
         self.settings_window.show_page(page)
@@ -220,6 +230,8 @@ class DesktopApp:
         selected = self.stage_service.library.selected
         if selected is not None:
             versions["Current model"] = f"{selected.name}: {selected.license_summary}"
+        espeak = getattr(self.speech_service, "espeak", None)
+        versions["espeak-ng"] = _espeak_version() if espeak is not None else "not loaded"
         versions["Licenses"] = "Stage Tamagotchi: MIT. Qt for Python: LGPLv3. Godot: MIT."
         return versions
 
@@ -289,3 +301,23 @@ def speech_settings(settings: Settings) -> SpeechProviderSettings:
         base_url=speech.base_url or None,
         speed=speech.speed,
     )
+
+
+def find_godot(path: str | None) -> tuple[bool, str]:
+    """The Stage page's "Detect Godot": the Godot 4 the app would use, with its version, or why there is none."""
+    from godot_bridge.sidecar.discovery import GodotFinder  # noqa: PLC0415
+
+    discovery = GodotFinder().find(path)
+    if discovery.found is None:
+        return False, discovery.reason
+    found = discovery.found
+    return True, f"Godot {found.version.number} ({found.version.raw}) at {found.path}, found via {found.source}"
+
+
+def _espeak_version() -> str:
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return f"the library and voices of espeakng-loader {version('espeakng-loader')} (GPLv3)"
+    except Exception:  # not installed as a distribution (a bundle without metadata)
+        return "bundled"

@@ -187,6 +187,7 @@ class SettingsWindow(QWidget):
         extra_pages: dict[str, QWidget],
         versions: dict[str, str],
         on_restart_stage: Callable[[], None] | None = None,
+        page_extras: dict[str, list[QWidget]] | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Stage Tamagotchi settings")
@@ -203,16 +204,20 @@ class SettingsWindow(QWidget):
             self.forms[section] = form
             built[section] = form
         built["about"] = about_page(versions)
+        extras = {name: list(widgets) for name, widgets in (page_extras or {}).items()}
         if on_restart_stage is not None:
             restart = QPushButton("Restart the stage now")
             restart.setObjectName("restartStage")
             restart.clicked.connect(lambda _=False: on_restart_stage())
+            extras.setdefault("stage", []).append(restart)
+        for name, widgets in extras.items():
             wrapper = QWidget()
             column = QVBoxLayout(wrapper)
-            column.addWidget(built["stage"])
-            column.addWidget(restart, 0, Qt.AlignmentFlag.AlignLeft)
+            column.addWidget(built[name])
+            for widget in widgets:
+                column.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
             column.addStretch(1)
-            built["stage"] = wrapper
+            built[name] = wrapper
         for name, title in PAGE_TITLES.items():
             if name in built:
                 self.page_names.append(name)
@@ -233,3 +238,28 @@ class SettingsWindow(QWidget):
 
     def current_page(self) -> str:
         return self.page_names[self.pages.currentRow()]
+
+
+class GodotDetector(QWidget):
+    """ "Detect Godot": which Godot 4 the Stage page's path (or the search) finds, with its version, or why none."""
+
+    def __init__(self, service: SettingsService, find: Callable[[str | None], tuple[bool, str]]) -> None:
+        super().__init__()
+        self._service = service
+        self._find = find
+        self.button = QPushButton("Detect Godot")
+        self.button.setObjectName("detectGodot")
+        self.result = QLabel()
+        self.result.setObjectName("godotFound")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.button.clicked.connect(lambda _=False: self.detect())
+        row = QVBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
+        row.addWidget(self.result)
+
+    def detect(self) -> None:
+        found, message = self._find(self._service.settings.stage.godot_path)
+        self.result.setText(message)
+        self.result.setStyleSheet("" if found else "color: #c0392b;")

@@ -15,7 +15,7 @@ from app.config.store import SettingsStore
 from app.speech_link import NoSpeech, SpeechEvent, SpeechEvents
 from app.stage_service import StageService
 from app.ui.placement import Screen, screen_key
-from app.ui.settings_window import SettingsWindow, base_versions
+from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu
 from tests.integration.test_stage_service import RecordingRuntime, library_at, vrm_file
@@ -266,3 +266,21 @@ async def test_the_settings_window_edits_every_section_and_shows_refusals_inline
     assert restarts == [True]
     version = window.findChild(QLabel, "version-Stage Tamagotchi")
     assert version is not None and version.text() == "1.2.3"
+
+
+async def test_detect_godot_reports_the_version_or_why_none_is_usable(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = SettingsService(SettingsStore(tmp_path))
+    asked: list[str | None] = []
+
+    def find(path: str | None) -> tuple[bool, str]:
+        asked.append(path)
+        return (True, "Godot 4.6 at /opt/godot4") if path else (False, "Godot 4 not found. Install Godot 4.3 or newer.")
+
+    detector = GodotDetector(settings, find)
+    window = SettingsWindow(settings, {}, base_versions("1"), page_extras={"stage": [detector]})
+    qtbot.addWidget(window)
+    detector.button.click()
+    assert "not found" in detector.result.text() and "c0392b" in detector.result.styleSheet()
+    settings.update("stage", godot_path="/opt/godot4")
+    detector.button.click()
+    assert detector.result.text() == "Godot 4.6 at /opt/godot4" and asked == [None, "/opt/godot4"]
