@@ -31,12 +31,14 @@ from app.stage_service import ApplyError, StageService
 from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
+from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
 from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray
 from app.version import app_version
+from godot_bridge.sidecar.manager import SidecarState
 
 if TYPE_CHECKING:
     from app.speech.service import SpeechService
@@ -201,8 +203,19 @@ class DesktopApp:
         self.settings_window.show_page(page)
 
     def _watch_bridge(self, stage: ManagedStage | None) -> None:
-        if stage is not None:
-            stage.bridge.observe_frames(self.envelopes.observe)
+        if stage is None:
+            return
+        stage.bridge.observe_frames(self.envelopes.observe)
+        if stage.launcher.kind == "native" and QGuiApplication.platformName() == "xcb":
+            embedder = NativeStageEmbedder(self.window, X11WindowFinder())
+
+            def follow(state: SidecarState, _reason: str) -> None:
+                if state is SidecarState.RUNNING:
+                    embedder.stage_running(stage.manager.pid)
+                elif state is not SidecarState.STARTING:
+                    embedder.stage_gone()
+
+            stage.manager.subscribe(follow)
 
     def open_devtools(self) -> None:
         if self.devtools is None:

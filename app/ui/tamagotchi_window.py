@@ -121,11 +121,12 @@ class TamagotchiWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.bubble)
+        self._stage_slot = QVBoxLayout()
+        self._stage_slot.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._stage_slot, 1)
         if stage_view is not None:
             stage_view.setParent(self)
-            layout.addWidget(stage_view, 1)
-        else:
-            layout.addStretch(1)
+            self._stage_slot.addWidget(stage_view)
         layout.addWidget(self.status)
         layout.addWidget(self.controls)
 
@@ -275,6 +276,18 @@ class TamagotchiWindow(QWidget):
 
         set_on_all_desktops(int(self.winId()))
 
+    def set_stage_view(self, view: QWidget | None) -> None:
+        """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
+        if self.stage_view is not None:
+            self._stage_slot.removeWidget(self.stage_view)
+            self.stage_view.setParent(None)
+        self.stage_view = view
+        if view is not None:
+            view.setParent(self)
+            self._stage_slot.addWidget(view)
+            view.show()
+        self.update_click_through()
+
     # -- click-through -----------------------------------------------------------------------------------------
 
     def stage_alpha(self) -> np.ndarray | None:
@@ -291,7 +304,8 @@ class TamagotchiWindow(QWidget):
         import numpy as np  # noqa: PLC0415 - only with an embedded stage; keeps the start fast
 
         buffer = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
-        return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3]
+        # A copy: the array must not outlive the QImage whose memory it would otherwise point into.
+        return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3].copy()
 
     def update_click_through(self) -> None:
         if not self._settings.settings.window.click_through or not self.isVisible():
