@@ -12,11 +12,23 @@ the mouse; everything else lets clicks through to the windows below. The window'
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QImage, QMouseEvent, QRegion, QScreen
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QMouseEvent,
+    QRegion,
+    QScreen,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -30,7 +42,7 @@ from PySide6.QtWidgets import (
 from app.config.model import Corner, Settings, WindowGeometry
 from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
-from app.stage_service import StageService, StageStatus
+from app.stage_service import ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
 
 if TYPE_CHECKING:
@@ -104,10 +116,12 @@ class TamagotchiWindow(QWidget):
         self._speech = speech
         self._screens = screens
         self._quitting = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._drag_from: QPoint | None = None
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("tamagotchi")
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
 
         self.bubble = QLabel()
@@ -323,6 +337,28 @@ class TamagotchiWindow(QWidget):
             self.setMask(region)
         self.mask_updated.emit()
 
+    # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_model(files[0])
+
+    def open_model(self, path: Path) -> None:
+        """Check, store and show a model file; a refusal shows in the status line in plain words."""
+        task = asyncio.ensure_future(self._open_model(path))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_model(self, path: Path) -> None:
+        with contextlib.suppress(ApplyError):  # the stage service reports it through its status
+            await self._stage.apply_file(path)
+
     # -- stage state and speech --------------------------------------------------------------------------------
 
     def _show_status(self, status: StageStatus) -> None:
@@ -330,7 +366,7 @@ class TamagotchiWindow(QWidget):
         detail = status.message if status.phase in ("not-found", "failed") else ""
         self.status_text.setText(words + (f"\n{detail}" if detail and detail != words else ""))
         self.status.setVisible(bool(words))
-        self.fix_button.setVisible(status.phase in ("not-found", "failed"))
+        self.fix_button.setVisible(status.phase == "not-found")
         self.update_click_through()
 
     def _say(self) -> None:

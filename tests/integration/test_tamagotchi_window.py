@@ -284,3 +284,20 @@ async def test_detect_godot_reports_the_version_or_why_none_is_usable(qtbot: QtB
     settings.update("stage", godot_path="/opt/godot4")
     detector.button.click()
     assert detector.result.text() == "Godot 4.6 at /opt/godot4" and asked == [None, "/opt/godot4"]
+
+
+async def test_a_dropped_vrm_becomes_the_avatar_and_a_bad_file_is_refused_in_plain_words(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    runtime = RecordingRuntime()
+    window, stage, _settings, _speech = make_window(qtbot, tmp_path, runtime=runtime)
+    window.show()
+    await stage.start()
+    window.open_model(vrm_file(tmp_path))
+    await until(lambda: stage.status.phase == "applied" and not window.status.isVisible(), 3)
+    assert len(runtime.scenes) == 1
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello")
+    window.open_model(bogus)
+    await until(lambda: "was refused" in window.status_text.text(), 3)
+    assert not window.fix_button.isVisible() and len(runtime.scenes) == 1  # nothing to fix in the settings
