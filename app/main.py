@@ -81,15 +81,20 @@ def build_launcher(options: AppOptions, page_host: PageHost | None = None) -> St
     if options.runtime == "embedded":
         if page_host is None:
             raise LauncherUnavailable("embedded-unavailable", "The embedded stage runs only inside the app's window.")
-        return EmbeddedLauncher(_web_runtime(), page_host)
+        return EmbeddedLauncher(prepare_web_runtime, page_host)
     discovery = GodotFinder().find(options.godot)
     if discovery.found is None:
         if options.runtime == "auto" and page_host is not None:
             log.info("no native Godot 4 (%s): running the stage embedded in the window", discovery.reason)
-            return EmbeddedLauncher(_web_runtime(), page_host)
+            return EmbeddedLauncher(prepare_web_runtime, page_host)
         raise LauncherUnavailable("godot-not-found", discovery.reason)
     log.info("using Godot %s at %s (%s)", discovery.found.version, discovery.found.path, discovery.found.source)
     return NativeLauncher([str(discovery.found.path)])
+
+
+def prepare_web_runtime() -> Path:
+    """The pinned Godot web runtime, fetched with npm and checked by sha256 on first use (slow: run it in a thread)."""
+    return ensure_web_runtime(default_runtime_dir())
 
 
 def _web_runtime() -> Path:

@@ -17,6 +17,7 @@ from typing import Protocol
 from godot_bridge.sidecar.launch import LaunchError, LaunchRequest, LineSink
 from godot_bridge.sidecar.web import start_page_server
 from godot_bridge.sidecar.web_runtime import FILES as RUNTIME_FILES
+from godot_bridge.sidecar.web_runtime import WebRuntimeError
 
 log = logging.getLogger("godot_bridge.sidecar.embedded")
 
@@ -89,8 +90,15 @@ class EmbeddedStageProcess:
 class EmbeddedLauncher:
     kind = "embedded"
 
-    def __init__(self, runtime_dir: Path, host: PageHost, extra_pack_files: dict[str, bytes] | None = None) -> None:
-        self.runtime_dir = runtime_dir
+    def __init__(
+        self,
+        runtime: Path | Callable[[], Path],
+        host: PageHost,
+        extra_pack_files: dict[str, bytes] | None = None,
+    ) -> None:
+        """``runtime``: the runtime's folder, or a function that prepares it (fetching and checking it can take a
+        while on the first start, so it runs in a thread when the stage launches, never before the window shows)."""
+        self.runtime = runtime
         self.host = host
         self.extra_pack_files = extra_pack_files or {}
         self._origins: set[str] = set()
@@ -99,12 +107,19 @@ class EmbeddedLauncher:
         return origin in self._origins
 
     async def launch(self, request: LaunchRequest, on_line: LineSink) -> EmbeddedStageProcess:
-        missing = [name for name in RUNTIME_FILES if not (self.runtime_dir / name).is_file()]
+        if isinstance(self.runtime, Path):
+            runtime_dir = self.runtime
+        else:
+            try:
+                runtime_dir = await asyncio.to_thread(self.runtime)
+            except WebRuntimeError as error:
+                raise LaunchError(f"the Godot web runtime is unavailable: {error}") from error
+        missing = [name for name in RUNTIME_FILES if not (runtime_dir / name).is_file()]
         if missing:
-            raise LaunchError(f"the Godot web runtime in {self.runtime_dir} lacks {', '.join(missing)}")
+            raise LaunchError(f"the Godot web runtime in {runtime_dir} lacks {', '.join(missing)}")
         if request.remote_debug:
             log.warning("--remote-debug is not available in the web runtime; ignoring %s", request.remote_debug)
-        server, engine_exit = await start_page_server(request, self.runtime_dir, self.extra_pack_files, on_line)
+        server, engine_exit = await start_page_server(request, runtime_dir, self.extra_pack_files, on_line)
         origin = server.origin
         self._origins.add(origin)
         loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ import pytest
 
 from godot_bridge.sidecar.embedded import PAGE_CLOSED, EmbeddedLauncher
 from godot_bridge.sidecar.launch import LaunchError, LaunchRequest, StreamName
-from godot_bridge.sidecar.web_runtime import FILES
+from godot_bridge.sidecar.web_runtime import FILES, WebRuntimeError
 
 PROJECT = Path(__file__).resolve().parents[2] / "engines" / "stage-godot"
 
@@ -101,3 +101,27 @@ async def test_a_missing_runtime_or_a_host_that_cannot_show_pages_is_a_launch_er
     with pytest.raises(LaunchError, match="could not show the stage: no web view"):
         await launcher.launch(REQUEST, lambda *_: None)
     assert launcher._origins == set()
+
+
+async def test_the_runtime_is_prepared_when_the_stage_launches_and_its_failure_is_a_launch_error(
+    runtime: Path,
+) -> None:
+    prepared: list[bool] = []
+
+    def prepare() -> Path:
+        prepared.append(True)
+        return runtime
+
+    host = RecordingHost()
+    launcher = EmbeddedLauncher(prepare, host)
+    assert prepared == []  # nothing fetched or checked before the stage starts
+    process = await launcher.launch(REQUEST, lambda *_: None)
+    assert prepared == [True] and len(host.opened) == 1
+    process.terminate()
+    await asyncio.wait_for(process.wait(), 5)
+
+    def unavailable() -> Path:
+        raise WebRuntimeError("npm is needed to fetch the Godot web runtime")
+
+    with pytest.raises(LaunchError, match="the Godot web runtime is unavailable: npm is needed"):
+        await EmbeddedLauncher(unavailable, RecordingHost()).launch(REQUEST, lambda *_: None)
