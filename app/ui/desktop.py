@@ -32,7 +32,7 @@ from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
 from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
-from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
+from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
@@ -197,7 +197,10 @@ class DesktopApp:
                 pages,
                 self.versions(),
                 on_restart_stage=lambda: self._run(self.restart_stage()),
-                page_extras={"stage": [GodotDetector(self.settings, find_godot)], "speech": [test_voice]},
+                page_extras={
+                    "stage": [GodotDetector(self.settings, find_godot)],
+                    "speech": [VoicePicker(self.settings, self.provider_voices), test_voice],
+                },
             )
             self.settings_window.setWindowIcon(app_icon())
         self.settings_window.show_page(page)
@@ -216,6 +219,13 @@ class DesktopApp:
                     embedder.stage_gone()
 
             stage.manager.subscribe(follow)
+
+    def provider_voices(self, provider: str) -> list[tuple[str, str]]:
+        """(voice id, name) pairs the provider offers; espeak lists its own, servers are asked nothing here."""
+        if provider != "espeak" or self.speech_service is None:
+            return []
+        voices = self.speech_service.espeak.voices()
+        return sorted(((v.identifier.rsplit("/", 1)[-1], v.name) for v in voices), key=lambda pair: pair[1])
 
     def open_devtools(self) -> None:
         if self.devtools is None:
