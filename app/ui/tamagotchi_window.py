@@ -266,7 +266,8 @@ class TamagotchiWindow(QWidget):
                 flags |= Qt.WindowType.WindowStaysOnTopHint
             self.setWindowFlags(flags)
             if visible:
-                self.show()
+                self.show()  # showEvent sticks it to every workspace again, or not
+
         self.setWindowOpacity(window.opacity)
         if not window.show_bubble:
             self.bubble.hide()
@@ -279,16 +280,15 @@ class TamagotchiWindow(QWidget):
             self.mask_updated.emit()
 
     def showEvent(self, event: QEvent) -> None:  # noqa: N802
-        if self._settings.settings.window.all_workspaces:
-            self._stick_to_all_workspaces()
+        self._stick_to_all_workspaces(self._settings.settings.window.all_workspaces)
 
-    def _stick_to_all_workspaces(self) -> None:
+    def _stick_to_all_workspaces(self, everywhere: bool) -> None:
         """X11 (EWMH): desktop 0xFFFFFFFF means every workspace. Elsewhere the platform decides."""
         if QGuiApplication.platformName() != "xcb":
             return
         from app.ui.x11_window import set_on_all_desktops  # noqa: PLC0415 - X11 only
 
-        set_on_all_desktops(int(self.winId()))
+        set_on_all_desktops(int(self.winId()), everywhere)
 
     def set_stage_view(self, view: QWidget | None) -> None:
         """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""

@@ -128,6 +128,8 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         _wait_for(log, "stage: applied Showing Tama", app, 90)
         window = _run(env, "xdotool", "search", "--name", "^Stage Tamagotchi$").split()[0]
         x, y, width, height = _geometry(env, window)
+        state = _run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
+        assert "_NET_WM_STATE_ABOVE" in state and "4294967295" in state, state  # above others, on every workspace
         time.sleep(1.5)  # a few rendered frames and a click-through shape update
         shot = _screenshot(env, tmp_path / "desktop.png")
 
