@@ -19,12 +19,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from app.config.cli import add_settings_command, run_settings_command
 from app.config.model import DEFAULT_REMOTE_DEBUG_URI
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
 from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
-from app.paths import USER_DATA_ENV
+from app.paths import USER_DATA_ENV, resolve_user_data_dir
 from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from app.speech.cli import add_say_parser, run_say
 from app.version import app_version
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_cli.add_parser(commands, _user_data)
     add_shortcuts_command(commands)
     add_say_parser(commands)
+    add_settings_command(commands, _user_data)
     return parser
 
 
@@ -210,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_shortcuts_command(args)
     if args.command == "say":
         return run_say(args)
+    if args.command == "settings":
+        return run_settings_command(args, resolve_user_data_dir(args.user_data))
     if args.command == "stage-check":
         options = AppOptions.create(args.user_data, args.runtime or "native", args.godot, args.remote_debug)
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
