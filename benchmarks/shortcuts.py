@@ -3,10 +3,12 @@
 Another X connection in this process holds Ctrl+Alt down and presses K with XTest, once per sample; the shortcut
 service (X11 backend) runs on the same asyncio loop. Figures, over N presses each:
 
+- **send -> action**: from the XTest request leaving this process to the action callback running: the X server
+  delivering the event, the socket hop, the event loop waking up for the fd and the backend and service: what a
+  user's press costs up to the action. The goal is judged on this figure (p99 <= 5 ms), on both loops.
 - **read -> action**: from the moment the backend reads the key event off the X connection's file descriptor to the
-  action callback running: the app's own in-process cost (goal: p99 <= 5 ms).
-- **send -> action**: from the XTest request leaving this process to the action running: X server, socket hops and
-  the loop's wake-up included, as context.
+  action running: the app's own in-process cost, a detail (it starts inside the fd callback, so it leaves out the
+  loop's wake-up).
 - **baseline send -> event**: the same presses to a bare python-xlib grab read by the same kind of fd reader with no
   service around it; ``send -> action`` over it is what the backend and service add end to end.
 - **Qt loop**: ``read -> action`` and ``send -> action`` again with the service on qasync's loop inside Qt (offscreen),
@@ -156,6 +158,13 @@ def measure_on_qt_loop(display_name: str, count: int) -> dict[str, list[float]]:
         loop.close()
 
 
+def goal_met(result: dict[str, Any]) -> bool:
+    """Judged end to end, from the press being sent (the loop's wake-up included), on both loops; read -> action
+    alone would leave the wake-up out."""
+    worst = max(result["send_to_action_ms"]["p99"], result["qt_loop_send_to_action_ms"]["p99"])
+    return bool(worst <= GOAL_P99_MS)
+
+
 @contextlib.contextmanager
 def _x_server(explicit: str | None) -> Iterator[str]:
     if explicit:
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     result["qt_loop_send_to_action_ms"] = percentiles(on_qt["send_to_action"])
     read, sent, base = result["read_to_action_ms"], result["send_to_action_ms"], result["baseline_send_to_event_ms"]
     result["goal_p99_ms"] = GOAL_P99_MS
-    result["goal_met"] = max(read["p99"], result["qt_loop_read_to_action_ms"]["p99"]) <= GOAL_P99_MS
+    result["goal_met"] = goal_met(result)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -191,15 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         return f"  {name:<26} p50 {p['p50']:.3f}  p99 {p['p99']:.3f}  max {p['max']:.3f}"
 
     print(f"global shortcut latency on X11, {args.presses} presses (ms)")
-    print(row("read -> action", read))
-    print(row("send -> action", sent))
+    print(row("send -> action (goal)", sent))
+    print(row("read -> action (detail)", read))
     print(row("baseline send -> event", base))
-    print(row("Qt loop: read -> action", result["qt_loop_read_to_action_ms"]))
     print(row("Qt loop: send -> action", result["qt_loop_send_to_action_ms"]))
+    print(row("Qt loop: read -> action", result["qt_loop_read_to_action_ms"]))
     print(
         f"  ratio send->action / baseline  p50 {sent['p50'] / base['p50']:.2f}x  p99 {sent['p99'] / base['p99']:.2f}x"
     )
-    print(f"  goal read->action p99 <= {GOAL_P99_MS} ms: {'met' if result['goal_met'] else 'NOT met'}")
+    verdict = "met" if result["goal_met"] else "NOT met"
+    print(f"  goal send->action p99 <= {GOAL_P99_MS} ms (asyncio and Qt loop): {verdict}")
     return 0
 
 

@@ -167,3 +167,8 @@ def rebuilt(version: Literal["0.x", "1.0"], change: Callable[[dict[str, Any]], N
     binary = data[20 + json_length + 8 :]
     change(document)
     return pack_glb(document, binary)
+
+
+def chunk_bytes(kind: bytes, data: bytes) -> bytes:
+    """One GLB chunk: length, 4-byte type, data (padded by the caller)."""
+    return struct.pack("<I", len(data)) + kind + data

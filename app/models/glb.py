@@ -20,6 +20,8 @@ CHUNK_HEADER_BYTES = 8
 CHUNK_JSON = 0x4E4F534A
 CHUNK_BIN = 0x004E4942
 MiB = 1 << 20
+MAX_CHUNKS = 64
+"""GLB has a JSON and an optional BIN chunk; unknown ones are allowed, but not without bound."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def read_glb(stream: BinaryIO, size: int, limits: InspectionLimits = DEFAULT_LIM
     warnings: list[str] = []
     bin_offset: int | None = None
     bin_length = 0
+    unknown = 0
     for index, (offset, length, kind) in enumerate(rest, start=1):
         if kind == CHUNK_JSON:
             raise ModelRefused(RefusalCode.BAD_CHUNK, f"Chunk {index} is a second JSON chunk; only one is allowed.")
@@ -82,7 +85,9 @@ def read_glb(stream: BinaryIO, size: int, limits: InspectionLimits = DEFAULT_LIM
                 raise ModelRefused(RefusalCode.BAD_CHUNK, f"Chunk {index} is a BIN chunk; it may only be the second.")
             bin_offset, bin_length = offset, length
         else:
-            warnings.append(f"ignored an unknown chunk of type 0x{kind:08x} ({length:,} bytes)")
+            unknown += 1
+    if unknown:
+        warnings.append(f"ignored {unknown} chunk(s) of unknown type after the JSON and BIN chunks")
     stream.seek(json_offset)
     document = parse_json_chunk(stream.read(json_length), warnings)
     return GlbLayout(declared, json_offset, json_length, bin_offset, bin_length, tuple(warnings)), document
@@ -94,6 +99,10 @@ def _read_chunk_headers(stream: BinaryIO, length: int, limits: InspectionLimits)
     offset = HEADER_BYTES
     while offset < length:
         index = len(chunks)
+        if index >= MAX_CHUNKS:
+            raise ModelRefused(
+                RefusalCode.BAD_CHUNK, f"The file has more than {MAX_CHUNKS} chunks; glTF binaries have two."
+            )
         if length - offset < CHUNK_HEADER_BYTES:
             raise ModelRefused(RefusalCode.BAD_CHUNK, f"Chunk {index} starts {length - offset} bytes before the end.")
         stream.seek(offset)

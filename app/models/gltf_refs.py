@@ -55,8 +55,26 @@ class ReferenceChecker:
     def __init__(self, document: dict[str, Any], layout: GlbLayout) -> None:
         self.document = document
         self.layout = layout
-        self.counts = {key: len(objects(document, key)) for key in TOP_LEVEL_ARRAYS}
+        # Each array is checked for shape once; every lookup after that is O(1) (a file may hold 100k accessors).
+        self.arrays = {key: objects(document, key) for key in TOP_LEVEL_ARRAYS}
+        self.counts = {key: len(items) for key, items in self.arrays.items()}
         self.problems: list[str] = []
+        self._morph_counts: dict[int, int] = {}
+
+    def morph_targets(self, mesh: int) -> int:
+        """Morph targets of ``meshes[mesh]`` (an index already checked), computed once per mesh."""
+        if mesh not in self._morph_counts:
+            self._morph_counts[mesh] = morph_target_count(self.arrays["meshes"][mesh])
+        return self._morph_counts[mesh]
+
+    def size(self, where: str, value: Any, *, default: int = 0) -> int:
+        """A byte count, offset or element count: a non-negative integer, else a problem is recorded (and 0 used)."""
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problems.append(f"{where} is {value!r}, not a size")
+            return 0
+        return value
 
     def index(self, where: str, value: Any, kind: str, *, optional: bool = True, allow_minus_one: bool = False) -> bool:
         """Records a problem unless ``value`` is a valid index into the top-level array ``kind``."""
@@ -72,42 +90,64 @@ class ReferenceChecker:
             return False
         return True
 
+    def position(self, where: str, value: Any, items: list[Any], what: str) -> None:
+        """An index into a list inside an extension (``what`` names it in the message)."""
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(items):
+            self.problems.append(f"{where} is {value!r} but there are {len(items)} {what}")
+
     def check_gltf(self) -> None:
-        doc = self.document
-        buffers = objects(doc, "buffers")
-        for i, buffer in enumerate(buffers):
+        arrays = self.arrays
+        for i, buffer in enumerate(arrays["buffers"]):
             self._buffer(i, buffer)
-        for i, view in enumerate(objects(doc, "bufferViews")):
+        for i, view in enumerate(arrays["bufferViews"]):
+            offset = self.size(f"bufferViews[{i}].byteOffset", view.get("byteOffset"))
+            length = self.size(f"bufferViews[{i}].byteLength", view.get("byteLength"))
+            self.size(f"bufferViews[{i}].byteStride", view.get("byteStride"))
             if self.index(f"bufferViews[{i}].buffer", view.get("buffer"), "buffers", optional=False):
-                end = _int(view.get("byteOffset", 0)) + _int(view.get("byteLength"))
-                available = _int(buffers[view["buffer"]].get("byteLength"))
-                if end > available:
-                    self.problems.append(f"bufferViews[{i}] ends at byte {end:,} of a {available:,}-byte buffer")
-        for i, accessor in enumerate(objects(doc, "accessors")):
+                available = _int(arrays["buffers"][view["buffer"]].get("byteLength"))
+                if offset + length > available:
+                    self.problems.append(
+                        f"bufferViews[{i}] ends at byte {offset + length:,} of a {available:,}-byte buffer"
+                    )
+        for i, accessor in enumerate(arrays["accessors"]):
             self._accessor(i, accessor)
-        for i, image in enumerate(objects(doc, "images")):
+        for i, image in enumerate(arrays["images"]):
             self.index(f"images[{i}].bufferView", image.get("bufferView"), "bufferViews")
             uri = image.get("uri")
             if isinstance(uri, str) and not uri.startswith("data:"):
                 self.problems.append(f"images[{i}] is an outside file ({uri[:60]}) that the .vrm does not contain")
-        for i, texture in enumerate(objects(doc, "textures")):
+        for i, texture in enumerate(arrays["textures"]):
             self.index(f"textures[{i}].source", texture.get("source"), "images")
             self.index(f"textures[{i}].sampler", texture.get("sampler"), "samplers")
-        for i, material in enumerate(objects(doc, "materials")):
+        for i, material in enumerate(arrays["materials"]):
             for where, value in _texture_refs(material, f"materials[{i}]"):
                 self.index(where, value, "textures", optional=False)
-        for i, mesh in enumerate(objects(doc, "meshes")):
+        for i, mesh in enumerate(arrays["meshes"]):
             self._mesh(i, mesh)
         self._nodes()
-        for i, skin in enumerate(objects(doc, "skins")):
-            for j, joint in enumerate(_list(skin.get("joints"))):
+        for i, skin in enumerate(arrays["skins"]):
+            for j, joint in enumerate(as_list(skin.get("joints"))):
                 self.index(f"skins[{i}].joints[{j}]", joint, "nodes", optional=False)
             self.index(f"skins[{i}].skeleton", skin.get("skeleton"), "nodes")
             self.index(f"skins[{i}].inverseBindMatrices", skin.get("inverseBindMatrices"), "accessors")
-        for i, scene in enumerate(objects(doc, "scenes")):
-            for j, node in enumerate(_list(scene.get("nodes"))):
+        for i, animation in enumerate(arrays["animations"]):
+            self._animation(i, animation)
+        for i, scene in enumerate(arrays["scenes"]):
+            for j, node in enumerate(as_list(scene.get("nodes"))):
                 self.index(f"scenes[{i}].nodes[{j}]", node, "nodes", optional=False)
-        self.index("scene", doc.get("scene"), "scenes")
+        self.index("scene", self.document.get("scene"), "scenes")
+
+    def _animation(self, i: int, animation: dict[str, Any]) -> None:
+        samplers = as_list(animation.get("samplers"))
+        for j, sampler in enumerate(dicts(samplers)):
+            for key in ("input", "output"):
+                self.index(f"animations[{i}].samplers[{j}].{key}", sampler.get(key), "accessors", optional=False)
+        for j, channel in enumerate(dicts(animation.get("channels"))):
+            where = f"animations[{i}].channels[{j}]"
+            chosen = channel.get("sampler")
+            if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < len(samplers):
+                self.problems.append(f"{where}.sampler is {chosen!r} but the animation has {len(samplers)} samplers")
+            self.index(f"{where}.target.node", as_dict(channel.get("target")).get("node"), "nodes")
 
     def _buffer(self, i: int, buffer: dict[str, Any]) -> None:
         uri = buffer.get("uri")
@@ -123,25 +163,34 @@ class ReferenceChecker:
             self.problems.append(f"buffers[{i}] is an outside file ({uri[:60]}) that the .vrm does not contain")
 
     def _accessor(self, i: int, accessor: dict[str, Any]) -> None:
-        if not self.index(f"accessors[{i}].bufferView", accessor.get("bufferView"), "bufferViews"):
+        where = f"accessors[{i}]"
+        count = self.size(f"{where}.count", accessor.get("count"))
+        offset = self.size(f"{where}.byteOffset", accessor.get("byteOffset"))
+        sparse = accessor.get("sparse")
+        if isinstance(sparse, dict):
+            self.size(f"{where}.sparse.count", sparse.get("count"))
+            for part in ("indices", "values"):
+                section = sparse.get(part)
+                view = section.get("bufferView") if isinstance(section, dict) else None
+                self.index(f"{where}.sparse.{part}.bufferView", view, "bufferViews", optional=False)
+        if not self.index(f"{where}.bufferView", accessor.get("bufferView"), "bufferViews"):
             return
         element = _COMPONENT_BYTES.get(_int(accessor.get("componentType")), 0) * _COMPONENTS.get(
             str(accessor.get("type")), 0
         )
-        count = _int(accessor.get("count"))
         if not element or not count:
             return
-        view = objects(self.document, "bufferViews")[accessor["bufferView"]]
+        view = self.arrays["bufferViews"][accessor["bufferView"]]
         stride = _int(view.get("byteStride")) or element
-        end = _int(accessor.get("byteOffset", 0)) + stride * (count - 1) + element
+        end = offset + stride * (count - 1) + element
         if end > _int(view.get("byteLength")):
             self.problems.append(
-                f"accessors[{i}] needs {end:,} bytes of bufferViews[{accessor['bufferView']}], "
+                f"{where} needs {end:,} bytes of bufferViews[{accessor['bufferView']}], "
                 f"which has {_int(view.get('byteLength')):,}"
             )
 
     def _mesh(self, i: int, mesh: dict[str, Any]) -> None:
-        for j, primitive in enumerate(_list(mesh.get("primitives"))):
+        for j, primitive in enumerate(as_list(mesh.get("primitives"))):
             if not isinstance(primitive, dict):
                 self.problems.append(f"meshes[{i}].primitives[{j}] is not an object")
                 continue
@@ -151,18 +200,18 @@ class ReferenceChecker:
                 self.index(f"{where}.attributes.{name}", accessor, "accessors", optional=False)
             self.index(f"{where}.indices", primitive.get("indices"), "accessors")
             self.index(f"{where}.material", primitive.get("material"), "materials")
-            for k, target in enumerate(_list(primitive.get("targets"))):
+            for k, target in enumerate(as_list(primitive.get("targets"))):
                 for name, accessor in target.items() if isinstance(target, dict) else ():
                     self.index(f"{where}.targets[{k}].{name}", accessor, "accessors", optional=False)
 
     def _nodes(self) -> None:
-        nodes = objects(self.document, "nodes")
+        nodes = self.arrays["nodes"]
         parents: dict[int, int] = {}
         for i, node in enumerate(nodes):
             self.index(f"nodes[{i}].mesh", node.get("mesh"), "meshes")
             self.index(f"nodes[{i}].skin", node.get("skin"), "skins")
             self.index(f"nodes[{i}].camera", node.get("camera"), "cameras")
-            for j, child in enumerate(_list(node.get("children"))):
+            for j, child in enumerate(as_list(node.get("children"))):
                 if self.index(f"nodes[{i}].children[{j}]", child, "nodes", optional=False):
                     if child in parents or child == i:
                         self.problems.append(f"nodes[{child}] has more than one parent")
@@ -202,8 +251,18 @@ def _texture_refs(value: Any, where: str) -> Iterator[tuple[str, Any]]:
             yield from _texture_refs(item, f"{where}[{i}]")
 
 
-def _list(value: Any) -> list[Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (lenient reading of optional parts)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """A list's items, with anything that is not an object read as an empty one."""
+    return [as_dict(item) for item in as_list(value)]
 
 
 def _int(value: Any) -> int:

@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.models.glb import DEFAULT_LIMITS, InspectionLimits
 from app.models.refusals import ModelRefused
-from app.models.store import ModelFiles, fsync_dir, hash_file, write_file_atomically
+from app.models.store import ModelFiles, fsync_dir, hash_file, unused_name, write_file_atomically
 from app.models.vrm_inspection import ModelInspection, inspect_model
+from app.models.vrm_meta import clean_text
 
 log = logging.getLogger("app.models")
 
@@ -86,23 +87,31 @@ class LibraryEntry:
     def model_id(self) -> str:
         return f"sha256:{self.sha256}"
 
+    def _meta(self) -> dict[str, Any]:
+        meta = self.inspection.get("meta")
+        return meta if isinstance(meta, dict) else {}
+
     @property
     def name(self) -> str:
         """What to call it: the avatar's own title, else the file it came from."""
-        title = self.inspection.get("meta", {}).get("title")
+        title = self._meta().get("title")
         return title if isinstance(title, str) and title else self.file_name
 
     @property
     def vrm_version(self) -> str:
-        return str(self.inspection.get("vrm_version", "?"))
+        version = self.inspection.get("vrm_version")
+        return version if isinstance(version, str) else "?"
 
     @property
     def authors(self) -> list[str]:
-        return list(self.inspection.get("meta", {}).get("authors", []))
+        authors = self._meta().get("authors")
+        return [a for a in authors if isinstance(a, str)] if isinstance(authors, list) else []
 
     @property
     def license_summary(self) -> str:
-        return str(self.inspection.get("meta", {}).get("license", {}).get("summary", "Unknown license"))
+        license_info = self._meta().get("license")
+        summary = license_info.get("summary") if isinstance(license_info, dict) else None
+        return summary if isinstance(summary, str) else "Unknown license"
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,11 @@ class ModelLibrary:
             self._warn(f"the library folder cannot be changed ({error.strerror or error}); it is read-only for now")
             self._index = self._read_index_quietly()
             return self.warnings
+        except Exception as error:  # a defect must not keep the app from starting; the files stay as they are
+            log.exception("model library: could not open %s", self.root)
+            self._warn(f"the library could not be opened ({error}); showing what the index lists")
+            self._index = self._read_index_quietly()
+            return self.warnings
         if first_start and self._builtin_avatar is not None:
             self._add_builtin()
         return self.warnings
@@ -195,13 +209,20 @@ class ModelLibrary:
         """Called with the lock held: the index as it should be, written back if anything had to change."""
         for path in self.files.clean_orphans():
             log.info("model library: removed the unfinished copy %s", path.name)
-        for path in self.root.glob(f"{INDEX_NAME}.tmp-*.part"):
-            path.unlink(missing_ok=True)
+        for pattern in (f"{INDEX_NAME}.tmp-*.part", ".builtin-*.vrm"):
+            for path in self.root.glob(pattern):
+                path.unlink(missing_ok=True)
         index, changed = self._load_index()
-        known = {item.sha256 for item in index.models}
+        unique = {item.sha256: item for item in reversed(index.models)}
+        if len(unique) != len(index.models):
+            index.models = [item for item in index.models if unique.get(item.sha256) is item]
+            changed = True
+        known = {item.sha256 for item in index.models} | set(self._salvage)
+        rebuilt = changed and not index.models
         for sha256 in self.files.pending_removals():
-            if sha256 in known:
-                self.files.undo_removal(sha256)  # the index still lists it: the removal never happened
+            if sha256 in known or rebuilt:
+                # The index still lists it, or cannot say: the removal never happened (nothing is lost).
+                self.files.undo_removal(sha256)
             else:
                 self.files.finish_removal(sha256)
         kept = []
@@ -257,7 +278,7 @@ class ModelLibrary:
 
     def _set_aside_index(self, label: str, why: str, data: Any) -> LibraryIndex:
         stamp = self._clock().strftime("%Y%m%dT%H%M%SZ")
-        target = self.index_path.with_name(f"{INDEX_NAME}.{label}-{stamp}")
+        target = unused_name(self.index_path.with_name(f"{INDEX_NAME}.{label}-{stamp}"))
         os.replace(self.index_path, target)
         fsync_dir(self.root)
         self._warn(f"the library index {why}; it was moved to {target.name} and the library rebuilt from the files")
@@ -282,6 +303,9 @@ class ModelLibrary:
             inspection = inspect_model(path, self._limits, with_thumbnail=False)
         except ModelRefused as refused:
             self._warn(f"models/{path.name} is not a usable VRM ({refused.message}); left out of the library")
+            return None
+        except (OSError, ValueError) as error:
+            self._warn(f"models/{path.name} could not be read back ({error}); left where it is, out of the library")
             return None
         name = salvaged.get("fileName")
         imported = salvaged.get("importedAt")
@@ -334,18 +358,19 @@ class ModelLibrary:
                 if existing is not None:
                     self._index = index
                     return ImportResult(self._entry(existing), False, inspection.warnings)
-                item = IndexEntry(
-                    sha256=staged.sha256,
-                    size=staged.size,
-                    file_name=file_name or source.name,
-                    imported_at=self._now(),
-                    builtin=builtin,
-                    inspection=inspection.to_json(),
-                )
-                index.models.append(item)
                 try:
+                    item = IndexEntry(
+                        sha256=staged.sha256,
+                        size=staged.size,
+                        file_name=clean_text(file_name or source.name, 255) or f"{staged.sha256[:12]}.vrm",
+                        imported_at=self._now(),
+                        builtin=builtin,
+                        inspection=inspection.to_json(),
+                    )
+                    index.models.append(item)
                     self._write(index)
-                except OSError:
+                except (OSError, ValueError):
+                    # Not listed, so not kept: a model file the index does not know would be adopted at start.
                     if created:
                         with contextlib.suppress(OSError):
                             self.files.delete(staged.sha256)
@@ -355,6 +380,10 @@ class ModelLibrary:
         except OSError as error:
             self.files.discard(staged)
             raise self._store_failed(source, error) from None
+        except ValueError as error:
+            self.files.discard(staged)
+            log.exception("model library: could not record %s", source)
+            raise LibraryError("store_failed", f"Could not record {source.name} in the library ({error}).") from None
 
     def select(self, reference: str) -> LibraryEntry:
         entry = self.find(reference)
@@ -387,8 +416,12 @@ class ModelLibrary:
         return entry
 
     def reload(self) -> None:
-        """Pick up changes another process made (the command line while the app runs)."""
-        self._index = self._read_index_quietly()
+        """Pick up changes another process made (the command line while the app runs); keeps what it has if the
+        index cannot be read right now."""
+        try:
+            self._index = LibraryIndex.model_validate_json(self.index_path.read_bytes())
+        except (OSError, ValueError) as error:
+            log.warning("model library: kept the library as it was; the index could not be read again: %s", error)
 
     def _change(self, mutate: Callable[[LibraryIndex], None], what: str) -> None:
         try:
@@ -419,17 +452,26 @@ class ModelLibrary:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """An exclusive lock on the library across processes (POSIX ``flock``; elsewhere in-process only)."""
+        """An exclusive lock on the library across processes and threads (``flock``; ``msvcrt.locking`` on Windows)."""
         self.root.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if sys.platform != "win32":
+            if sys.platform == "win32":
+                import msvcrt  # noqa: PLC0415 - Windows only
+
+                while True:
+                    try:
+                        msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)  # retries for about 10 s, then raises
+                        break
+                    except OSError:
+                        continue
+            else:
                 import fcntl  # noqa: PLC0415 - POSIX only
 
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(descriptor)
+            os.close(descriptor)  # closing releases the lock on both
 
     def _store_failed(self, source: Path, error: OSError) -> LibraryError:
         reason = error.strerror or str(error)

@@ -47,6 +47,8 @@ class ModelRefused(Exception):
     """The file cannot be used as an avatar. ``code`` is stable; ``message`` is for a person."""
 
     def __init__(self, code: RefusalCode, message: str, detected_format: str | None = None) -> None:
+        # Messages quote the file (names, URIs): unpaired surrogates would break printing and logging.
+        message = message.encode("utf-8", "replace").decode("utf-8")
         super().__init__(message)
         self.code = code
         self.message = message

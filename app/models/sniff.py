@@ -7,7 +7,7 @@ wraps the .vrm they wanted, a Git LFS pointer or a saved web page instead of the
 
 from __future__ import annotations
 
-import zipfile
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,22 +42,20 @@ def detect_format(head: bytes, path: Path | None = None) -> DetectedFormat | Non
         return DetectedFormat("fbx", "an FBX model (text)", "Export it as VRM, for example with UniVRM or Blender.")
     if stripped.startswith("version https://git-lfs.github.com/spec/"):
         return DetectedFormat(
-            "git-lfs-pointer", "a Git LFS pointer, not the model itself", "Download the real file (git lfs pull)."
+            "git-lfs-pointer",
+            "a Git LFS pointer (a placeholder for the model)",
+            "Download the real file (git lfs pull).",
         )
     if stripped[:15].lower().startswith(("<!doctype html", "<html")):
-        return DetectedFormat(
-            "html", "a web page, not a model", "The download saved a page instead of the file: download it again."
-        )
+        return DetectedFormat("html", "a web page", "The download saved a page instead of the file: download it again.")
     if stripped.startswith("{"):
         if '"FileReferences"' in text and '"Moc"' in text:
             return DetectedFormat(
                 "live2d", "a Live2D Cubism model description (model3.json)", "Live2D models are 2D; use a VRM avatar."
             )
         if '"asset"' in text:
-            return DetectedFormat(
-                "gltf-json", "a glTF text file (.gltf), not a binary VRM", "Export the model as VRM (a .vrm file)."
-            )
-        return DetectedFormat("json", "a JSON text file, not a model")
+            return DetectedFormat("gltf-json", "a glTF text file (.gltf)", "Export the model as VRM (a .vrm file).")
+        return DetectedFormat("json", "a JSON text file")
     if _looks_like_obj(text):
         return DetectedFormat("obj", "a Wavefront OBJ model", "OBJ has no skeleton or expressions; use a VRM avatar.")
     return None
@@ -87,20 +85,49 @@ def _looks_like_obj(text: str) -> bool:
 def _image_format(head: bytes) -> DetectedFormat | None:
     for magic, name in ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF")):
         if head.startswith(magic):
-            return DetectedFormat(name.lower(), f"a {name} image, not a model")
+            return DetectedFormat(name.lower(), f"a {name} image")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return DetectedFormat("webp", "a WebP image, not a model")
+        return DetectedFormat("webp", "a WebP image")
     return None
 
 
+def zip_member_names(path: Path, limit: int = _MAX_ZIP_NAMES) -> list[str]:
+    """The first ``limit`` member names of a zip, read from its central directory one record at a time.
+
+    ``zipfile`` would load the whole directory (hundreds of MB for a crafted archive); only names are needed here.
+    Raises ValueError for a damaged archive.
+    """
+    with path.open("rb") as stream:
+        size = stream.seek(0, 2)
+        tail_start = max(0, size - (1 << 16) - 22)
+        stream.seek(tail_start)
+        tail = stream.read()
+        end = tail.rfind(b"PK\x05\x06")
+        if end < 0 or len(tail) - end < 22:
+            raise ValueError("no end-of-central-directory record")
+        _disk, _start_disk, _here, total, directory_size, directory_offset = struct.unpack_from(
+            "<HHHHII", tail, end + 4
+        )
+        if directory_offset + directory_size > size:
+            raise ValueError("the central directory lies outside the file")
+        stream.seek(directory_offset)
+        names: list[str] = []
+        for _ in range(min(total, limit)):
+            record = stream.read(46)
+            if len(record) < 46 or record[:4] != b"PK\x01\x02":
+                raise ValueError("a damaged central directory record")
+            name_length, extra_length, comment_length = struct.unpack_from("<HHH", record, 28)
+            raw = stream.read(name_length)
+            names.append(raw.decode("utf-8", "replace"))
+            stream.seek(extra_length + comment_length, 1)
+        return names
+
+
 def _zip_format(path: Path | None) -> DetectedFormat:
-    names: list[str] = []
-    if path is not None:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [info.filename for info in archive.infolist()[:_MAX_ZIP_NAMES]]
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
-            return DetectedFormat("zip", "a damaged zip archive, not a model")
+    try:
+        names = zip_member_names(path) if path is not None else []
+    except (OSError, ValueError):
+        return DetectedFormat("zip", "a damaged zip archive")
     lower = [name.lower() for name in names]
     if any(name.endswith((".moc3", ".model3.json", ".moc", ".model.json")) for name in lower):
         return DetectedFormat("live2d", "a Live2D model (zip)", "Live2D models are 2D; use a VRM avatar.")
@@ -110,4 +137,4 @@ def _zip_format(path: Path | None) -> DetectedFormat:
         return DetectedFormat("zip-with-vrm", f"a zip archive holding {shown}", "Unzip it and import the .vrm inside.")
     if any(name.endswith((".pmx", ".pmd")) for name in lower):
         return DetectedFormat("mmd-zip", "a zip archive with an MMD model", "Convert the model to VRM first.")
-    return DetectedFormat("zip", "a zip archive, not a model", "If it holds a .vrm, unzip it and import that file.")
+    return DetectedFormat("zip", "a zip archive", "If it holds a .vrm, unzip it and import that file.")

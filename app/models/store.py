@@ -101,20 +101,31 @@ class ModelFiles:
         return sorted(name[len(REMOVING_PREFIX) : -len(".vrm")] for name in names if name.endswith(".vrm"))
 
     def clean_orphans(self) -> list[Path]:
-        """Delete temporary files that a crashed writer left behind; returns what was deleted."""
+        """Delete temporary files whose writer is gone (crashed); returns what was deleted.
+
+        Temporary names carry the writer's process id, so a copy another running process is making (the app while
+        the command line starts) is left alone.
+        """
         if not self.root.is_dir():
             return []
         removed = []
         for path in self.root.iterdir():
-            if path.name.startswith(INCOMING_PREFIX) and path.name.endswith(".part"):
+            if not (path.name.startswith(INCOMING_PREFIX) and path.name.endswith(".part")):
+                continue
+            writer = path.name[len(INCOMING_PREFIX) :].split("-", 1)[0]
+            if writer.isdigit() and _process_alive(int(writer)):
+                continue
+            try:
                 path.unlink(missing_ok=True)
-                removed.append(path)
+            except OSError:
+                continue  # Windows: still open in a live writer
+            removed.append(path)
         return removed
 
     def stage_copy(self, source: Path) -> StagedCopy:
         """Copy ``source`` to a temporary file here while hashing it; raises OSError (nothing is left behind)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = _make_temporary(self.root, INCOMING_PREFIX)
+        descriptor, temporary = _make_temporary(self.root, f"{INCOMING_PREFIX}{os.getpid()}-")
         try:
             with source.open("rb") as reader:
                 sha256, size = _copy_hashing(reader.fileno(), descriptor)
@@ -156,10 +167,33 @@ class ModelFiles:
         fsync_dir(self.root)
 
     def set_aside(self, path: Path, reason: str) -> Path:
-        """Move a damaged file out of the way under a telling name; never deletes the user's bytes."""
-        target = path.with_name(f"{path.name}.{reason}")
+        """Move a damaged file out of the way under a telling name; never deletes or overwrites anything."""
+        target = unused_name(path.with_name(f"{path.name}.{reason}"))
         os.replace(path, target)
         return target
+
+
+def unused_name(wanted: Path) -> Path:
+    """``wanted``, or ``wanted`` with ``-2``, ``-3``... appended, whichever does not exist yet."""
+    candidate, number = wanted, 1
+    while candidate.exists():
+        number += 1
+        candidate = wanted.with_name(f"{wanted.name}-{number}")
+    return candidate
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        return False  # os.kill would terminate it there; an open file refuses deletion instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def hash_file(path: Path) -> str:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.models.glb import DEFAULT_LIMITS, GLB_MAGIC, GlbLayout, InspectionLimits, MiB, read_glb
-from app.models.gltf_refs import ReferenceChecker, morph_target_count, objects
+from app.models.gltf_refs import ReferenceChecker, as_dict, as_list, dicts, morph_target_count, objects
 from app.models.refusals import ModelRefused, RefusalCode
 from app.models.sniff import SNIFF_BYTES, detect_format
-from app.models.vrm_meta import ModelMeta, VrmVersion, read_vrm0_meta, read_vrm1_meta
+from app.models.vrm_meta import ModelMeta, VrmVersion, clean_text, read_vrm0_meta, read_vrm1_meta
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
+MAX_WARNINGS = 50
 VRM0_PRESETS = {
     "a": "aa",
     "i": "ih",
@@ -109,8 +111,9 @@ class ModelInspection:
         data.pop("thumbnail")
         data["mouth_ready"] = self.mouth_ready
         data["blink_ready"] = self.blink_ready
-        # Lists, not tuples: the same value whether it comes from here or from the index file.
-        plain: dict[str, Any] = json.loads(json.dumps(data))
+        # Lists, not tuples: the same value whether it comes from here or from the index file. Every string from
+        # the file was cleaned on the way in and numbers are ours, so this never fails (allow_nan guards that).
+        plain: dict[str, Any] = json.loads(json.dumps(data, allow_nan=False))
         return plain
 
 
@@ -118,18 +121,21 @@ def inspect_model(
     path: Path, limits: InspectionLimits = DEFAULT_LIMITS, *, with_thumbnail: bool = True
 ) -> ModelInspection:
     """Inspect ``path``; raises :class:`ModelRefused` (and nothing else) when it is not a usable VRM."""
+    name = clean_text(path.name, 200)
     try:
+        # Checked before opening: opening a FIFO or a device for reading can block forever.
+        kind = path.stat().st_mode
+        if stat.S_ISDIR(kind):
+            raise ModelRefused(RefusalCode.UNREADABLE, f"{name} is a folder, not a file.")
+        if not stat.S_ISREG(kind):
+            raise ModelRefused(RefusalCode.UNREADABLE, f"{name} is not a regular file (a pipe, socket or device).")
         with path.open("rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             return inspect_stream(stream, size, limits, path=path, with_thumbnail=with_thumbnail)
     except ModelRefused:
         raise
-    except IsADirectoryError:
-        raise ModelRefused(RefusalCode.UNREADABLE, f"{path.name} is a folder, not a file.") from None
     except OSError as error:
-        raise ModelRefused(
-            RefusalCode.UNREADABLE, f"{path.name} could not be read: {error.strerror or error}."
-        ) from None
+        raise ModelRefused(RefusalCode.UNREADABLE, f"{name} could not be read: {error.strerror or error}.") from None
 
 
 def inspect_stream(
@@ -195,9 +201,9 @@ def _inspect_document(document: dict[str, Any], layout: GlbLayout, size: int) ->
                 f"The model is VRM specVersion {spec!r}; this app reads VRM 0.x and VRM 1.0 ('1.0')."
                 + (" Re-export it with a current VRM exporter." if isinstance(spec, str) and "beta" in spec else ""),
             )
-        meta = read_vrm1_meta(_dict(vrm.get("meta")), warnings)
+        meta = read_vrm1_meta(as_dict(vrm.get("meta")), warnings)
         bones = _vrm1_bones(vrm, checker, warnings)
-        expressions = _vrm1_expressions(vrm, checker, document)
+        expressions = _vrm1_expressions(vrm, checker)
         exporter = None
     elif isinstance(extensions.get("VRM"), dict):
         vrm_version = "0.x"
@@ -209,11 +215,11 @@ def _inspect_document(document: dict[str, Any], layout: GlbLayout, size: int) ->
                 f"The model's VRM extension says specVersion {spec_raw!r}; VRM 0.x files say '0.0'.",
             )
         spec = spec_raw if isinstance(spec_raw, str) else None
-        meta = read_vrm0_meta(_dict(vrm.get("meta")), objects(document, "textures"), warnings)
+        meta = read_vrm0_meta(as_dict(vrm.get("meta")), objects(document, "textures"), warnings)
         bones = _vrm0_bones(vrm, checker)
-        expressions = _vrm0_expressions(vrm, checker, document)
+        expressions = _vrm0_expressions(vrm, checker)
         exporter = vrm.get("exporterVersion") if isinstance(vrm.get("exporterVersion"), str) else None
-        checker.index("VRM.meta.texture", _dict(vrm.get("meta")).get("texture"), "textures", allow_minus_one=True)
+        checker.index("VRM.meta.texture", as_dict(vrm.get("meta")).get("texture"), "textures", allow_minus_one=True)
     elif isinstance(extensions.get("VRMC_vrm_animation"), dict):
         raise ModelRefused(
             RefusalCode.WRONG_FORMAT,
@@ -228,18 +234,13 @@ def _inspect_document(document: dict[str, Any], layout: GlbLayout, size: int) ->
             "glb",
         )
     checker.index(f"VRM {vrm_version} thumbnail", meta.thumbnail_image, "images")
+    if vrm_version == "1.0":
+        _vrm1_extension_refs(vrm, as_dict(extensions.get("VRMC_springBone")), checker)
+    else:
+        _vrm0_extension_refs(vrm, checker)
     checker.check_gltf()
     checker.raise_if_broken(f"This VRM {vrm_version} model")
-    if "hips" not in bones or "head" not in bones:
-        missing = " and ".join(bone for bone in ("hips", "head") if bone not in bones)
-        raise ModelRefused(
-            RefusalCode.MISSING_HUMANOID,
-            f"The avatar's humanoid skeleton has no {missing} bone, so it cannot be posed or framed.",
-        )
-    if vrm_version == "1.0":
-        absent = [bone for bone in VRM1_REQUIRED_BONES if bone not in bones]
-        if absent:
-            warnings.append(f"humanoid bones that VRM 1.0 requires are missing: {', '.join(absent)}")
+    _check_humanoid(bones, vrm_version, warnings)
     generator = asset.get("generator") if isinstance(asset, dict) else None
     meshes = objects(document, "meshes")
     counts = ModelCounts(
@@ -260,35 +261,37 @@ def _inspect_document(document: dict[str, Any], layout: GlbLayout, size: int) ->
         meta=meta,
         expressions=tuple(expressions),
         counts=counts,
-        warnings=tuple(warnings),
+        warnings=tuple(clean_text(w, 500) for w in warnings[:MAX_WARNINGS]),
     )
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    """A list's items, with anything that is not an object read as an empty one."""
-    return [_dict(item) for item in _list(value)]
+def _check_humanoid(bones: set[str], vrm_version: VrmVersion, warnings: list[str]) -> None:
+    if "hips" not in bones or "head" not in bones:
+        missing = " and ".join(bone for bone in ("hips", "head") if bone not in bones)
+        raise ModelRefused(
+            RefusalCode.MISSING_HUMANOID,
+            f"The avatar's humanoid skeleton has no {missing} bone, so it cannot be posed or framed.",
+        )
+    if vrm_version == "1.0":
+        absent = [bone for bone in VRM1_REQUIRED_BONES if bone not in bones]
+        if absent:
+            warnings.append(f"humanoid bones that VRM 1.0 requires are missing: {', '.join(absent)}")
 
 
 def _vrm1_bones(vrm: dict[str, Any], checker: ReferenceChecker, warnings: list[str]) -> set[str]:
-    bones = _dict(_dict(vrm.get("humanoid")).get("humanBones"))
+    bones = as_dict(as_dict(vrm.get("humanoid")).get("humanBones"))
     found: set[str] = set()
     for name, bone in bones.items():
-        if checker.index(f"VRMC_vrm.humanoid.humanBones.{name}.node", _dict(bone).get("node"), "nodes", optional=False):
+        if checker.index(
+            f"VRMC_vrm.humanoid.humanBones.{name}.node", as_dict(bone).get("node"), "nodes", optional=False
+        ):
             found.add(name)
     return found
 
 
 def _vrm0_bones(vrm: dict[str, Any], checker: ReferenceChecker) -> set[str]:
     found: set[str] = set()
-    for i, bone in enumerate(_dicts(_dict(vrm.get("humanoid")).get("humanBones"))):
+    for i, bone in enumerate(dicts(as_dict(vrm.get("humanoid")).get("humanBones"))):
         if checker.index(f"VRM.humanoid.humanBones[{i}].node", bone.get("node"), "nodes", optional=False) and (
             isinstance(bone.get("bone"), str)
         ):
@@ -296,51 +299,94 @@ def _vrm0_bones(vrm: dict[str, Any], checker: ReferenceChecker) -> set[str]:
     return found
 
 
-def _vrm1_expressions(vrm: dict[str, Any], checker: ReferenceChecker, document: dict[str, Any]) -> list[ExpressionInfo]:
-    nodes = objects(document, "nodes")
-    meshes = objects(document, "meshes")
+def _vrm1_expressions(vrm: dict[str, Any], checker: ReferenceChecker) -> list[ExpressionInfo]:
+    nodes = checker.arrays["nodes"]
     found: list[ExpressionInfo] = []
-    expressions = _dict(vrm.get("expressions"))
+    expressions = as_dict(vrm.get("expressions"))
     for group, is_preset in (("preset", True), ("custom", False)):
-        for name, raw_expression in _dict(expressions.get(group)).items():
-            expression = _dict(raw_expression)
+        for name, raw_expression in as_dict(expressions.get(group)).items():
+            expression = as_dict(raw_expression)
             where = f"VRMC_vrm.expressions.{group}.{name}"
             binds = 0
-            for i, bind in enumerate(_dicts(expression.get("morphTargetBinds"))):
+            for i, bind in enumerate(dicts(expression.get("morphTargetBinds"))):
                 if checker.index(f"{where}.morphTargetBinds[{i}].node", bind.get("node"), "nodes", optional=False):
                     mesh = nodes[bind["node"]].get("mesh")
-                    if not (isinstance(mesh, int) and 0 <= mesh < len(meshes)):
+                    if isinstance(mesh, bool) or not (isinstance(mesh, int) and 0 <= mesh < checker.counts["meshes"]):
                         checker.problems.append(f"{where}.morphTargetBinds[{i}] names node {bind['node']}, no mesh")
                         continue
-                    _check_target(checker, f"{where}.morphTargetBinds[{i}].index", bind.get("index"), meshes[mesh])
+                    _check_target(checker, f"{where}.morphTargetBinds[{i}].index", bind.get("index"), mesh)
                 binds += 1
             for kind in ("materialColorBinds", "textureTransformBinds"):
-                for i, bind in enumerate(_list(expression.get(kind))):
-                    checker.index(f"{where}.{kind}[{i}].material", _dict(bind).get("material"), "materials")
+                for i, bind in enumerate(as_list(expression.get(kind))):
+                    checker.index(f"{where}.{kind}[{i}].material", as_dict(bind).get("material"), "materials")
                     binds += 1
-            found.append(ExpressionInfo(name, is_preset, binds))
+            found.append(ExpressionInfo(clean_text(name, 100), is_preset, binds))
     return found
 
 
-def _vrm0_expressions(vrm: dict[str, Any], checker: ReferenceChecker, document: dict[str, Any]) -> list[ExpressionInfo]:
-    meshes = objects(document, "meshes")
+def _vrm0_expressions(vrm: dict[str, Any], checker: ReferenceChecker) -> list[ExpressionInfo]:
     found: list[ExpressionInfo] = []
-    for g, group in enumerate(_dicts(_dict(vrm.get("blendShapeMaster")).get("blendShapeGroups"))):
+    for g, group in enumerate(dicts(as_dict(vrm.get("blendShapeMaster")).get("blendShapeGroups"))):
         preset = str(group.get("presetName") or "unknown").lower()
-        name = VRM0_PRESETS.get(preset) or str(group.get("name") or f"group{g}")
+        name = VRM0_PRESETS.get(preset) or clean_text(str(group.get("name") or f"group{g}"), 100)
         where = f"VRM.blendShapeMaster.blendShapeGroups[{g}]"
         binds = 0
-        for i, bind in enumerate(_dicts(group.get("binds"))):
+        for i, bind in enumerate(dicts(group.get("binds"))):
             if checker.index(f"{where}.binds[{i}].mesh", bind.get("mesh"), "meshes", optional=False):
-                _check_target(checker, f"{where}.binds[{i}].index", bind.get("index"), meshes[bind["mesh"]])
+                _check_target(checker, f"{where}.binds[{i}].index", bind.get("index"), bind["mesh"])
             binds += 1
-        binds += len(_list(group.get("materialValues")))
+        binds += len(as_list(group.get("materialValues")))
         found.append(ExpressionInfo(name, preset in VRM0_PRESETS, binds))
     return found
 
 
-def _check_target(checker: ReferenceChecker, where: str, index: Any, mesh: dict[str, Any]) -> None:
-    count = morph_target_count(mesh)
+def _vrm1_extension_refs(vrm: dict[str, Any], spring: dict[str, Any], checker: ReferenceChecker) -> None:
+    """First-person annotations and VRMC_springBone: Godot's VRM add-ons walk these nodes."""
+    for i, annotation in enumerate(dicts(as_dict(vrm.get("firstPerson")).get("meshAnnotations"))):
+        checker.index(f"VRMC_vrm.firstPerson.meshAnnotations[{i}].node", annotation.get("node"), "nodes")
+    colliders = as_list(spring.get("colliders"))
+    groups = as_list(spring.get("colliderGroups"))
+    for i, collider in enumerate(dicts(colliders)):
+        checker.index(f"VRMC_springBone.colliders[{i}].node", collider.get("node"), "nodes", optional=False)
+    for i, group in enumerate(dicts(groups)):
+        for j, collider_index in enumerate(as_list(group.get("colliders"))):
+            checker.position(
+                f"VRMC_springBone.colliderGroups[{i}].colliders[{j}]", collider_index, colliders, "colliders"
+            )
+    for i, chain in enumerate(dicts(spring.get("springs"))):
+        where = f"VRMC_springBone.springs[{i}]"
+        for j, joint in enumerate(dicts(chain.get("joints"))):
+            checker.index(f"{where}.joints[{j}].node", joint.get("node"), "nodes", optional=False)
+        for j, group_index in enumerate(as_list(chain.get("colliderGroups"))):
+            checker.position(f"{where}.colliderGroups[{j}]", group_index, groups, "collider groups")
+        checker.index(f"{where}.center", chain.get("center"), "nodes")
+
+
+def _vrm0_extension_refs(vrm: dict[str, Any], checker: ReferenceChecker) -> None:
+    """VRM 0.x first person and secondary animation (spring bones); -1 means "none" there."""
+    first_person = as_dict(vrm.get("firstPerson"))
+    checker.index("VRM.firstPerson.firstPersonBone", first_person.get("firstPersonBone"), "nodes", allow_minus_one=True)
+    for i, annotation in enumerate(dicts(first_person.get("meshAnnotations"))):
+        checker.index(
+            f"VRM.firstPerson.meshAnnotations[{i}].mesh", annotation.get("mesh"), "meshes", allow_minus_one=True
+        )
+    secondary = as_dict(vrm.get("secondaryAnimation"))
+    groups = as_list(secondary.get("colliderGroups"))
+    for i, group in enumerate(dicts(groups)):
+        checker.index(
+            f"VRM.secondaryAnimation.colliderGroups[{i}].node", group.get("node"), "nodes", allow_minus_one=True
+        )
+    for i, bones in enumerate(dicts(secondary.get("boneGroups"))):
+        where = f"VRM.secondaryAnimation.boneGroups[{i}]"
+        for j, bone in enumerate(as_list(bones.get("bones"))):
+            checker.index(f"{where}.bones[{j}]", bone, "nodes", optional=False)
+        checker.index(f"{where}.center", bones.get("center"), "nodes", allow_minus_one=True)
+        for j, group_index in enumerate(as_list(bones.get("colliderGroups"))):
+            checker.position(f"{where}.colliderGroups[{j}]", group_index, groups, "collider groups")
+
+
+def _check_target(checker: ReferenceChecker, where: str, index: Any, mesh: int) -> None:
+    count = checker.morph_targets(mesh)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
         checker.problems.append(f"{where} is {index!r} but that mesh has {count} morph targets")
 
@@ -358,9 +404,11 @@ def _read_thumbnail(
         return None
     offset = view.get("byteOffset", 0)
     length = view.get("byteLength", 0)
-    if not isinstance(offset, int) or not isinstance(length, int) or length > limits.max_thumbnail_bytes:
+    # References were checked, but sizes are read here again: only a slice inside the BIN chunk, within the limit.
+    valid = all(isinstance(n, int) and not isinstance(n, bool) for n in (offset, length))
+    if not valid or offset < 0 or not 0 < length <= limits.max_thumbnail_bytes or offset + length > layout.bin_length:
         return None
     stream.seek(layout.bin_offset + offset)
     data = stream.read(length)
     mime = source.get("mimeType")
-    return (mime if isinstance(mime, str) else "application/octet-stream"), data
+    return (clean_text(mime, 100) if isinstance(mime, str) else "application/octet-stream"), data

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,16 +67,44 @@ class ModelMeta:
     """Index into ``images`` (already resolved from VRM 0.x's texture index)."""
 
 
+MAX_TEXT = 2000
+MAX_ITEMS = 50
+MAX_DEPTH = 6
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """Text from a file, safe to print, log and store: unpaired surrogates replaced, length bounded."""
+    text = value.encode("utf-8", "replace").decode("utf-8") if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else value
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A JSON value from a file made safe to keep: clean text, finite numbers, bounded depth and size."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int):
+        return value
+    if depth >= MAX_DEPTH:
+        return "(nested too deeply to show)"
+    if isinstance(value, dict):
+        return {clean_text(str(k), 200): plain(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+    if isinstance(value, list | tuple):
+        return [plain(item, depth + 1) for item in value[:MAX_ITEMS]]
+    return clean_text(str(value))
+
+
 def _text(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return clean_text(value.strip()) if isinstance(value, str) and value.strip() else None
 
 
 def _texts(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,) if value.strip() else ()
+        return (clean_text(value),) if value.strip() else ()
     if isinstance(value, list):
-        return tuple(item for item in value if isinstance(item, str) and item.strip())
+        return tuple(clean_text(item) for item in value[:MAX_ITEMS] if isinstance(item, str) and item.strip())
     return ()
 
 
@@ -92,7 +121,7 @@ def read_vrm0_meta(meta: dict[str, Any], textures: list[dict[str, Any]], warning
         _text(meta, "commercialUssageName") or "", "commercial use unstated"
     )
     permissions: dict[str, Any] = {
-        key: meta.get(key)
+        key: plain(meta.get(key))
         for key in (
             "licenseName",
             "otherLicenseUrl",
@@ -134,7 +163,7 @@ def read_vrm1_meta(meta: dict[str, Any], warnings: list[str]) -> ModelMeta:
     redistribution = "redistribution allowed" if meta.get("allowRedistribution") is True else "no redistribution"
     credit = "credit required" if meta.get("creditNotation", "required") == "required" else "credit not required"
     permissions: dict[str, Any] = {
-        key: meta.get(key)
+        key: plain(meta.get(key))
         for key in (
             "licenseUrl",
             "avatarPermission",

@@ -125,11 +125,20 @@ _KEY_ALIASES: dict[str, str] = {
     "volumemute": "AudioVolumeMute",
     "volumeup": "AudioVolumeUp",
     "volumedown": "AudioVolumeDown",
+    **{f"num{d}": f"Numpad{d}" for d in range(10)},
+    "numdec": "NumpadDecimal",
+    "numadd": "NumpadAdd",
+    "numsub": "NumpadSubtract",
+    "nummult": "NumpadMultiply",
+    "numdiv": "NumpadDivide",
     **{code.lower(): code for code in KEY_CODES},
     **{c.lower(): f"Key{c}" for c in string.ascii_uppercase},
     **{str(d): f"Digit{d}" for d in range(10)},
     **{char: code for code, char in _PUNCTUATION.items()},
 }
+
+_SHIFTED_ALIASES: dict[str, str] = {"plus": "Equal"}
+"""Electron's names for a character typed with Shift: ``Plus`` is Shift and the ``=`` key (as in Electron)."""
 
 
 class AcceleratorError(ValueError):
@@ -166,6 +175,14 @@ class Accelerator:
         """``CmdOrCtrl+Shift+K``, or with a platform ``Ctrl+Shift+K`` / ``Cmd+Shift+K``: for people to read."""
         names = [_familiar_modifier(m, platform) for m in self.ordered_modifiers()]
         return "+".join([*names, familiar_key_name(self.key)])
+
+    def on_platform(self, platform: str) -> Accelerator:
+        """The physical combination on ``platform``: ``CmdOrCtrl`` becomes Cmd (``Super``) on macOS, else ``Ctrl``.
+        Two accelerators with the same result hold the same keys there."""
+        if Modifier.CMD_OR_CTRL not in self.modifiers:
+            return self
+        resolved = Modifier.SUPER if platform == "darwin" else Modifier.CTRL
+        return Accelerator(self.modifiers - {Modifier.CMD_OR_CTRL} | {resolved}, self.key)
 
     def __str__(self) -> str:
         return self.canonical()
@@ -216,6 +233,11 @@ def parse_accelerator(text: str, *, require_modifier: bool = True) -> Accelerato
             if modifier in modifiers:
                 raise AcceleratorError("duplicate-modifier", f"{text!r} names the modifier {modifier.value} twice")
             modifiers.append(modifier)
+            continue
+        if lowered in _SHIFTED_ALIASES:
+            if Modifier.SHIFT not in modifiers:
+                modifiers.append(Modifier.SHIFT)
+            keys.append(_SHIFTED_ALIASES[lowered])
             continue
         code = _KEY_ALIASES.get(token) or _KEY_ALIASES.get(lowered)
         if code is None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from app.shortcuts.accelerator import Accelerator
 
@@ -77,6 +77,16 @@ class ShortcutBackend(Protocol):
 
     async def close(self) -> None:
         """Release every grab and the platform connection."""
+        ...
+
+
+@runtime_checkable
+class BatchGrabbing(Protocol):
+    """A backend that can grab several combinations in one platform request (the portal shows one dialog for all
+    of them instead of one per shortcut). The service uses it for the app's actions at startup."""
+
+    async def grab_many(self, grabs: Sequence[tuple[str, Accelerator]]) -> dict[str, GrabResult | GrabRefused]:
+        """Each token's result, or why it was refused. Raises only when the request as a whole failed."""
         ...
 
 

@@ -10,13 +10,18 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from app.shortcuts.select import open_backend
+from app.shortcuts.select import BackendFactories, detect_session, needs_qt_event_loop, open_backend
 from app.shortcuts.service import ShortcutService, Trigger
+
+log = logging.getLogger(__name__)
 
 PROBE_ID = "probe"
 
@@ -34,16 +39,59 @@ def add_shortcuts_command(commands: Any) -> None:
     probe.add_argument("--json", action="store_true", help="print the registration result as JSON")
 
 
-def run_shortcuts_command(args: argparse.Namespace) -> int:
+def run_shortcuts_command(
+    args: argparse.Namespace,
+    platform: str = sys.platform,
+    env: Mapping[str, str] = os.environ,
+    factories: BackendFactories | None = None,
+) -> int:
     if args.seconds <= 0:
         print("shortcuts probe: --seconds must be more than 0", file=sys.stderr)
         return 2
-    return asyncio.run(probe(args.accelerator, args.seconds, args.key_ups, args.json))
+    job = probe(
+        args.accelerator, args.seconds, args.key_ups, args.json, platform=platform, env=env, factories=factories
+    )
+    try:
+        if needs_qt_event_loop(detect_session(platform, env)):
+            return _run_on_qt(job)
+        return asyncio.run(job)
+    except KeyboardInterrupt:
+        job.close()
+        return 130
+    except Exception as failure:  # a one-line reason, never a traceback
+        job.close()  # when the loop never started it
+        log.debug("shortcuts probe failed", exc_info=True)
+        print(f"shortcuts probe: {type(failure).__name__}: {failure}", file=sys.stderr)
+        return 1
 
 
-async def probe(accelerator: str, seconds: float, key_ups: bool, as_json: bool) -> int:
+def _run_on_qt(job: Coroutine[Any, Any, int]) -> int:
+    """Windows hot keys arrive through a Qt native event filter and macOS hot keys through the Cocoa event loop, so
+    their backends need a Qt application whose loop runs asyncio (qasync)."""
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415 - Qt only where the backend needs it
+
+    from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    loop = QtAsyncioLoop(app)
+    with loop:
+        result: int = loop.run_until_complete(job)
+    return result
+
+
+async def probe(
+    accelerator: str,
+    seconds: float,
+    key_ups: bool,
+    as_json: bool,
+    *,
+    platform: str = sys.platform,
+    env: Mapping[str, str] = os.environ,
+    factories: BackendFactories | None = None,
+) -> int:
     stop = _stop_on_signals()  # before anything is printed: a caller may signal as soon as it reads a line
-    backend = await open_backend()
+    backend = await open_backend(platform, env, factories)
     service = ShortcutService(backend)
     started = time.monotonic()
 
@@ -57,7 +105,7 @@ async def probe(accelerator: str, seconds: float, key_ups: bool, as_json: bool) 
             print(json.dumps({**result.as_json(), "backend": backend.name}), flush=True)
         elif result.ok:
             assert result.accelerator is not None
-            shown = result.accelerator.familiar(sys.platform)
+            shown = result.accelerator.familiar(platform)
             print(f"registered {shown} with {backend.name}; press it within {seconds:g} s", flush=True)
         else:
             assert result.reason is not None

@@ -48,6 +48,13 @@ def detect_session(platform: str = sys.platform, env: Mapping[str, str] = os.env
     )
 
 
+def needs_qt_event_loop(session: Session) -> bool:
+    """Whether the session's backend only hears keys while a Qt application runs the loop: Windows hot keys come
+    through a Qt native event filter, macOS Carbon hot keys through the Cocoa event loop. X11 reads its own
+    connection and the portal its D-Bus socket, so plain asyncio does for them."""
+    return session.kind in ("windows", "macos")
+
+
 @dataclass(frozen=True)
 class BackendFactories:
     """How to build each backend; each raises :class:`BackendUnavailable` with why it cannot start."""

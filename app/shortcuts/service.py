@@ -7,16 +7,19 @@ its backend and settings and hands it the app's actions (:meth:`ShortcutService.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import contextlib
 import itertools
 import logging
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.shortcuts.accelerator import Accelerator, AcceleratorError, needs_modifier, parse_accelerator
 from app.shortcuts.actions import DEFAULT_ACTIONS, ShortcutAction
-from app.shortcuts.backend import FailureReason, GrabRefused, Phase, ShortcutBackend
+from app.shortcuts.backend import BatchGrabbing, FailureReason, GrabRefused, GrabResult, Phase, ShortcutBackend
 from app.shortcuts.settings import BindingSettings, MemoryBindingSettings
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,10 @@ class _Active:
     down: bool = False
 
 
+_Request = tuple[Binding, Action, "_Active | None"]
+"""A binding to grab, its action, and the active binding it replaces (when rebinding)."""
+
+
 @dataclass(frozen=True)
 class _Known:
     """An app action the service may (re)bind, active or not."""
@@ -83,8 +90,11 @@ class ShortcutService:
         settings: BindingSettings | None = None,
         catalogue: tuple[ShortcutAction, ...] = DEFAULT_ACTIONS,
         clock: Callable[[], float] = time.monotonic,
+        platform: str = sys.platform,
     ) -> None:
         self.backend = backend
+        self.platform = platform
+        """Decides which accelerators are the same keys (``CmdOrCtrl+K`` is ``Ctrl+K`` except on macOS)."""
         self.settings = settings if settings is not None else MemoryBindingSettings()
         self.catalogue = {spec.id: spec for spec in catalogue}
         self._clock = clock
@@ -93,7 +103,10 @@ class ShortcutService:
         self._known: dict[str, _Known] = {}
         self._listeners: list[TriggerListener] = []
         self._tokens = itertools.count(1)
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        """One lock per id: a grab that waits on the user (a portal dialog, up to minutes) holds only its own id."""
+        self._pending: dict[Accelerator, str] = {}
+        """Combinations being grabbed right now, by id, so two ids cannot race for the same one."""
         backend.listen(self._on_key)
 
     # -- registering ---------------------------------------------------------------------------------------------
@@ -106,18 +119,12 @@ class ShortcutService:
         receive_key_ups: bool = False,
         description: str = "",
     ) -> RegistrationResult:
-        async with self._lock:
+        async with self._lock(id):
             parsed = _parse(id, accelerator)
             if isinstance(parsed, RegistrationResult):
                 return parsed
             if id in self._active:
-                held = self._active[id].binding.accelerator
-                return _refused(
-                    id,
-                    parsed,
-                    FailureReason.DUPLICATE_ID,
-                    f"'{id}' is already bound to {held.familiar()}; rebind or unregister it first",
-                )
+                return self._duplicate(id, parsed)
             binding = Binding(id, parsed, receive_key_ups, description)
             return await self._grab(binding, action)
 
@@ -127,7 +134,7 @@ class ShortcutService:
         The new combination is grabbed before the old one is released, so a refusal leaves the old binding working.
         App actions are saved to the settings when the change succeeds.
         """
-        async with self._lock:
+        async with self._lock(id):
             current = self._active.get(id)
             known = self._known.get(id)
             if current is None and known is None:
@@ -141,6 +148,10 @@ class ShortcutService:
                 return parsed
             if current is not None and current.binding.accelerator == parsed:
                 return self._saved(RegistrationResult(id, True, parsed, message="unchanged"), parsed)
+            if current is not None and self._same_keys(current.binding.accelerator, parsed):
+                # the grab already held is these keys: grabbing them again would clash with ourselves
+                current.binding = Binding(id, parsed, current.binding.receive_key_ups, current.binding.description)
+                return self._saved(RegistrationResult(id, True, parsed, message="same keys as before"), parsed)
             if current is not None:
                 binding = Binding(id, parsed, current.binding.receive_key_ups, current.binding.description)
                 action = current.action
@@ -158,38 +169,52 @@ class ShortcutService:
         return await self.rebind(id, spec.default)
 
     async def bind_actions(self, actions: Mapping[str, Action]) -> list[RegistrationResult]:
-        """Register the app's actions with the user's saved accelerators (or the defaults).
+        """Register the app's actions with the user's saved accelerators (or the defaults), in one backend request
+        where the backend batches (one portal dialog for all of them).
 
         Never raises for a shortcut that cannot be had: each result says what happened, for the UI to show.
         """
         saved = self.settings.load()
-        results: list[RegistrationResult] = []
+        results: dict[str, RegistrationResult] = {}
+        requests: list[_Request] = []
         for action_id, action in actions.items():
             spec = self.catalogue.get(action_id)
             if spec is None:
-                results.append(_refused(action_id, None, FailureReason.INVALID, f"unknown action '{action_id}'"))
+                results[action_id] = _refused(action_id, None, FailureReason.INVALID, f"unknown action '{action_id}'")
                 continue
             self._known[action_id] = _Known(action, spec)
             wanted = saved.get(action_id, spec.default)
             if wanted is None:
-                results.append(RegistrationResult(action_id, True, None, message="turned off"))
+                results[action_id] = RegistrationResult(action_id, True, None, message="turned off")
                 continue
-            result = await self.register(action_id, wanted, action, spec.receive_key_ups, spec.description)
-            if not result.ok and action_id in saved and result.reason is FailureReason.INVALID:
-                result = RegistrationResult(
-                    action_id,
-                    False,
-                    None,
-                    result.reason,
-                    f"saved shortcut {wanted!r} unusable: {result.message}",
-                )
-            if not result.ok:
-                log.warning("shortcut %s not registered: %s", action_id, result.message)
-            results.append(result)
-        return results
+            parsed = _parse(action_id, wanted)
+            if isinstance(parsed, RegistrationResult):
+                results[action_id] = parsed
+                continue
+            requests.append((Binding(action_id, parsed, spec.receive_key_ups, spec.description), action, None))
+        async with contextlib.AsyncExitStack() as locks:
+            for binding, _, _ in requests:
+                await locks.enter_async_context(self._lock(binding.id))
+            grabbing = []
+            for request in requests:
+                binding = request[0]
+                if binding.id in self._active:
+                    results[binding.id] = self._duplicate(binding.id, binding.accelerator)
+                else:
+                    grabbing.append(request)
+            for result in await self._grab_all(grabbing):
+                results[result.id] = result
+        for action_id, result in results.items():
+            if result.ok:
+                continue
+            if action_id in saved and result.reason is FailureReason.INVALID:
+                message = f"saved shortcut {saved[action_id]!r} unusable: {result.message}"
+                results[action_id] = _refused(action_id, None, FailureReason.INVALID, message)
+            log.warning("shortcut %s not registered: %s", action_id, results[action_id].message)
+        return [results[action_id] for action_id in actions]
 
     async def unregister(self, id: str) -> bool:
-        async with self._lock:
+        async with self._lock(id):
             active = self._active.get(id)
             if active is None:
                 return False
@@ -197,9 +222,8 @@ class ShortcutService:
             return True
 
     async def unregister_all(self) -> None:
-        async with self._lock:
-            for active in list(self._active.values()):
-                await self._release(active)
+        for id in list(self._active):
+            await self.unregister(id)
 
     async def close(self) -> None:
         await self.unregister_all()
@@ -242,20 +266,74 @@ class ShortcutService:
 
     # -- internals -----------------------------------------------------------------------------------------------
 
+    def _lock(self, id: str) -> asyncio.Lock:
+        return self._locks.setdefault(id, asyncio.Lock())
+
     async def _grab(self, binding: Binding, action: Action, replacing: _Active | None = None) -> RegistrationResult:
-        for other in self._active.values():
-            if other is not replacing and other.binding.accelerator == binding.accelerator:
-                return _refused(
+        [result] = await self._grab_all([(binding, action, replacing)])
+        return result
+
+    async def _grab_all(self, requests: Sequence[_Request]) -> Sequence[RegistrationResult]:
+        """Grab each binding (the caller holds their ids' locks); a refused one leaves what it would replace."""
+        results: dict[str, RegistrationResult] = {}
+        grabs: builtins.list[tuple[str, _Request]] = []
+        for binding, action, replacing in requests:
+            holder = self._holder_of(binding.accelerator, replacing)
+            if holder is not None:
+                results[binding.id] = _refused(
                     binding.id,
                     binding.accelerator,
                     FailureReason.CONFLICT,
-                    f"{binding.accelerator.familiar()} is already used by '{other.binding.id}' in this app",
+                    f"{binding.accelerator.familiar()} is already used by '{holder}' in this app",
                 )
-        token = f"{binding.id}#{next(self._tokens)}"
+                continue
+            grabs.append((f"{binding.id}#{next(self._tokens)}", (binding, action, replacing)))
+            self._pending[binding.accelerator] = binding.id
         try:
-            grabbed = await self.backend.grab(token, binding.accelerator)
-        except GrabRefused as refused:
-            return _refused(binding.id, binding.accelerator, refused.reason, refused.message)
+            grabbed = await self._backend_grab([(token, request[0]) for token, request in grabs])
+        finally:
+            for _, (binding, _, _) in grabs:
+                self._pending.pop(binding.accelerator, None)
+        for token, (binding, action, replacing) in grabs:
+            outcome = grabbed[token]
+            if isinstance(outcome, RegistrationResult):
+                results[binding.id] = outcome
+            else:
+                results[binding.id] = await self._activate(binding, action, token, outcome, replacing)
+        return [results[binding.id] for binding, _, _ in requests]
+
+    async def _backend_grab(self, grabs: Sequence[tuple[str, Binding]]) -> dict[str, GrabResult | RegistrationResult]:
+        """Each token's grab, or its refusal as a result (an unexpected backend error too, with a closed reason)."""
+        if len(grabs) > 1 and isinstance(self.backend, BatchGrabbing):
+            try:
+                answers = await self.backend.grab_many([(token, binding.accelerator) for token, binding in grabs])
+            except Exception as failure:
+                return {token: self._refusal(binding, failure) for token, binding in grabs}
+            unanswered = GrabRefused(FailureReason.UNSUPPORTED, f"the {self.backend.name} backend did not answer")
+            outcome: dict[str, GrabResult | RegistrationResult] = {}
+            for token, binding in grabs:
+                answer = answers.get(token, unanswered)
+                outcome[token] = self._refusal(binding, answer) if isinstance(answer, GrabRefused) else answer
+            return outcome
+        outcome = {}
+        for token, binding in grabs:
+            try:
+                outcome[token] = await self.backend.grab(token, binding.accelerator)
+            except Exception as failure:  # a refusal, or a lost bus or X connection, a timeout, an OS error
+                outcome[token] = self._refusal(binding, failure)
+        return outcome
+
+    def _refusal(self, binding: Binding, failure: Exception) -> RegistrationResult:
+        if isinstance(failure, GrabRefused):
+            return _refused(binding.id, binding.accelerator, failure.reason, failure.message)
+        reason, message = backend_failure(self.backend.name, binding.accelerator, failure)
+        # once, as one line (a command's stderr shows no traceback); the traceback when debugging
+        log.warning("shortcut %s: %s", binding.id, message, exc_info=log.isEnabledFor(logging.DEBUG))
+        return _refused(binding.id, binding.accelerator, reason, message)
+
+    async def _activate(
+        self, binding: Binding, action: Action, token: str, grabbed: GrabResult, replacing: _Active | None
+    ) -> RegistrationResult:
         if grabbed.actual is not None and grabbed.actual != binding.accelerator:
             binding = Binding(binding.id, grabbed.actual, binding.receive_key_ups, binding.description)
         if replacing is not None:
@@ -265,10 +343,37 @@ class ShortcutService:
         self._by_token[token] = active
         return RegistrationResult(binding.id, True, binding.accelerator, message=f"registered with {self.backend.name}")
 
+    def _duplicate(self, id: str, accelerator: Accelerator) -> RegistrationResult:
+        held = self._active[id].binding.accelerator
+        return _refused(
+            id,
+            accelerator,
+            FailureReason.DUPLICATE_ID,
+            f"'{id}' is already bound to {held.familiar()}; rebind or unregister it first",
+        )
+
+    def _holder_of(self, accelerator: Accelerator, replacing: _Active | None) -> str | None:
+        """The id in this app that has (or is getting) ``accelerator``, other than the binding being replaced."""
+        for other in self._active.values():
+            if other is not replacing and self._same_keys(other.binding.accelerator, accelerator):
+                return other.binding.id
+        return next((id for held, id in self._pending.items() if self._same_keys(held, accelerator)), None)
+
+    def _same_keys(self, one: Accelerator, other: Accelerator) -> bool:
+        return one.on_platform(self.platform) == other.on_platform(self.platform)
+
     async def _release(self, active: _Active) -> None:
         self._active.pop(active.binding.id, None)
         self._by_token.pop(active.token, None)
-        await self.backend.release(active.token)
+        try:
+            await self.backend.release(active.token)
+        except Exception:  # the binding is gone for the app either way; a dead connection holds no grab
+            log.warning(
+                "shortcut %s: the %s backend failed to release it",
+                active.binding.id,
+                self.backend.name,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     def _saved(self, result: RegistrationResult, accelerator: Accelerator | None) -> RegistrationResult:
         if result.id not in self.catalogue:
@@ -282,6 +387,22 @@ class ShortcutService:
                 result.id, result.ok, result.accelerator, result.reason, f"{result.message}; not saved: {error}"
             )
         return result
+
+
+def backend_failure(backend: str, accelerator: Accelerator, failure: Exception) -> tuple[FailureReason, str]:
+    """An unexpected backend error as a reason of the closed set, with a message that says what failed.
+
+    The system saying no (a permission error, a D-Bus ``AccessDenied``, no answer from a dialog in time) is
+    ``denied``; anything else (a lost connection, an OS or library error) means the backend cannot do it here.
+    """
+    what = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    dbus_error = getattr(failure, "name", None)
+    name = accelerator.familiar()
+    if isinstance(failure, PermissionError) or dbus_error == "org.freedesktop.DBus.Error.AccessDenied":
+        return FailureReason.DENIED, f"the system refused {name} ({backend} backend: {what})"
+    if isinstance(failure, TimeoutError):
+        return FailureReason.DENIED, f"no answer in time for {name} ({backend} backend: {what})"
+    return FailureReason.UNSUPPORTED, f"the {backend} backend failed to register {name} ({what})"
 
 
 def _parse(id: str, accelerator: Accelerator | str) -> Accelerator | RegistrationResult:

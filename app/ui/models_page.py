@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import logging
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -34,6 +35,7 @@ from app.models.library import LibraryEntry, LibraryError
 from app.models.refusals import ModelRefused
 from app.stage_service import ApplyError, StageService, StageStatus
 
+log = logging.getLogger("app.ui.models")
 THUMBNAIL_SIZE = QSize(64, 64)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -49,7 +51,8 @@ class ModelsPage(QWidget):
         self._service = service
         self._library = service.library
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._thumbnails: dict[str, bytes | None] = {}
+        self._thumbnails: dict[str, QImage | None] = {}
+        """Decoded and scaled once, off the Qt thread (a large PNG takes ~0.1 s to decode)."""
         self.setAcceptDrops(True)
         self.setObjectName("modelsPage")
 
@@ -110,12 +113,18 @@ class ModelsPage(QWidget):
             self._thumbnails[entry.sha256] = thumbnail
         self._fill(entries)
 
-    def _read_thumbnails(self, entries: list[LibraryEntry]) -> list[bytes | None]:
-        found: list[bytes | None] = []
+    def _read_thumbnails(self, entries: list[LibraryEntry]) -> list[QImage | None]:
+        """Runs in a worker thread: read each thumbnail and scale it to the list's size (QImage is thread-safe)."""
+        found: list[QImage | None] = []
         for entry in entries:
             try:
-                found.append(self._library.inspect_entry(entry).thumbnail)
+                data = self._library.inspect_entry(entry).thumbnail
             except ModelRefused:
+                data = None
+            image = QImage()
+            if data and image.loadFromData(data):
+                found.append(image.scaled(THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio))
+            else:
                 found.append(None)
         return found
 
@@ -146,12 +155,12 @@ class ModelsPage(QWidget):
         self.refreshed.emit()
 
     def _icon(self, entry: LibraryEntry) -> QIcon:
-        pixmap = QPixmap()
-        data = self._thumbnails.get(entry.sha256)
-        if not data or not pixmap.loadFromData(data):
+        image = self._thumbnails.get(entry.sha256)
+        if image is None:
             pixmap = QPixmap(THUMBNAIL_SIZE)
             pixmap.fill(Qt.GlobalColor.lightGray)
-        return QIcon(pixmap.scaled(THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio))
+            return QIcon(pixmap)
+        return QIcon(QPixmap.fromImage(image))
 
     def current_entry(self) -> LibraryEntry | None:
         item = self.models.currentItem()
@@ -203,6 +212,10 @@ class ModelsPage(QWidget):
                 continue
             except LibraryError as error:
                 lines.append(f"<b>{html.escape(path.name)}</b> was not saved: {html.escape(error.message)}")
+                continue
+            except Exception as error:  # a defect: say so for this file and go on with the others
+                log.exception("models page: importing %s failed", path)
+                lines.append(f"<b>{html.escape(path.name)}</b> could not be imported: {html.escape(str(error))}")
                 continue
             verb = "Added" if result.added else "Already in the library:"
             lines.append(f"{verb} <b>{html.escape(result.entry.name)}</b>.")

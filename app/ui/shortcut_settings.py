@@ -6,16 +6,15 @@ cannot be had), what happened, Reset (to the default) and Turn off.
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Coroutine, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.shortcuts.accelerator import Accelerator
 from app.shortcuts.service import RegistrationResult, ShortcutService
 from app.ui.accelerator_field import AcceleratorField
+from app.ui.page_jobs import PageJobs
 
 
 class ShortcutRow:
@@ -33,7 +32,11 @@ class ShortcutSettingsPage(QWidget):
     def __init__(self, service: ShortcutService, startup_results: Iterable[RegistrationResult] = ()) -> None:
         super().__init__()
         self._service = service
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.failure = QLabel("")
+        """What went wrong with a change that did not even get a reason (the backend or settings broke)."""
+        self.failure.setWordWrap(True)
+        self.failure.setStyleSheet("color: #b00020")
+        self._jobs = PageJobs(self.failure.setText)
         self.setWindowTitle("Shortcuts")
         self.rows: dict[str, ShortcutRow] = {}
         grid = QGridLayout()
@@ -41,7 +44,7 @@ class ShortcutSettingsPage(QWidget):
             row = ShortcutRow(spec.id, spec.description, sys.platform)
             row.field.captured.connect(lambda accel, id=spec.id: self.rebind(id, accel))
             row.field.refused.connect(row.status.setText)
-            row.reset.clicked.connect(lambda _=False, id=spec.id: self._run(self._reset(id)))
+            row.reset.clicked.connect(lambda _=False, id=spec.id: self._jobs.run(self._reset(id), f"Resetting {id}"))
             row.turn_off.clicked.connect(lambda _=False, id=spec.id: self.rebind(id, None))
             for column, widget in enumerate([row.label, row.field, row.reset, row.turn_off]):
                 grid.addWidget(widget, index * 2, column)
@@ -50,13 +53,14 @@ class ShortcutSettingsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Global shortcuts work from any application ({service.backend.name})."))
         layout.addLayout(grid)
+        layout.addWidget(self.failure)
         layout.addStretch(1)
         for result in startup_results:
             self.show_result(result)
         self.refresh()
 
     def rebind(self, action_id: str, accelerator: Accelerator | None) -> None:
-        self._run(self._rebind(action_id, accelerator))
+        self._jobs.run(self._rebind(action_id, accelerator), f"Changing {action_id}")
 
     async def _rebind(self, action_id: str, accelerator: Accelerator | None) -> None:
         self.show_result(await self._service.rebind(action_id, accelerator))
@@ -72,6 +76,7 @@ class ShortcutSettingsPage(QWidget):
             row.field.set_accelerator(self._service.accelerator_of(action_id))
 
     def show_result(self, result: RegistrationResult) -> None:
+        self.failure.clear()
         row = self.rows.get(result.id)
         if row is None:
             return
@@ -82,11 +87,6 @@ class ShortcutSettingsPage(QWidget):
             assert result.reason is not None
             row.status.setText(f"{_REASON_TITLES[result.reason.value]}: {result.message}")
             row.status.setStyleSheet("color: #b00020")
-
-    def _run(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 _REASON_TITLES = {

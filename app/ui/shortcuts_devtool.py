@@ -2,14 +2,12 @@
 
 A form (id, a field that records the pressed combination, description, receive key-ups), the last result with its
 reason, the active bindings with an Unregister button each, and the newest 50 triggers with the time since the
-previous trigger of the same id.
+previous trigger (of any id).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
 from app.ui.accelerator_field import AcceleratorField
+from app.ui.page_jobs import PageJobs
 
 TRIGGER_LOG_LIMIT = 50
 
@@ -47,9 +46,8 @@ class ShortcutsDevtool(QWidget):
     def __init__(self, service: ShortcutService) -> None:
         super().__init__()
         self._service = service
-        self._tasks: set[asyncio.Task[None]] = set()
         self.log: list[LoggedTrigger] = []
-        self._last_at: dict[str, float] = {}
+        self._last_at: float | None = None
         self.setWindowTitle("Global shortcuts (devtool)")
 
         self.id_field = QLineEdit("toggle-window-test")
@@ -58,9 +56,10 @@ class ShortcutsDevtool(QWidget):
         self.key_ups = QCheckBox("Receive key-ups (push-to-talk)")
         self.register_button = QPushButton("Register")
         self.register_button.clicked.connect(self.register_from_form)
-        self.unregister_all_button = QPushButton("Unregister all")
-        self.unregister_all_button.clicked.connect(lambda: self._run(self._unregister_all()))
         self.result_label = QLabel("")
+        self._jobs = PageJobs(self.result_label.setText)
+        self.unregister_all_button = QPushButton("Unregister all")
+        self.unregister_all_button.clicked.connect(lambda: self._jobs.run(self._unregister_all(), "Unregister all"))
         self.result_label.setObjectName("registerResult")
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -104,10 +103,10 @@ class ShortcutsDevtool(QWidget):
         if accelerator is None:
             self.result_label.setText("Press a combination in the Accelerator field first.")
             return
-        self._run(
-            self._register(
-                self.id_field.text().strip(), accelerator, self.description_field.text(), self.key_ups.isChecked()
-            )
+        id = self.id_field.text().strip()
+        self._jobs.run(
+            self._register(id, accelerator, self.description_field.text(), self.key_ups.isChecked()),
+            f"Registering '{id}'",
         )
 
     async def _register(self, id: str, accelerator: Any, description: str, key_ups: bool) -> None:
@@ -139,14 +138,15 @@ class ShortcutsDevtool(QWidget):
             for column, text in enumerate([*cells, binding.description]):
                 self.bindings.setItem(row, column, QTableWidgetItem(text))
             button = QPushButton("Unregister")
-            button.clicked.connect(lambda _=False, id=binding.id: self._run(self._unregister(id)))
+            button.clicked.connect(
+                lambda _=False, id=binding.id: self._jobs.run(self._unregister(id), f"Unregistering '{id}'")
+            )
             self.bindings.setCellWidget(row, 4, button)
 
     # -- trigger log ---------------------------------------------------------------------------------------------
 
     def _log_trigger(self, trigger: Trigger) -> None:
-        previous = self._last_at.get(trigger.id)
-        self._last_at[trigger.id] = trigger.at
+        previous, self._last_at = self._last_at, trigger.at
         since = (trigger.at - previous) * 1000 if previous is not None else None
         self.log.insert(0, LoggedTrigger(trigger, time.time(), since))
         del self.log[TRIGGER_LOG_LIMIT:]
@@ -163,10 +163,5 @@ class ShortcutsDevtool(QWidget):
 
     def clear_log(self) -> None:
         self.log.clear()
-        self._last_at.clear()
+        self._last_at = None
         self.trigger_table.setRowCount(0)
-
-    def _run(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -2,7 +2,8 @@
 
 ``python -m tests.support.fake_portal BUS_ADDRESS [--no-global-shortcuts] [--cancel] [--trigger TEXT]``. Prints
 ``ready`` once it owns ``org.freedesktop.portal.Desktop``. Tests drive it through ``test.FakePortal``: ``Press(id)`` and
-``Release(id)`` emit Activated/Deactivated for the session; ``AppId()`` says what the registry was told.
+``Release(id)`` emit Activated/Deactivated for the session; ``AppId()`` says what the registry was told;
+``BindCalls()`` how many ``BindShortcuts`` calls came.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> int:  # noqa: PLR0915 - one dispatcher, read top to bottom
     print("ready", flush=True)
     session = ""
     app_id = ""
+    bind_calls = 0
     while True:
         message: Message = connection.receive()
         if message.header.message_type != MessageType.method_call:
@@ -66,6 +68,7 @@ def main() -> int:  # noqa: PLR0915 - one dispatcher, read top to bottom
             session = f"{DESKTOP}/session/{sender}/{message.body[0]['session_handle_token'][1]}"
             respond(0, {"session_handle": ("o", session)})
         elif interface == SHORTCUTS and member == "BindShortcuts":
+            bind_calls += 1
             if args.cancel:
                 respond(1, {})
                 continue
@@ -84,6 +87,8 @@ def main() -> int:  # noqa: PLR0915 - one dispatcher, read top to bottom
             connection.send(new_method_return(message))
         elif interface == "test.FakePortal" and member == "AppId":
             connection.send(new_method_return(message, "s", (app_id,)))
+        elif interface == "test.FakePortal" and member == "BindCalls":
+            connection.send(new_method_return(message, "u", (bind_calls,)))
         else:
             connection.send(new_error(message, "org.freedesktop.DBus.Error.UnknownMethod"))
 

@@ -177,6 +177,22 @@ _HOT_KEY_PRESSED = 5
 _HOT_KEY_RELEASED = 6
 _DIRECT_OBJECT = int.from_bytes(b"----", "big")
 _TYPE_HOT_KEY_ID = int.from_bytes(b"hkid", "big")
+NO_ERR = 0
+EVENT_NOT_HANDLED_ERR = -9874
+
+
+def handle_hot_key_event(carbon: Any, event: Any, on_hot_key: Callable[[int, bool], None]) -> int:
+    """The body of our Carbon event handler: ``noErr`` for our own hot keys, and ``eventNotHandledErr`` for every
+    other event (another component's hot keys carry another signature) so Carbon passes it on to their handlers.
+    ``carbon`` is the framework (``GetEventParameter``, ``GetEventKind``)."""
+    hotkey = _EventHotKeyID()
+    status = carbon.GetEventParameter(
+        event, _DIRECT_OBJECT, _TYPE_HOT_KEY_ID, None, ctypes.sizeof(hotkey), None, ctypes.byref(hotkey)
+    )
+    if status != NO_ERR or hotkey.signature != SIGNATURE:
+        return EVENT_NOT_HANDLED_ERR
+    on_hot_key(int(hotkey.id), carbon.GetEventKind(event) == _HOT_KEY_PRESSED)
+    return NO_ERR
 
 
 class CarbonLibraryCalls:  # pragma: no cover - needs macOS
@@ -207,6 +223,7 @@ class CarbonLibraryCalls:  # pragma: no cover - needs macOS
         ]
         carbon.GetEventKind.argtypes = [ctypes.c_void_p]
         carbon.GetEventKind.restype = ctypes.c_uint32
+        carbon.GetEventParameter.restype = ctypes.c_int32
         carbon.GetEventParameter.argtypes = [
             ctypes.c_void_p,
             ctypes.c_uint32,
@@ -236,13 +253,7 @@ class CarbonLibraryCalls:  # pragma: no cover - needs macOS
         carbon = self._carbon
 
         def handle(_call_ref: Any, event: Any, _user_data: Any) -> int:
-            hotkey = _EventHotKeyID()
-            carbon.GetEventParameter(
-                event, _DIRECT_OBJECT, _TYPE_HOT_KEY_ID, None, ctypes.sizeof(hotkey), None, ctypes.byref(hotkey)
-            )
-            if hotkey.signature == SIGNATURE:
-                on_hot_key(int(hotkey.id), carbon.GetEventKind(event) == _HOT_KEY_PRESSED)
-            return 0
+            return handle_hot_key_event(carbon, event, on_hot_key)
 
         self._callback = self._HANDLER(handle)
         kinds = (_EventTypeSpec * 2)(

@@ -16,7 +16,7 @@ Everything D-Bus-specific is in :class:`PortalCalls` (:mod:`app.shortcuts.backen
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from app.shortcuts.accelerator import Accelerator, AcceleratorError, Modifier, parse_accelerator
@@ -101,22 +101,39 @@ class PortalBackend:
         self._listener = listener
 
     async def grab(self, token: str, accelerator: Accelerator) -> GrabResult:
-        wanted = {**self._bound, token: accelerator}
+        result = (await self.grab_many([(token, accelerator)]))[token]
+        if isinstance(result, GrabRefused):
+            raise result
+        return result
+
+    async def grab_many(self, grabs: Sequence[tuple[str, Accelerator]]) -> dict[str, GrabResult | GrabRefused]:
+        """One ``BindShortcuts`` (so one dialog) for every shortcut of the session plus ``grabs``: the portal binds a
+        session's shortcuts as a whole."""
+        wanted = {**self._bound, **dict(grabs)}
         shortcuts = [
             (shortcut_id, {"description": shortcut_id.split("#")[0], "preferred_trigger": preferred_trigger(accel)})
             for shortcut_id, accel in wanted.items()
         ]
         options = {"handle_token": f"stage_tamagotchi_{next(self._requests)}"}
         code, results = await self._calls.request("BindShortcuts", [self._session, shortcuts, "", options])
-        if code == RESPONSE_CANCELLED:
-            raise GrabRefused(FailureReason.DENIED, "the shortcut dialog was cancelled")
         if code != RESPONSE_SUCCESS:
-            raise GrabRefused(FailureReason.DENIED, f"the portal did not bind the shortcut (response {code})")
+            why = (
+                "the shortcut dialog was cancelled"
+                if code == RESPONSE_CANCELLED
+                else f"the portal did not bind the shortcut (response {code})"
+            )
+            return {token: GrabRefused(FailureReason.DENIED, why) for token, _ in grabs}
         answered = dict(results.get("shortcuts", []))
-        if token not in answered:
-            raise GrabRefused(FailureReason.DENIED, "the portal left this shortcut out (not confirmed by the user)")
-        self._bound = wanted
-        return GrabResult(_actual_trigger(answered[token], accelerator))
+        outcome: dict[str, GrabResult | GrabRefused] = {}
+        for token, accelerator in grabs:
+            if token in answered:
+                self._bound[token] = accelerator
+                outcome[token] = GrabResult(_actual_trigger(answered[token], accelerator))
+            else:
+                outcome[token] = GrabRefused(
+                    FailureReason.DENIED, "the portal left this shortcut out (not confirmed by the user)"
+                )
+        return outcome
 
     async def release(self, token: str) -> None:
         self._bound.pop(token, None)

@@ -76,6 +76,51 @@ VIRTUAL_KEYS: dict[str, int] = {
 }
 """Keys whose virtual-key code does not depend on the layout. ``NumpadEnter`` has none of its own (it is Enter)."""
 
+HOT_KEY_EVENT_TYPES = frozenset({b"windows_dispatcher_MSG", b"windows_generic_MSG"})
+"""The ``eventType`` names under which Qt 6 passes a ``MSG`` to native event filters. A hot key registered with a
+NULL window is a thread message: no window procedure sees it, so it arrives only from the event dispatcher, as
+``windows_dispatcher_MSG`` ("system-wide messages such as messages from a registered hot key", Qt's
+QAbstractNativeEventFilter docs). ``windows_generic_MSG`` is what Qt's windows receive; a hot key bound to a window
+would come that way, so both are read."""
+
+
+class MSG(ctypes.Structure):
+    """Win32 ``MSG`` (winuser.h), spelled out because ``ctypes.wintypes`` is not importable everywhere."""
+
+    _fields_ = [
+        ("hwnd", ctypes.c_void_p),
+        ("message", ctypes.c_uint32),
+        ("wParam", ctypes.c_size_t),  # WPARAM: UINT_PTR
+        ("lParam", ctypes.c_ssize_t),  # LPARAM: LONG_PTR
+        ("time", ctypes.c_uint32),
+        ("pt_x", ctypes.c_int32),
+        ("pt_y", ctypes.c_int32),
+    ]
+
+
+def hot_key_id(event_type: bytes, message: int) -> int | None:
+    """The hot key id when the native event Qt passes a filter (its type name, the ``MSG*`` address) is a
+    ``WM_HOTKEY``; None for every other event."""
+    if event_type not in HOT_KEY_EVENT_TYPES or not message:
+        return None
+    msg = MSG.from_address(message)
+    return int(msg.wParam) if msg.message == WM_HOTKEY else None
+
+
+def hot_key_filter(on_hot_key: Callable[[int], None]) -> Any:
+    """A Qt native event filter that passes each ``WM_HOTKEY``'s id to ``on_hot_key`` and swallows it."""
+    from PySide6.QtCore import QAbstractNativeEventFilter  # noqa: PLC0415 - Qt at the edge
+
+    class HotKeyFilter(QAbstractNativeEventFilter):
+        def nativeEventFilter(self, event_type: Any, message: Any) -> Any:  # noqa: N802 - Qt's name
+            found = hot_key_id(bytes(event_type), int(message))
+            if found is None:
+                return False, 0
+            on_hot_key(found)
+            return True, 0
+
+    return HotKeyFilter()
+
 
 class Win32Calls(Protocol):
     def register_hot_key(self, hotkey_id: int, modifiers: int, virtual_key: int) -> int:
@@ -107,6 +152,8 @@ class WindowsBackend:
         self._ids = itertools.count(1)
         self._by_id: dict[int, tuple[str, int]] = {}
         self._hot_key_of: dict[str, int] = {}
+        self._registered: dict[tuple[int, int], str] = {}
+        """Our own hot keys by (modifiers, virtual key), so error 1409 can tell our clash from another app's."""
         self._listener: KeyListener | None = None
         self._watching = False
         self._released_watch: dict[str, asyncio.Task[None]] = {}
@@ -130,11 +177,14 @@ class WindowsBackend:
         failure = self._calls.register_hot_key(hotkey_id, modifiers, virtual_key)
         name = accelerator.familiar("win32")
         if failure == ERROR_HOTKEY_ALREADY_REGISTERED:
-            raise GrabRefused(FailureReason.CONFLICT, f"{name} is already registered by another application")
+            ours = self._registered.get((modifiers, virtual_key))
+            holder = f"this app ('{ours.split('#')[0]}')" if ours is not None else "another application"
+            raise GrabRefused(FailureReason.CONFLICT, f"{name} is already registered by {holder}")
         if failure:
             raise GrabRefused(FailureReason.INVALID, f"Windows refused {name} (RegisterHotKey error {failure})")
         self._by_id[hotkey_id] = (token, virtual_key)
         self._hot_key_of[token] = hotkey_id
+        self._registered[(modifiers, virtual_key)] = token
         return GrabResult()
 
     async def release(self, token: str) -> None:
@@ -142,6 +192,7 @@ class WindowsBackend:
         if hotkey_id is None:
             return
         del self._by_id[hotkey_id]
+        self._registered = {combo: held for combo, held in self._registered.items() if held != token}
         watch = self._released_watch.pop(token, None)
         if watch is not None:
             watch.cancel()
@@ -199,7 +250,6 @@ class User32Calls:  # pragma: no cover - needs Windows
         self._user32.MapVirtualKeyW.argtypes = [wintypes.UINT, wintypes.UINT]
         self._user32.GetAsyncKeyState.argtypes = [ctypes.c_int]
         self._user32.GetAsyncKeyState.restype = ctypes.c_short
-        self._msg_type = wintypes.MSG
         self._filter: Any = None
 
     def register_hot_key(self, hotkey_id: int, modifiers: int, virtual_key: int) -> int:
@@ -217,23 +267,12 @@ class User32Calls:  # pragma: no cover - needs Windows
         return bool(self._user32.GetAsyncKeyState(virtual_key) & 0x8000)
 
     def watch_hot_keys(self, on_hot_key: Callable[[int], None]) -> None:
-        from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication  # noqa: PLC0415 - Qt at the edge
-
-        msg_type = self._msg_type
-
-        class HotKeyFilter(QAbstractNativeEventFilter):
-            def nativeEventFilter(self, event_type: Any, message: Any) -> Any:  # noqa: N802 - Qt's name
-                if bytes(event_type) == b"windows_generic_MSG":
-                    msg = msg_type.from_address(int(message))
-                    if msg.message == WM_HOTKEY:
-                        on_hot_key(int(msg.wParam))
-                        return True, 0
-                return False, 0
+        from PySide6.QtCore import QCoreApplication  # noqa: PLC0415 - Qt at the edge
 
         app = QCoreApplication.instance()
         if app is None:
             raise RuntimeError("Windows hot keys need the Qt application to be running")
-        self._filter = HotKeyFilter()
+        self._filter = hot_key_filter(on_hot_key)
         app.installNativeEventFilter(self._filter)
 
     def stop_watching(self) -> None:

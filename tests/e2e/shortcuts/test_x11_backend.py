@@ -124,7 +124,7 @@ async def test_modifiers_and_named_keys_reach_the_right_binding(x_server: str, s
     await until(lambda: len(fired) >= 4, what="four shortcuts")
     assert [t.id for t in fired] == ["a", "b", "c", "d"]  # Ctrl+F9 is not F9: modifiers must match exactly
     same_keys = await service.register("e", "Ctrl+Up", fired.append)  # CmdOrCtrl is Ctrl here
-    assert same_keys.reason is FailureReason.CONFLICT and "same keys" in same_keys.message
+    assert same_keys.reason is FailureReason.CONFLICT and "already used by 'b' in this app" in same_keys.message
 
 
 def test_the_key_code_table_matches_the_servers_keyboard_map(other_client: OtherClient) -> None:
@@ -159,3 +159,18 @@ async def test_a_lost_x_server_makes_registration_unsupported_not_a_crash() -> N
     assert result.reason is FailureReason.UNSUPPORTED and "connection to the X server was lost" in result.message
     assert await service.unregister("greet")
     await service.close()
+
+
+async def test_rebinding_to_the_same_keys_spelled_otherwise_keeps_the_grab(
+    x_server: str, service: ShortcutService, other_client: OtherClient
+) -> None:
+    fired: list[Trigger] = []
+    assert (await service.register("toggle", "CmdOrCtrl+Alt+K", fired.append)).ok
+    moved = await service.rebind("toggle", "Ctrl+Alt+K")  # on X11 the same keys: not a conflict with itself
+    assert moved.ok, moved.message
+    assert [b.accelerator.canonical() for b in service.list()] == ["Ctrl+Alt+KeyK"]
+    assert not other_client.try_grab("k", CTRL_ALT)
+    await xdotool(x_server, "key", "ctrl+alt+k")
+    await until(lambda: len(fired) == 1, what="the rebound shortcut to fire")
+    await service.unregister("toggle")
+    assert other_client.try_grab("k", CTRL_ALT)

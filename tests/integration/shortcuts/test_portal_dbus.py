@@ -14,11 +14,13 @@ import pytest
 from jeepney import DBusAddress, new_method_call
 from jeepney.io.asyncio import open_dbus_router
 
+from app.shortcuts.actions import DEFAULT_ACTIONS, NEXT_AVATAR, TOGGLE_WINDOW
 from app.shortcuts.backend import BackendUnavailable, FailureReason
 from app.shortcuts.backends.portal_dbus import JeepneyPortalCalls
 from app.shortcuts.backends.wayland import APP_ID, PortalBackend
 from app.shortcuts.select import open_backend
 from app.shortcuts.service import ShortcutService, Trigger
+from app.shortcuts.settings import MemoryBindingSettings
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -125,3 +127,33 @@ async def test_a_wayland_session_without_a_bus_is_unsupported(monkeypatch: pytes
     backend = await open_backend("linux", {"WAYLAND_DISPLAY": "wayland-0"})
     result = await ShortcutService(backend).register("talk", "Ctrl+Alt+K", lambda _: None)
     assert result.reason is FailureReason.UNSUPPORTED and "no D-Bus session bus" in result.message
+
+
+async def test_startup_binds_the_apps_actions_in_one_request_and_a_change_in_another(bus: str, portal: Portal) -> None:
+    await portal.start()
+    service = ShortcutService(await PortalBackend.open(JeepneyPortalCalls(bus)), MemoryBindingSettings())
+    try:
+        fired: list[Trigger] = []
+        results = await service.bind_actions({spec.id: fired.append for spec in DEFAULT_ACTIONS})
+        assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+        assert await portal.call("BindCalls") == (1,)  # one dialog at startup, not one per action
+        await portal.call("Press", f"{TOGGLE_WINDOW}#1")
+        await until(lambda: len(fired) == 1, what="a batch-bound shortcut to fire")
+        assert fired[0].id == TOGGLE_WINDOW
+        assert (await service.rebind(NEXT_AVATAR, "Ctrl+Alt+Shift+F7")).ok
+        assert await portal.call("BindCalls") == (2,)
+    finally:
+        await service.close()
+
+
+async def test_a_cancelled_dialog_at_startup_denies_each_action(bus: str, portal: Portal) -> None:
+    await portal.start("--cancel")
+    service = ShortcutService(await PortalBackend.open(JeepneyPortalCalls(bus)), MemoryBindingSettings())
+    try:
+        results = await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+        assert [(r.reason, r.message) for r in results] == [
+            (FailureReason.DENIED, "the shortcut dialog was cancelled")
+        ] * 4
+        assert await portal.call("BindCalls") == (1,) and service.list() == []
+    finally:
+        await service.close()

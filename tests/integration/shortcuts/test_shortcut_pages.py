@@ -127,3 +127,58 @@ async def test_settings_page_shows_a_failed_default_and_rebinds_with_conflicts_i
     page.rows[NEXT_AVATAR].reset.click()
     await until(lambda: page.rows[NEXT_AVATAR].field.text() != "", what="the reset")
     assert page.rows[NEXT_AVATAR].field.accelerator() == parse_accelerator(DEFAULT_ACTIONS[3].default)
+
+
+class UnreadableSettings(MemoryBindingSettings):
+    def load(self) -> dict[str, str | None]:
+        raise PermissionError(13, "Permission denied", "shortcuts.json")
+
+
+async def test_a_change_that_breaks_is_shown_on_the_page_not_lost(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = ShortcutService(FakeBackend(), MemoryBindingSettings())
+    await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    service.settings = UnreadableSettings()
+    settings_page = ShortcutSettingsPage(service)
+    qtbot.addWidget(settings_page)
+    settings_page.rows[NEXT_AVATAR].turn_off.click()
+    await until(lambda: settings_page.failure.text() != "", what="the failure on the settings page")
+    assert settings_page.failure.text() == (
+        f"Changing {NEXT_AVATAR} failed: PermissionError: [Errno 13] Permission denied: 'shortcuts.json'"
+    )
+
+    async def broken() -> None:
+        raise RuntimeError("the backend is gone")
+
+    devtool = ShortcutsDevtool(service)
+    qtbot.addWidget(devtool)
+    monkeypatch.setattr(service, "unregister_all", broken)
+    devtool.unregister_all_button.click()
+    await until(lambda: "failed" in devtool.result_label.text(), what="the failure on the devtool page")
+    assert devtool.result_label.text() == "Unregister all failed: RuntimeError: the backend is gone"
+    assert "never retrieved" not in caplog.text
+
+
+async def test_the_trigger_log_times_each_trigger_from_the_previous_one_of_any_id(qtbot: QtBot) -> None:
+    backend = FakeBackend()
+    times = iter([10.0, 10.5, 11.25, 11.5])
+    service = ShortcutService(backend, clock=lambda: next(times))
+    await service.register("talk", "Ctrl+Alt+K", lambda _: None)
+    await service.register("next", "Ctrl+Alt+J", lambda _: None)
+    page = ShortcutsDevtool(service)
+    qtbot.addWidget(page)
+    for accelerator in (CTRL_ALT_K, parse_accelerator("Ctrl+Alt+J"), CTRL_ALT_K):
+        backend.press(accelerator, Phase.DOWN)
+        backend.press(accelerator, Phase.UP)
+    await until(lambda: len(page.log) == 3, what="three triggers")
+    assert [(e.trigger.id, e.since_previous_ms) for e in reversed(page.log)] == [
+        ("talk", None),
+        ("next", 500.0),
+        ("talk", 750.0),
+    ]
+    assert [cell(page.trigger_table, row, 3) for row in range(3)] == ["750", "500", ""]
+    page.clear_log()
+    backend.press(CTRL_ALT_K, Phase.DOWN)
+    await until(lambda: len(page.log) == 1, what="a trigger after clearing")
+    assert page.log[0].since_previous_ms is None

@@ -29,6 +29,64 @@ def test_parses_the_familiar_form_with_aliases() -> None:
     assert parse_accelerator("Ctrl+PgDn") == Accelerator.of("PageDown", Modifier.CTRL)
 
 
+@pytest.mark.parametrize(
+    ("electron", "key"),
+    [
+        ("Space", "Space"),
+        ("Tab", "Tab"),
+        ("Backspace", "Backspace"),
+        ("Delete", "Delete"),
+        ("Insert", "Insert"),
+        ("Return", "Enter"),
+        ("Enter", "Enter"),
+        ("Up", "ArrowUp"),
+        ("Down", "ArrowDown"),
+        ("Left", "ArrowLeft"),
+        ("Right", "ArrowRight"),
+        ("Home", "Home"),
+        ("End", "End"),
+        ("PageUp", "PageUp"),
+        ("PageDown", "PageDown"),
+        ("Escape", "Escape"),
+        ("Esc", "Escape"),
+        ("VolumeUp", "AudioVolumeUp"),
+        ("VolumeDown", "AudioVolumeDown"),
+        ("VolumeMute", "AudioVolumeMute"),
+        ("MediaNextTrack", "MediaTrackNext"),
+        ("MediaPreviousTrack", "MediaTrackPrevious"),
+        ("MediaStop", "MediaStop"),
+        ("MediaPlayPause", "MediaPlayPause"),
+        ("PrintScreen", "PrintScreen"),
+        *((f"num{d}", f"Numpad{d}") for d in range(10)),
+        ("numdec", "NumpadDecimal"),
+        ("numadd", "NumpadAdd"),
+        ("numsub", "NumpadSubtract"),
+        ("nummult", "NumpadMultiply"),
+        ("numdiv", "NumpadDivide"),
+    ],
+)
+def test_electrons_key_names_parse(electron: str, key: str) -> None:
+    assert parse_accelerator(f"CmdOrCtrl+Alt+{electron}") == Accelerator.of(key, Modifier.CMD_OR_CTRL, Modifier.ALT)
+
+
+def test_plus_is_shift_and_the_equal_key_as_in_electron() -> None:
+    zoom_in = Accelerator.of("Equal", Modifier.CMD_OR_CTRL, Modifier.SHIFT)
+    assert parse_accelerator("CmdOrCtrl+Plus") == zoom_in
+    assert parse_accelerator("CmdOrCtrl+Shift+plus") == zoom_in
+    assert parse_accelerator(zoom_in.canonical()) == zoom_in
+    with pytest.raises(AcceleratorError) as two:
+        parse_accelerator("Ctrl+Plus+K")
+    assert two.value.code == "two-keys"
+
+
+def test_cmd_or_ctrl_is_ctrl_except_on_macos() -> None:
+    accelerator = parse_accelerator("CmdOrCtrl+Shift+K")
+    assert accelerator.on_platform("linux") == parse_accelerator("Ctrl+Shift+K")
+    assert accelerator.on_platform("win32") == parse_accelerator("Ctrl+Shift+K")
+    assert accelerator.on_platform("darwin") == parse_accelerator("Cmd+Shift+K")
+    assert parse_accelerator("Ctrl+K").on_platform("darwin") == parse_accelerator("Ctrl+K")
+
+
 def test_parses_the_canonical_form_in_any_case_and_order() -> None:
     expected = Accelerator.of("KeyK", Modifier.CMD_OR_CTRL, Modifier.SHIFT)
     assert parse_accelerator("CmdOrCtrl+Shift+KeyK") == expected

@@ -4,6 +4,7 @@ here), and the run-time choice of backend."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,22 @@ from typing import Any
 import pytest
 
 from app.shortcuts.accelerator import parse_accelerator
-from app.shortcuts.backend import BackendUnavailable, FailureReason, Phase, ShortcutBackend, UnavailableBackend
+from app.shortcuts.actions import DEFAULT_ACTIONS
+from app.shortcuts.backend import (
+    BackendUnavailable,
+    FailureReason,
+    GrabRefused,
+    Phase,
+    ShortcutBackend,
+    UnavailableBackend,
+)
 from app.shortcuts.backends import macos, windows
 from app.shortcuts.backends.macos import MacBackend
 from app.shortcuts.backends.wayland import PortalBackend, preferred_trigger
 from app.shortcuts.backends.windows import WindowsBackend
 from app.shortcuts.select import BackendFactories, detect_session, open_backend, open_shortcut_service
 from app.shortcuts.service import ShortcutService, Trigger
+from app.shortcuts.settings import MemoryBindingSettings
 from tests.waiting import until
 
 
@@ -32,6 +42,8 @@ class FakeWin32:
 
     def register_hot_key(self, hotkey_id: int, modifiers: int, virtual_key: int) -> int:
         if (modifiers & ~windows.MOD_NOREPEAT, virtual_key) in self.taken:
+            return windows.ERROR_HOTKEY_ALREADY_REGISTERED
+        if (modifiers, virtual_key) in self.registered.values():  # this thread's own hot key
             return windows.ERROR_HOTKEY_ALREADY_REGISTERED
         if virtual_key in self.error_for:
             return self.error_for[virtual_key]
@@ -88,6 +100,22 @@ async def test_windows_error_1409_is_a_conflict_and_other_errors_say_their_code(
     assert conflict.reason is FailureReason.CONFLICT and "Ctrl+Alt+A" in conflict.message
     other = await service.register("b", "Alt+F5", lambda _: None)
     assert other.reason is FailureReason.INVALID and "error 5" in other.message
+
+
+async def test_windows_error_1409_for_our_own_hot_key_does_not_blame_another_application() -> None:
+    backend = WindowsBackend(FakeWin32())
+    await backend.grab("a#1", parse_accelerator("Ctrl+Alt+A"))
+    with pytest.raises(GrabRefused) as ours:
+        await backend.grab("b#2", parse_accelerator("CmdOrCtrl+Alt+A"))
+    assert ours.value.reason is FailureReason.CONFLICT and ours.value.message == (
+        "Ctrl+Alt+A is already registered by this app ('a')"
+    )
+    service = ShortcutService(WindowsBackend(FakeWin32()), platform="win32")
+    assert (await service.register("a", "Ctrl+Alt+A", lambda _: None)).ok
+    same = await service.register("b", "CmdOrCtrl+Alt+A", lambda _: None)
+    assert same.reason is FailureReason.CONFLICT and "already used by 'a' in this app" in same.message
+    moved = await service.rebind("a", "CmdOrCtrl+Alt+A")  # the same keys: no second RegisterHotKey, no 1409
+    assert moved.ok and service.accelerator_of("a") == parse_accelerator("CmdOrCtrl+Alt+A")
 
 
 async def test_windows_refuses_f12_alone_and_keys_the_layout_lacks() -> None:
@@ -311,3 +339,90 @@ async def test_the_composition_root_gets_a_service_with_saved_bindings(tmp_path:
     service = await open_shortcut_service(tmp_path, made.factories())
     assert service.settings.load() == {"toggle-window": "Alt+Super+F9"}
     assert isinstance(service.backend, UnavailableBackend)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "message", "expected"),
+    [
+        (b"windows_dispatcher_MSG", windows.WM_HOTKEY, 7),  # RegisterHotKey(NULL, ...): a thread message
+        (b"windows_generic_MSG", windows.WM_HOTKEY, 7),  # a hot key bound to one of Qt's windows
+        (b"windows_dispatcher_MSG", 0x0100, None),  # WM_KEYDOWN is not ours
+        (b"xcb_generic_event_t", windows.WM_HOTKEY, None),
+    ],
+)
+def test_the_native_event_filter_reads_wm_hotkey_from_the_dispatcher(
+    event_type: bytes, message: int, expected: int | None
+) -> None:
+    from PySide6.QtCore import QByteArray  # noqa: PLC0415 - Qt only for this test
+    from shiboken6 import Shiboken  # noqa: PLC0415
+
+    msg = windows.MSG(hwnd=None, message=message, wParam=7, lParam=0x4B0006)
+    seen: list[int] = []
+    native_filter = windows.hot_key_filter(seen.append)
+    handled = native_filter.nativeEventFilter(QByteArray(event_type), Shiboken.VoidPtr(ctypes.addressof(msg)))
+    assert seen == ([] if expected is None else [expected])
+    assert handled == (expected is not None, 0)
+
+
+class FakeCarbonEvents:
+    """``GetEventParameter`` and ``GetEventKind`` for one hot key event, as Carbon answers them."""
+
+    def __init__(self, signature: int, hotkey_id: int, kind: int, status: int = 0) -> None:
+        self.signature, self.hotkey_id, self.kind, self.status = signature, hotkey_id, kind, status
+
+    def GetEventParameter(self, *args: Any) -> int:  # noqa: N802 - Carbon's name
+        event, name, wanted_type, _actual_type, size, _actual_size, out = args
+        assert (event, name, wanted_type, size) == ("event", macos._DIRECT_OBJECT, macos._TYPE_HOT_KEY_ID, 8)
+        if self.status == 0:
+            out._obj.signature, out._obj.id = self.signature, self.hotkey_id
+        return self.status
+
+    def GetEventKind(self, event: Any) -> int:  # noqa: N802
+        return self.kind
+
+
+@pytest.mark.parametrize(
+    ("carbon", "status", "seen"),
+    [
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 5), macos.NO_ERR, [(3, True)]),
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 6), macos.NO_ERR, [(3, False)]),
+        (FakeCarbonEvents(int.from_bytes(b"Othr", "big"), 3, 5), macos.EVENT_NOT_HANDLED_ERR, []),
+        (FakeCarbonEvents(macos.SIGNATURE, 3, 5, status=-9870), macos.EVENT_NOT_HANDLED_ERR, []),
+    ],
+)
+def test_the_carbon_handler_passes_on_hot_keys_that_are_not_ours(
+    carbon: FakeCarbonEvents, status: int, seen: list[tuple[int, bool]]
+) -> None:
+    calls: list[tuple[int, bool]] = []
+    assert macos.handle_hot_key_event(carbon, "event", lambda *call: calls.append(call)) == status
+    assert calls == seen
+
+
+async def test_portal_startup_is_one_bind_with_a_result_per_action() -> None:
+    portal = FakePortal()
+    service = ShortcutService(await PortalBackend.open(portal), MemoryBindingSettings())
+    left_out = f"{DEFAULT_ACTIONS[1].id}#2"
+
+    async def answer_all_but_one(method: str, arguments: list[Any]) -> tuple[int, dict[str, Any]]:
+        portal.requests.append((method, arguments))
+        return 0, {"shortcuts": [(i, {"trigger_description": ""}) for i, _ in arguments[1] if i != left_out]}
+
+    portal.request = answer_all_but_one  # type: ignore[method-assign]
+    results = await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    [(method, arguments)] = portal.requests[1:]
+    assert method == "BindShortcuts" and len(arguments[1]) == len(DEFAULT_ACTIONS)
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert results[1].reason is FailureReason.DENIED and "left this shortcut out" in results[1].message
+
+
+async def test_a_batch_request_that_breaks_refuses_each_action_with_a_reason() -> None:
+    portal = FakePortal()
+    service = ShortcutService(await PortalBackend.open(portal), MemoryBindingSettings())
+
+    async def lost(method: str, arguments: list[Any]) -> tuple[int, dict[str, Any]]:
+        raise ConnectionResetError("the session bus went away")
+
+    portal.request = lost  # type: ignore[method-assign]
+    results = await service.bind_actions({spec.id: lambda _: None for spec in DEFAULT_ACTIONS})
+    assert {(r.reason, "session bus went away" in r.message) for r in results} == {(FailureReason.UNSUPPORTED, True)}
+    assert service.list() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -220,6 +221,15 @@ async def test_a_saved_shortcut_that_no_longer_parses_is_reported(tmp_path: Path
     assert result.reason is FailureReason.INVALID and "saved shortcut 'Ctrl+Hyper'" in result.message
 
 
+async def test_a_saved_shortcut_the_platform_cannot_express_is_reported_as_saved(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.refuse[parse_accelerator("Ctrl+Alt+F13")] = (FailureReason.INVALID, "no key code for F13 here")
+    service = ShortcutService(backend, MemoryBindingSettings({TOGGLE_WINDOW: "Ctrl+Alt+F13"}))
+    [result] = await service.bind_actions({TOGGLE_WINDOW: Recorder()})
+    assert result.reason is FailureReason.INVALID
+    assert result.message == "saved shortcut 'Ctrl+Alt+F13' unusable: no key code for F13 here"
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"version": 1, "bindings": 3}', "\xff\xfe"])
 def test_a_damaged_settings_file_is_set_aside(tmp_path: Path, content: str) -> None:
     path = tmp_path / "shortcuts.json"
@@ -241,3 +251,82 @@ async def test_a_newer_settings_file_is_never_overwritten(tmp_path: Path) -> Non
     rebound = await service.rebind(TOGGLE_WINDOW, "Ctrl+Alt+F2")
     assert rebound.ok and "not saved" in rebound.message and "newer version" in rebound.message
     assert path.read_text() == newer
+
+
+def _dbus_error(name: str, text: str) -> Exception:
+    """The error jeepney raises for a D-Bus error reply, built from a real error message."""
+    from jeepney import DBusAddress, new_error, new_method_call  # noqa: PLC0415 - Linux-only dependency
+    from jeepney.wrappers import DBusErrorResponse  # noqa: PLC0415
+
+    call = new_method_call(DBusAddress("/org/freedesktop/portal/desktop", "org.freedesktop.portal.Desktop"), "Ping")
+    error: Exception = DBusErrorResponse(new_error(call, name, "s", (text,)))
+    return error
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "said"),
+    [
+        (_dbus_error("org.freedesktop.DBus.Error.ServiceUnknown", "no portal"), FailureReason.UNSUPPORTED, "no portal"),
+        (_dbus_error("org.freedesktop.DBus.Error.AccessDenied", "sandboxed"), FailureReason.DENIED, "sandboxed"),
+        (TimeoutError("the portal did not answer BindShortcuts within 300 s"), FailureReason.DENIED, "300 s"),
+        (ConnectionResetError("the bus connection was lost"), FailureReason.UNSUPPORTED, "connection was lost"),
+        (RuntimeError("Windows hot keys need the Qt application"), FailureReason.UNSUPPORTED, "Qt application"),
+        (OSError(5, "Input/output error"), FailureReason.UNSUPPORTED, "Input/output error"),
+        (PermissionError(1, "Operation not permitted"), FailureReason.DENIED, "not permitted"),
+    ],
+)
+async def test_an_unexpected_backend_error_is_a_reason_and_later_defaults_still_register(
+    backend: FakeBackend, failure: Exception, reason: FailureReason, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = parse_accelerator(DEFAULT_ACTIONS[0].default)
+    backend.crash[first] = failure
+    service = ShortcutService(backend, MemoryBindingSettings())
+    results = await service.bind_actions({spec.id: Recorder() for spec in DEFAULT_ACTIONS})
+    assert [r.id for r in results] == [spec.id for spec in DEFAULT_ACTIONS]
+    assert results[0].reason is reason and said in results[0].message and type(failure).__name__ in results[0].message
+    assert all(r.ok for r in results[1:]) and len(backend.held()) == len(DEFAULT_ACTIONS) - 1
+    assert [r.getMessage() for r in caplog.records if r.funcName == "_refusal"] == [
+        f"shortcut {results[0].id}: {results[0].message}"
+    ]
+
+
+async def test_a_failing_release_still_unregisters(service: ShortcutService, backend: FakeBackend) -> None:
+    await service.register("a", "Ctrl+Alt+K", Recorder())
+    await service.register("b", "Ctrl+Alt+J", Recorder())
+    backend.crash_on_release = ConnectionResetError("the X connection was lost")
+    await service.unregister_all()
+    assert service.list() == []
+    backend.crash_on_release = None
+    assert (await service.register("a", "Ctrl+Alt+K", Recorder())).ok
+
+
+async def test_a_grab_waiting_on_the_user_does_not_hold_up_other_ids(
+    service: ShortcutService, backend: FakeBackend
+) -> None:
+    await service.register("other", "Ctrl+Alt+J", Recorder())
+    dialog = backend.hold[CTRL_ALT_K] = asyncio.Event()
+    waiting = asyncio.ensure_future(service.register("slow", CTRL_ALT_K, Recorder()))
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(service.unregister("other"), 1)
+    assert (await asyncio.wait_for(service.register("third", "Ctrl+Alt+L", Recorder()), 1)).ok
+    racing = await asyncio.wait_for(service.register("racer", CTRL_ALT_K, Recorder()), 1)
+    assert racing.reason is FailureReason.CONFLICT and "'slow'" in racing.message
+    assert not waiting.done()
+    dialog.set()
+    assert (await waiting).ok and service.accelerator_of("slow") == CTRL_ALT_K
+
+
+@pytest.mark.parametrize(("platform", "same"), [("linux", "Ctrl+K"), ("win32", "Ctrl+K"), ("darwin", "Cmd+K")])
+async def test_rebinding_to_the_same_keys_spelled_otherwise_succeeds(
+    backend: FakeBackend, platform: str, same: str
+) -> None:
+    service = ShortcutService(backend, MemoryBindingSettings(), platform=platform)
+    await service.bind_actions({TOGGLE_WINDOW: Recorder()})
+    assert (await service.rebind(TOGGLE_WINDOW, "CmdOrCtrl+K")).ok
+    held = dict(backend.grabs)
+    moved = await service.rebind(TOGGLE_WINDOW, same)
+    assert moved.ok and moved.accelerator == parse_accelerator(same)
+    assert service.accelerator_of(TOGGLE_WINDOW) == parse_accelerator(same) and backend.grabs == held
+    assert service.settings.load()[TOGGLE_WINDOW] == parse_accelerator(same).canonical()
+    other = await service.register("other", "CmdOrCtrl+K", Recorder())
+    assert other.reason is FailureReason.CONFLICT and f"'{TOGGLE_WINDOW}' in this app" in other.message
