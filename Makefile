@@ -3,7 +3,7 @@ PY := .venv/bin/python
 GD_FILES = $(shell find engines/stage-godot -name '*.gd' 2>/dev/null)
 ARGS ?=
 
-.PHONY: run test lint bench bench-speech bench-lipsync bench-shortcuts setup setup-test schema clean
+.PHONY: run test lint bench bench-speech bench-lipsync bench-shortcuts package setup setup-test schema clean
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -24,6 +24,7 @@ bench: setup
 	$(PY) -m benchmarks.speech
 	$(PY) -m benchmarks.lipsync
 	$(MAKE) --no-print-directory bench-shortcuts
+	$(PY) -m benchmarks.desktop
 
 bench-shortcuts: setup-test
 	$(PY) -m benchmarks.shortcuts
@@ -33,6 +34,10 @@ bench-speech: setup
 
 bench-lipsync: setup
 	$(PY) -m benchmarks.lipsync $(ARGS)
+
+package: setup
+	$(PY) -m pip install -q -e '.[package]'
+	$(PY) packaging/build.py
 
 setup:
 	@bash scripts/setup.sh

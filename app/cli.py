@@ -19,14 +19,17 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from app.config.cli import add_settings_command, run_settings_command
+from app.config.model import DEFAULT_REMOTE_DEBUG_URI
 from app.lipsync.cli import add_lipsync_parser, run_lipsync
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
 from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
-from app.paths import USER_DATA_ENV
+from app.paths import USER_DATA_ENV, resolve_user_data_dir
 from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from app.speech.cli import add_say_parser, run_say
+from app.version import app_version
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
 from godot_bridge.sidecar.manager import StageStartError
@@ -40,17 +43,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _user_data(parser)
     parser.add_argument(
         "--runtime",
-        choices=("native", "web", "attach"),
-        default="native",
-        help="native Godot (default), the Godot web runtime in headless Chromium, or attach to a "
-        "stage you start from the Godot editor",
+        choices=("auto", "native", "embedded", "web", "attach"),
+        help="auto (the app's default: native Godot 4 if found, else the stage embedded in the window), native "
+        "Godot (stage-check's default), the Godot web runtime embedded in the window or in headless Chromium, "
+        "or attach to a stage you start from the Godot editor",
     )
     parser.add_argument("--godot", metavar="PATH", help="the Godot 4 executable (default: searched)")
-    parser.add_argument("--remote-debug", metavar="URI", help="e.g. tcp://127.0.0.1:6007 (native Godot only)")
+    parser.add_argument(
+        "--remote-debug",
+        metavar="URI",
+        nargs="?",
+        const=DEFAULT_REMOTE_DEBUG_URI,
+        help=f"let the Godot editor's debugger see the stage (native Godot; default {DEFAULT_REMOTE_DEBUG_URI})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stage-tamagotchi", description="A desktop body for an AI companion.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     _common(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command")
@@ -65,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_shortcuts_command(commands)
     add_say_parser(commands)
     add_lipsync_parser(commands, _user_data)
+    add_settings_command(commands, _user_data)
     return parser
 
 
@@ -175,12 +186,15 @@ def _run_gui(options: AppOptions) -> int:
 
     from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415
 
+    with contextlib.suppress(ImportError):  # without QtWebEngine the app runs, just without an embedded stage
+        from app.ui.embedded_stage import prepare_web_engine  # noqa: PLC0415
+
+        prepare_web_engine()
     existing = QApplication.instance()
     qt_app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     loop = QtAsyncioLoop(qt_app)
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()
-    qt_app.lastWindowClosed.connect(quit_requested.set)
     with loop:
         return loop.run_until_complete(_cancel_on_signals(run_gui(options, quit_requested)))
 
@@ -202,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_say(args)
     if args.command == "lipsync":
         return run_lipsync(args)
-    options = AppOptions.create(args.user_data, args.runtime, args.godot, args.remote_debug)
+    if args.command == "settings":
+        return run_settings_command(args, resolve_user_data_dir(args.user_data))
     if args.command == "stage-check":
+        options = AppOptions.create(args.user_data, args.runtime or "native", args.godot, args.remote_debug)
         return asyncio.run(_cancel_on_signals(stage_check(options, args.model, args.json)))
-    return _run_gui(options)
+    return _run_gui(AppOptions.create(args.user_data, args.runtime or "auto", args.godot, args.remote_debug))

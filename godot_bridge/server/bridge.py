@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -53,6 +53,10 @@ stage_log = logging.getLogger("godot_bridge.stage")
 STAGE_PATH = "/stage"
 _HARD_CAP_FACTOR = 4
 """Frames up to this multiple of the limit are read and answered with ``frame-too-large``; larger ones close."""
+
+
+FrameObserver = Callable[[Literal["in", "out"], str | bytes], None]
+"""Sees every frame as it leaves (``out``) or arrives (``in``): the devtools' envelope log."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class _StagePeer:
         text = encode(envelope, self.send_limit)
         await self.ws.send(text)
         self.heartbeat.sent(self.server.now())
+        self.server.observe_frame("out", text)
 
     async def close(self, code: int, reason: str) -> None:
         if self.close_code is None:
@@ -134,6 +139,7 @@ class _StagePeer:
         try:
             async for frame in self.ws:
                 self.heartbeat.received(self.server.now())
+                self.server.observe_frame("in", frame)
                 await self._on_frame(frame)
         except ConnectionClosed:
             pass
@@ -238,6 +244,7 @@ class BridgeServer:
         self._disconnected = asyncio.Event()
         self._disconnected.set()
         self._listeners: list[Callable[[BridgeEvent], None]] = []
+        self._frame_observers: list[FrameObserver] = []
         self._ids = itertools.count(1)
         self._sessions = itertools.count(1)
 
@@ -299,6 +306,18 @@ class BridgeServer:
     def subscribe(self, listener: Callable[[BridgeEvent], None]) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def observe_frames(self, observer: FrameObserver) -> Callable[[], None]:
+        """Call ``observer(direction, frame)`` for every frame to (``out``) and from (``in``) the stage (devtools)."""
+        self._frame_observers.append(observer)
+        return lambda: self._frame_observers.remove(observer) if observer in self._frame_observers else None
+
+    def observe_frame(self, direction: Literal["in", "out"], frame: str | bytes) -> None:
+        for observer in list(self._frame_observers):
+            try:
+                observer(direction, frame)
+            except Exception:
+                log.exception("a frame observer failed")
 
     def _emit(self, event: BridgeEvent) -> None:
         for listener in list(self._listeners):
@@ -401,6 +420,7 @@ class BridgeServer:
             return
         except ConnectionClosed:
             return
+        self.observe_frame("in", first)
         verdict = check_hello(first, self.token, self.config.max_frame_bytes)
         if not isinstance(verdict, HelloAccepted):
             log.warning("refused a stage: %s", verdict.reason)

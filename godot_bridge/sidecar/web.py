@@ -114,6 +114,42 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+async def start_page_server(
+    request: LaunchRequest, runtime_dir: Path, extra_pack_files: dict[str, bytes], on_line: LineSink
+) -> tuple[_PageServer, asyncio.Future[int]]:
+    """Serve the engine, our page (with the bridge URL and token as the engine's arguments) and the project pack on
+    127.0.0.1; returns the running server and a future that gets the engine's exit code. Any page that loads
+    ``server.origin + "/index.html"`` runs the stage: headless Chromium here, a web view in the app's window."""
+    loop = asyncio.get_running_loop()
+    engine_exit: asyncio.Future[int] = loop.create_future()
+    pack = await asyncio.to_thread(pack_project, request.project_dir, extra_pack_files)
+    args = ["--", f"--bridge-url={request.bridge_url}", f"--bridge-token={request.token}", *request.extra_user_args]
+    page = PAGE.replace("{{CONFIG}}", json.dumps({"args": args}).replace("</", "<\\/"))
+    files: dict[str, tuple[bytes | Path, str]] = {
+        name: (runtime_dir / name, _MIME[Path(name).suffix]) for name in RUNTIME_FILES
+    }
+    files["index.html"] = (page.encode(), _MIME[".html"])
+    files["stage.zip"] = (pack, "application/zip")
+
+    def lines_arrived(entries: list[Any]) -> None:
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get("line"), str):
+                stream: StreamName = "stderr" if entry.get("stream") == "stderr" else "stdout"
+                for line in entry["line"].splitlines() or [""]:
+                    loop.call_soon_threadsafe(on_line, stream, line)
+
+    def record_exit(code: int) -> None:
+        if not engine_exit.done():
+            engine_exit.set_result(code)
+
+    def engine_exited(code: int) -> None:
+        loop.call_soon_threadsafe(record_exit, code)
+
+    server = _PageServer(files, lines_arrived, engine_exited)
+    threading.Thread(target=server.serve_forever, name="web-stage-page", daemon=True).start()
+    return server, engine_exit
+
+
 class WebStageProcess:
     """The engine running in a page: exits when the engine quits (its code) or when the browser dies."""
 
@@ -204,33 +240,7 @@ class WebLauncher:
             raise LaunchError(f"the Godot web runtime in {self.runtime_dir} lacks {', '.join(missing)}")
         if request.remote_debug:
             log.warning("--remote-debug is not available in the web runtime; ignoring %s", request.remote_debug)
-        loop = asyncio.get_running_loop()
-        engine_exit: asyncio.Future[int] = loop.create_future()
-        pack = await asyncio.to_thread(pack_project, request.project_dir, self.extra_pack_files)
-        args = ["--", f"--bridge-url={request.bridge_url}", f"--bridge-token={request.token}", *request.extra_user_args]
-        page = PAGE.replace("{{CONFIG}}", json.dumps({"args": args}).replace("</", "<\\/"))
-        files: dict[str, tuple[bytes | Path, str]] = {
-            name: (self.runtime_dir / name, _MIME[Path(name).suffix]) for name in RUNTIME_FILES
-        }
-        files["index.html"] = (page.encode(), _MIME[".html"])
-        files["stage.zip"] = (pack, "application/zip")
-
-        def lines_arrived(entries: list[Any]) -> None:
-            for entry in entries:
-                if isinstance(entry, dict) and isinstance(entry.get("line"), str):
-                    stream: StreamName = "stderr" if entry.get("stream") == "stderr" else "stdout"
-                    for line in entry["line"].splitlines() or [""]:
-                        loop.call_soon_threadsafe(on_line, stream, line)
-
-        def record_exit(code: int) -> None:
-            if not engine_exit.done():
-                engine_exit.set_result(code)
-
-        def engine_exited(code: int) -> None:
-            loop.call_soon_threadsafe(record_exit, code)
-
-        server = _PageServer(files, lines_arrived, engine_exited)
-        threading.Thread(target=server.serve_forever, name="web-stage-page", daemon=True).start()
+        server, engine_exit = await start_page_server(request, self.runtime_dir, self.extra_pack_files, on_line)
         origin = server.origin
         self._origins.add(origin)
         profile = Path(tempfile.mkdtemp(prefix="stage-chromium-"))

@@ -136,8 +136,9 @@ def test_the_app_runs_its_window_and_stops_the_stage_on_sigterm(tmp_path: Path) 
 
 
 def test_the_app_keeps_running_without_godot_and_says_why(tmp_path: Path) -> None:
+    # --runtime native: the default (auto) would run the stage embedded in the window instead.
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "-v", "--user-data", str(tmp_path)],
+        [sys.executable, "-m", "app", "-v", "--runtime", "native", "--user-data", str(tmp_path)],
         cwd=ROOT,
         env={
             **{k: v for k, v in os.environ.items() if k not in {"GODOT4", "GODOT"}},

@@ -1,0 +1,346 @@
+"""The desktop app's Qt side, put together: the tamagotchi window (with the embedded stage when it runs there), the
+tray, the settings and devtools windows, and the global shortcuts bound to real actions.
+
+Built by :func:`app.main.run_gui`; everything it uses comes from the plain services in ``app/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QPushButton, QTabWidget, QWidget
+
+from app.config.model import Settings
+from app.config.service import Changed, SettingsBindingStore, SettingsService
+from app.config.store import SettingsStore
+from app.devtools.envelope_log import EnvelopeLog
+from app.main import AppOptions, ManagedStage, build_stage_runtime, open_library
+from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, TOGGLE_WINDOW
+from app.shortcuts.backend import Phase
+from app.shortcuts.select import open_shortcut_service
+from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
+from app.speech.player import SpeakerHooks
+from app.speech.providers import SpeechSettings as SpeechProviderSettings
+from app.speech_link import SpeakerLink, SpeechLink
+from app.stage_service import ApplyError, StageService
+from app.ui.app_icon import app_icon
+from app.ui.bridge_inspector import BridgeInspector
+from app.ui.models_page import ModelsPage
+from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
+from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
+from app.ui.shortcut_settings import ShortcutSettingsPage
+from app.ui.shortcuts_devtool import ShortcutsDevtool
+from app.ui.tamagotchi_window import TamagotchiWindow
+from app.ui.tray import TrayActions, TrayMenu, make_tray
+from app.version import app_version
+from godot_bridge.sidecar.manager import SidecarState
+
+if TYPE_CHECKING:
+    from app.speech.service import SpeechService
+    from app.ui.embedded_stage import WebStageView
+
+log = logging.getLogger("app.ui")
+
+
+class DesktopApp:
+    def __init__(
+        self,
+        options: AppOptions,
+        *,
+        settings: SettingsService,
+        stage_service: StageService,
+        stage: ManagedStage | None,
+        speech: SpeechLink,
+        window: TamagotchiWindow,
+        quit_requested: asyncio.Event,
+    ) -> None:
+        self.options = options
+        self.settings = settings
+        self.stage_service = stage_service
+        self.stage_view: WebStageView | None = None
+        self.stage = stage
+        self.speech = speech
+        self.window = window
+        self.quit_requested = quit_requested
+        self.shortcuts: ShortcutService | None = None
+        self.speech_service: SpeechService | None = None
+        self.shortcut_results: list[RegistrationResult] = []
+        self.settings_window: SettingsWindow | None = None
+        self.devtools: QWidget | None = None
+        self.envelopes = EnvelopeLog()
+        self._watch_bridge(stage)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        QGuiApplication.setWindowIcon(app_icon())
+        # Quitting is the tray's Quit, a shortcut-less close of the window, or a signal; closing the settings window
+        # while the companion is hidden in the tray must not end the app (Qt's default) nor stop the event loop.
+        QGuiApplication.setQuitOnLastWindowClosed(False)
+        self.tray_menu = TrayMenu(
+            TrayActions(
+                toggle_window=window.toggle_visible,
+                align=window.align,
+                stop_speaking=speech.stop,
+                open_settings=lambda: self.open_settings("models"),
+                open_devtools=self.open_devtools,
+                quit=quit_requested.set,
+            ),
+            settings,
+            window,
+        )
+        self.tray = make_tray(self.tray_menu, app_icon(), window.toggle_visible)
+        window.hides_on_close = self.tray is not None
+        window.settings_requested.connect(self.open_settings)
+        window.closed.connect(quit_requested.set)
+        settings.subscribe(self._settings_changed)
+
+    @classmethod
+    async def open(cls, options: AppOptions, quit_requested: asyncio.Event) -> DesktopApp:
+        settings = SettingsService(SettingsStore(options.user_data))
+        options = options.with_settings(settings.settings)
+        stage_view = _web_stage_view() if options.runtime in ("auto", "embedded") else None
+        library = open_library(options)
+        stage, missing = build_stage_runtime(options, library, stage_view)
+        if stage_view is not None and (stage is None or stage.launcher.kind != "embedded"):
+            stage_view.deleteLater()  # a native Godot shows the avatar in its own window
+            stage_view = None
+        stage_service = StageService(library, stage, missing)
+        hooks = SpeakerHooks()
+        speech = SpeakerLink(hooks)
+        window = TamagotchiWindow(stage_service, settings, speech, stage_view)
+        desktop = cls(
+            options,
+            settings=settings,
+            stage_service=stage_service,
+            stage=stage,
+            speech=speech,
+            window=window,
+            quit_requested=quit_requested,
+        )
+        desktop.stage_view = stage_view
+        for warning in settings.load_warnings:
+            log.warning("settings: %s", warning)
+        window.show()
+        log.info("window shown")  # benchmarks/desktop.py measures cold start to this line
+        desktop._open_speech(hooks)
+        await desktop._bind_shortcuts()
+        return desktop
+
+    def _open_speech(self, hooks: SpeakerHooks) -> None:
+        """The voice: the default audio device (or the null sink, timed but silent), the provider from Settings."""
+        from app.speech.service import SpeechService  # noqa: PLC0415 - after the window shows (faster start)
+        from app.speech.sink import open_sink  # noqa: PLC0415
+
+        assert isinstance(self.speech, SpeakerLink)
+        try:
+            self.speech_service = SpeechService(
+                open_sink(prefer_device=True), speech_settings(self.settings.settings), hooks
+            )
+        except Exception as error:  # a broken provider setting or voice library: the app runs, and says why
+            log.warning("speech could not start: %s", error)
+            self.speech.unavailable = f"Speech could not start: {error}"
+            return
+        self.speech.attach(self.speech_service)
+
+    # -- actions ------------------------------------------------------------------------------------------------
+
+    async def _bind_shortcuts(self) -> None:
+        service = await open_shortcut_service(self.options.user_data, bindings=SettingsBindingStore(self.settings))
+        self.shortcuts = service
+
+        def on_press(job: Callable[[], None]) -> Callable[[Trigger], None]:
+            def act(trigger: Trigger) -> None:
+                if trigger.phase is Phase.DOWN:
+                    job()
+
+            return act
+
+        self.shortcut_results = await service.bind_actions(
+            {
+                TOGGLE_WINDOW: on_press(self.window.toggle_visible),
+                STOP_SPEAKING: on_press(self.speech.stop),
+                SPEAK_CLIPBOARD: on_press(self.speak_clipboard),
+                NEXT_AVATAR: on_press(self.next_avatar),
+            }
+        )
+
+    def speak_clipboard(self) -> None:
+        text = QGuiApplication.clipboard().text().strip()
+        if text:
+            self.speech.say(text)
+
+    def next_avatar(self) -> None:
+        entries = self.stage_service.library.entries()
+        if len(entries) < 2:
+            return
+        selected = self.stage_service.library.selected
+        index = next((i for i, e in enumerate(entries) if selected and e.sha256 == selected.sha256), -1)
+        self._run(self._show(entries[(index + 1) % len(entries)].sha256))
+
+    async def _show(self, sha256: str) -> None:
+        with contextlib.suppress(ApplyError):  # shown in the window's status
+            await self.stage_service.show_model(sha256)
+
+    def open_settings(self, page: str = "models") -> None:
+        if self.settings_window is None:
+            pages: dict[str, QWidget] = {"models": ModelsPage(self.stage_service)}
+            if self.shortcuts is not None:
+                pages["shortcuts"] = ShortcutSettingsPage(self.shortcuts, self.shortcut_results)
+            test_voice = QPushButton("Test the voice")
+            test_voice.setObjectName("testVoice")
+            test_voice.clicked.connect(lambda _=False: self.speech.say("Hello! This is how I sound."))
+            self.settings_window = SettingsWindow(
+                self.settings,
+                pages,
+                self.versions(),
+                on_restart_stage=lambda: self._run(self.restart_stage()),
+                page_extras={
+                    "stage": [GodotDetector(self.settings, find_godot)],
+                    "speech": [VoicePicker(self.settings, self.provider_voices), test_voice],
+                },
+            )
+            self.settings_window.setWindowIcon(app_icon())
+        self.settings_window.show_page(page)
+
+    def _watch_bridge(self, stage: ManagedStage | None) -> None:
+        if stage is None:
+            return
+        stage.bridge.observe_frames(self.envelopes.observe)
+        if stage.launcher.kind == "native" and QGuiApplication.platformName() == "xcb":
+            embedder = NativeStageEmbedder(self.window, X11WindowFinder())
+
+            def follow(state: SidecarState, _reason: str) -> None:
+                if state is SidecarState.RUNNING:
+                    embedder.stage_running(stage.manager.pid)
+                elif state is not SidecarState.STARTING:
+                    embedder.stage_gone()
+
+            stage.manager.subscribe(follow)
+
+    def provider_voices(self, provider: str) -> list[tuple[str, str]]:
+        """(voice id, name) pairs the provider offers; espeak lists its own, servers are asked nothing here."""
+        if provider != "espeak" or self.speech_service is None:
+            return []
+        voices = self.speech_service.espeak.voices()
+        return sorted(((v.identifier.rsplit("/", 1)[-1], v.name) for v in voices), key=lambda pair: pair[1])
+
+    def open_devtools(self) -> None:
+        if self.devtools is None:
+            tabs = QTabWidget()
+            tabs.setWindowTitle("Stage Tamagotchi devtools")
+            tabs.addTab(
+                BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
+            )
+            if self.shortcuts is not None:
+                tabs.addTab(ShortcutsDevtool(self.shortcuts), "Shortcuts")
+            tabs.resize(720, 520)
+            self.devtools = tabs
+        self.devtools.show()
+        self.devtools.raise_()
+
+    def versions(self) -> dict[str, str]:
+        versions = base_versions(app_version())
+        bridge = self.stage.bridge if self.stage is not None else None
+        if bridge is not None and bridge.stage is not None:
+            engine = bridge.stage.hello.engine
+            versions["Godot"] = f"{engine.name} {engine.version} ({engine.platform})"
+        else:
+            versions["Godot"] = self.stage_service.status.message or "not running"
+        versions["Stage runtime"] = self.stage.launcher.kind if self.stage is not None else "none"
+        selected = self.stage_service.library.selected
+        if selected is not None:
+            versions["Current model"] = f"{selected.name}: {selected.license_summary}"
+        espeak = getattr(self.speech_service, "espeak", None)
+        versions["espeak-ng"] = _espeak_version() if espeak is not None else "not loaded"
+        versions["Licenses"] = "Stage Tamagotchi: MIT. Qt for Python: LGPLv3. Godot: MIT."
+        return versions
+
+    async def restart_stage(self) -> None:
+        """Apply changed Stage settings: a new launcher if the runtime or Godot path changed, then a fresh start."""
+        options = AppOptions(self.options.user_data, "auto").with_settings(self.settings.settings)
+        page_host = self.stage_view if options.runtime in ("auto", "embedded") else None
+        stage, missing = build_stage_runtime(options, self.stage_service.library, page_host)
+        self.stage, self.options = stage, options
+        self._watch_bridge(stage)
+        await self.stage_service.replace_runtime(stage, missing)  # stops the old stage first
+
+    def _settings_changed(self, settings: Settings, changed: Changed) -> None:
+        if self.speech_service is not None and any(name.startswith("speech.") for name in changed):
+            self._run(self._apply_speech(self.speech_service, settings))
+        if any(name.startswith("stage.") for name in changed):
+            log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
+
+    async def _apply_speech(self, service: SpeechService, settings: Settings) -> None:
+        try:
+            await service.apply_settings(speech_settings(settings))
+        except Exception as error:  # an unknown provider: keep the previous one and say so in the bubble
+            log.warning("speech settings not applied: %s", error)
+
+    def _run(self, job: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await self.stage_service.stop()
+        finally:
+            if isinstance(self.speech, SpeakerLink):
+                await self.speech.aclose()
+            if self.speech_service is not None:
+                await self.speech_service.close()
+            if self.shortcuts is not None:
+                await self.shortcuts.close()
+            if self.tray is not None:
+                self.tray.hide()
+            self.window.allow_close()
+            self.window.close()
+            for extra in (self.settings_window, self.devtools):
+                if extra is not None:
+                    extra.close()
+
+
+def _web_stage_view() -> WebStageView | None:
+    try:
+        from app.ui.embedded_stage import WebStageView  # noqa: PLC0415 - QtWebEngine is heavy and optional
+    except ImportError as error:
+        log.warning("QtWebEngine is unavailable (%s): no embedded stage", error)
+        return None
+    return WebStageView()
+
+
+def speech_settings(settings: Settings) -> SpeechProviderSettings:
+    """The speech service's settings from the Speech page (empty fields: the provider's defaults)."""
+    speech = settings.speech
+    return SpeechProviderSettings(
+        provider=speech.provider,
+        voice=speech.voice or None,
+        model=speech.model or None,
+        base_url=speech.base_url or None,
+        speed=speech.speed,
+    )
+
+
+def find_godot(path: str | None) -> tuple[bool, str]:
+    """The Stage page's "Detect Godot": the Godot 4 the app would use, with its version, or why there is none."""
+    from godot_bridge.sidecar.discovery import GodotFinder  # noqa: PLC0415
+
+    discovery = GodotFinder().find(path)
+    if discovery.found is None:
+        return False, discovery.reason
+    found = discovery.found
+    return True, f"Godot {found.version.number} ({found.version.raw}) at {found.path}, found via {found.source}"
+
+
+def _espeak_version() -> str:
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return f"the library and voices of espeakng-loader {version('espeakng-loader')} (GPLv3)"
+    except Exception:  # not installed as a distribution (a bundle without metadata)
+        return "bundled"

@@ -1,0 +1,127 @@
+"""A native Godot stage inside the tamagotchi window: once the stage runs, find its top-level window by the
+process id (X11: ``_NET_WM_PID``) and put it where the avatar goes (Qt wraps a foreign window in a container).
+
+Only X11 is done here; on other platforms (and when no window turns up) the stage keeps its own transparent,
+borderless, always-on-top window. This machine has no native Godot: the finder is tested on a real X server with a
+stand-in window, the embedding with the platform calls faked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QWindow
+from PySide6.QtWidgets import QWidget
+
+from app.ui.tamagotchi_window import TamagotchiWindow
+
+log = logging.getLogger("app.ui.native_stage")
+
+
+class WindowFinder(Protocol):
+    def window_of(self, pid: int) -> int | None:
+        """The top-level window of process ``pid``, or None (not mapped yet, or none)."""
+        ...
+
+
+class X11WindowFinder:
+    def __init__(self, display_name: str | None = None) -> None:
+        self.display_name = display_name
+
+    def window_of(self, pid: int) -> int | None:
+        from Xlib import X, display  # noqa: PLC0415 - X11 only
+        from Xlib.error import XError  # noqa: PLC0415
+
+        try:
+            connection = display.Display(self.display_name)
+        except Exception as error:  # no X server
+            log.info("cannot look for the stage's window: %s", error)
+            return None
+        try:
+            root = connection.screen().root
+            wm_pid = connection.intern_atom("_NET_WM_PID")
+            managed = root.get_full_property(connection.intern_atom("_NET_CLIENT_LIST"), X.AnyPropertyType)
+            if managed is not None:
+                candidates = [connection.create_resource_object("window", wid) for wid in managed.value]
+            else:  # no window manager: top-level windows are the root's children
+                candidates = list(root.query_tree().children)
+            for window in candidates:
+                try:
+                    owner = window.get_full_property(wm_pid, X.AnyPropertyType)
+                except XError:
+                    continue  # gone meanwhile
+                if owner is not None and len(owner.value) and int(owner.value[0]) == pid:
+                    return int(window.id)
+            return None
+        finally:
+            connection.close()
+
+
+def wrap_foreign_window(window_id: int) -> QWidget | None:
+    foreign = QWindow.fromWinId(window_id)
+    if foreign is None:
+        return None
+    return QWidget.createWindowContainer(foreign)
+
+
+class NativeStageEmbedder:
+    """Looks for the running stage's window for up to ``timeout_s`` and puts it in the tamagotchi window."""
+
+    def __init__(
+        self,
+        window: TamagotchiWindow,
+        finder: WindowFinder,
+        wrap: Callable[[int], QWidget | None] = wrap_foreign_window,
+        *,
+        timeout_s: float = 10.0,
+        interval_ms: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window = window
+        self._finder = finder
+        self._wrap = wrap
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._pid: int | None = None
+        self._deadline = 0.0
+        self.embedded: int | None = None
+        self._timer = QTimer(window, interval=interval_ms)
+        self._timer.timeout.connect(self._look)
+
+    def stage_running(self, pid: int | None) -> None:
+        if pid is None or pid == self._pid:
+            return
+        self._pid = pid
+        self._deadline = self._clock() + self._timeout_s
+        self._timer.start()
+        self._look()
+
+    def stage_gone(self) -> None:
+        self._timer.stop()
+        self._pid = None
+        if self.embedded is not None:
+            self.embedded = None
+            self._window.set_stage_view(None)
+
+    def _look(self) -> None:
+        if self._pid is None:
+            self._timer.stop()
+            return
+        found = self._finder.window_of(self._pid)
+        if found is None:
+            if self._clock() > self._deadline:
+                self._timer.stop()
+                log.info("the stage's window did not turn up; it stays a window of its own")
+            return
+        self._timer.stop()
+        container = self._wrap(found)
+        if container is None:
+            log.info("window %#x could not be wrapped; the stage stays a window of its own", found)
+            return
+        self.embedded = found
+        self._window.set_stage_view(container)
+        log.info("the stage's window %#x is shown inside the tamagotchi window", found)

@@ -1,0 +1,313 @@
+"""The settings window: a list of pages on the left, the page on the right.
+
+The Window, Stage, Speech, Language model and Lip sync pages are forms generated from the settings model, so every
+field is editable, validated by the model (a refusal shows next to the field) and labelled with when it takes
+effect. Models, Shortcuts and About are pages of their own.
+"""
+
+from __future__ import annotations
+
+import platform
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import Qt, qVersion
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.config.model import SECTIONS, Settings, applies_when
+from app.config.service import Changed, SettingsRejected, SettingsService
+
+PAGE_TITLES = {
+    "models": "Models",
+    "window": "Window",
+    "stage": "Stage",
+    "speech": "Speech",
+    "language_model": "Language model",
+    "lip_sync": "Lip sync",
+    "shortcuts": "Shortcuts",
+    "about": "About",
+}
+FORM_PAGES = ("window", "stage", "speech", "language_model", "lip_sync")
+HIDDEN_FIELDS = {("window", "geometry")}
+APPLIES_NOTE = {"stage": "applies when the stage restarts", "app": "applies at the next start"}
+LABELS = {
+    "godot_path": "Godot 4 executable",
+    "remote_debug_uri": "Remote debug URI",
+    "vmc_enabled": "Send VMC (OSC) output",
+    "lead_ms": "Mouth lead (ms)",
+    "base_url": "Base URL",
+    "click_through": "Click through empty areas",
+}
+
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+class SectionForm(QWidget):
+    """One settings section as a form; edits go through :meth:`SettingsService.update`, refusals show inline."""
+
+    def __init__(self, service: SettingsService, section: str) -> None:
+        super().__init__()
+        self._service = service
+        self.section = section
+        self.editors: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+        self._loading = False
+        form = QFormLayout(self)
+        model = SECTIONS[section]
+        for name, info in model.model_fields.items():
+            if (section, name) in HIDDEN_FIELDS:
+                continue
+            editor = self._editor(name, info.annotation)
+            self.editors[name] = editor
+            error = QLabel()
+            error.setObjectName(f"{name}Error")
+            error.setStyleSheet("color: #c0392b;")
+            error.hide()
+            self.errors[name] = error
+            cell = QVBoxLayout()
+            cell.addWidget(editor)
+            note = APPLIES_NOTE.get(applies_when(section, name))
+            if note:
+                hint = QLabel(note)
+                hint.setStyleSheet("color: gray; font-size: 11px;")
+                cell.addWidget(hint)
+            cell.addWidget(error)
+            form.addRow(_label(name), cell)
+        self.load(service.settings)
+        service.subscribe(self._changed)
+
+    def _editor(self, name: str, annotation: Any) -> QWidget:
+        choices = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+        editor: QWidget
+        if choices:
+            combo = QComboBox()
+            combo.addItems([str(c) for c in choices])
+            combo.currentTextChanged.connect(lambda text, n=name: self._commit(n, text))
+            editor = combo
+        elif annotation is bool:
+            box = QCheckBox()
+            box.toggled.connect(lambda on, n=name: self._commit(n, on))
+            editor = box
+        elif annotation is int:
+            spin = QSpinBox()
+            spin.setRange(-100000, 100000)
+            spin.valueChanged.connect(lambda value, n=name: self._commit(n, value))
+            editor = spin
+        elif annotation is float:
+            double = QDoubleSpinBox()
+            double.setRange(0.0, 1.0)
+            double.setSingleStep(0.05)
+            double.valueChanged.connect(lambda value, n=name: self._commit(n, value))
+            editor = double
+        else:
+            line = QLineEdit()
+            line.editingFinished.connect(lambda n=name, w=line: self._commit(n, w.text() or self._empty(n)))
+            editor = line
+        editor.setObjectName(name)
+        return editor
+
+    def _empty(self, name: str) -> str | None:
+        return None if type(None) in typing.get_args(SECTIONS[self.section].model_fields[name].annotation) else ""
+
+    def _commit(self, name: str, value: Any) -> None:
+        if self._loading:
+            return
+        try:
+            self._service.update(self.section, **{name: value})
+        except SettingsRejected as refused:
+            self.errors[name].setText(str(refused))
+            self.errors[name].show()
+            return
+        self.errors[name].hide()
+
+    def _changed(self, settings: Settings, changed: Changed) -> None:
+        if any(name.startswith(self.section + ".") for name in changed):
+            self.load(settings)
+
+    def load(self, settings: Settings) -> None:
+        values = getattr(settings, self.section)
+        self._loading = True
+        try:
+            for name, editor in self.editors.items():
+                value = getattr(values, name)
+                if isinstance(editor, QComboBox):
+                    editor.setCurrentText(str(value))
+                elif isinstance(editor, QCheckBox):
+                    editor.setChecked(bool(value))
+                elif isinstance(editor, QSpinBox | QDoubleSpinBox):
+                    editor.setValue(value)
+                elif isinstance(editor, QLineEdit):
+                    editor.setText("" if value is None else str(value))
+        finally:
+            self._loading = False
+
+
+def about_page(versions: dict[str, str]) -> QWidget:
+    page = QWidget()
+    layout = QFormLayout(page)
+    for name, version in versions.items():
+        value = QLabel(version)
+        value.setObjectName(f"version-{name}")
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        value.setWordWrap(True)
+        layout.addRow(name, value)
+    return page
+
+
+def base_versions(app_version: str) -> dict[str, str]:
+    return {
+        "Stage Tamagotchi": app_version,
+        "Python": platform.python_version(),
+        "Qt": f"{qVersion()} (PySide6 {pyside_version})",
+    }
+
+
+class SettingsWindow(QWidget):
+    def __init__(
+        self,
+        service: SettingsService,
+        extra_pages: dict[str, QWidget],
+        versions: dict[str, str],
+        on_restart_stage: Callable[[], None] | None = None,
+        page_extras: dict[str, list[QWidget]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Stage Tamagotchi settings")
+        self.resize(760, 560)
+        self.pages = QListWidget()
+        self.pages.setObjectName("settingsPages")
+        self.pages.setFixedWidth(170)
+        self.stack = QStackedWidget()
+        self.page_names: list[str] = []
+        self.forms: dict[str, SectionForm] = {}
+        built: dict[str, QWidget] = dict(extra_pages)
+        for section in FORM_PAGES:
+            form = SectionForm(service, section)
+            self.forms[section] = form
+            built[section] = form
+        built["about"] = about_page(versions)
+        extras = {name: list(widgets) for name, widgets in (page_extras or {}).items()}
+        if on_restart_stage is not None:
+            restart = QPushButton("Restart the stage now")
+            restart.setObjectName("restartStage")
+            restart.clicked.connect(lambda _=False: on_restart_stage())
+            extras.setdefault("stage", []).append(restart)
+        for name, widgets in extras.items():
+            wrapper = QWidget()
+            column = QVBoxLayout(wrapper)
+            column.addWidget(built[name])
+            for widget in widgets:
+                column.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
+            column.addStretch(1)
+            built[name] = wrapper
+        for name, title in PAGE_TITLES.items():
+            if name in built:
+                self.page_names.append(name)
+                self.pages.addItem(title)
+                self.stack.addWidget(built[name])
+        self.pages.currentRowChanged.connect(self.stack.setCurrentIndex)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.pages)
+        layout.addWidget(self.stack, 1)
+        self.pages.setCurrentRow(0)
+
+    def show_page(self, name: str) -> None:
+        if name in self.page_names:
+            self.pages.setCurrentRow(self.page_names.index(name))
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def current_page(self) -> str:
+        return self.page_names[self.pages.currentRow()]
+
+
+class GodotDetector(QWidget):
+    """ "Detect Godot": which Godot 4 the Stage page's path (or the search) finds, with its version, or why none."""
+
+    def __init__(self, service: SettingsService, find: Callable[[str | None], tuple[bool, str]]) -> None:
+        super().__init__()
+        self._service = service
+        self._find = find
+        self.button = QPushButton("Detect Godot")
+        self.button.setObjectName("detectGodot")
+        self.result = QLabel()
+        self.result.setObjectName("godotFound")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.button.clicked.connect(lambda _=False: self.detect())
+        row = QVBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
+        row.addWidget(self.result)
+
+    def detect(self) -> None:
+        found, message = self._find(self._service.settings.stage.godot_path)
+        self.result.setText(message)
+        self.result.setStyleSheet("" if found else "color: #c0392b;")
+
+
+class VoicePicker(QWidget):
+    """The voices the current speech provider offers, as a list to pick from (the Voice field takes any name too)."""
+
+    def __init__(self, service: SettingsService, voices: Callable[[str], list[tuple[str, str]]]) -> None:
+        super().__init__()
+        self._service = service
+        self._voices = voices
+        self._loading = False
+        self.combo = QComboBox()
+        self.combo.setObjectName("voicePicker")
+        self.combo.setMinimumWidth(260)
+        self.note = QLabel()
+        self.note.setObjectName("voiceNote")
+        self.note.setWordWrap(True)
+        row = QVBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Voices of this provider"))
+        row.addWidget(self.combo)
+        row.addWidget(self.note)
+        self.combo.currentIndexChanged.connect(self._picked)
+        service.subscribe(lambda _settings, changed: self.reload() if "speech.provider" in changed else None)
+        self.reload()
+
+    def reload(self) -> None:
+        speech = self._service.settings.speech
+        self._loading = True
+        try:
+            self.combo.clear()
+            try:
+                voices = self._voices(speech.provider)
+            except Exception as error:  # the voice library or the server could not be asked
+                voices = []
+                self.note.setText(f"The voices could not be listed: {error}")
+            else:
+                self.note.setText("" if voices else "This provider's voices come from its server: type one above.")
+            for identifier, name in voices:
+                self.combo.addItem(f"{name} ({identifier})", identifier)
+            found = self.combo.findData(speech.voice)
+            self.combo.setCurrentIndex(found)
+            self.combo.setEnabled(bool(voices))
+        finally:
+            self._loading = False
+
+    def _picked(self, index: int) -> None:
+        if not self._loading and index >= 0:
+            self._service.update("speech", voice=str(self.combo.itemData(index)))

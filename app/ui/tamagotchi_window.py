@@ -1,0 +1,444 @@
+"""The tamagotchi window: the companion's face on the desktop.
+
+Frameless, translucent, above other windows (and on every workspace where the window manager allows), dragged by
+its body, resized from the grip within sensible bounds, its place remembered per monitor layout and kept on screen
+when monitors come and go. It shows the stage (embedded, or the state of a stage elsewhere in plain words), a speech
+bubble with the sentence being played, a box to say something and a stop button.
+
+Click-through: with ``window.click_through`` on (the default), only the avatar's visible pixels and the controls take
+the mouse; everything else lets clicks through to the windows below. The window's shape follows the stage's alpha
+(refreshed a few times a second), which also gives clean edges on desktops without a compositor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QMouseEvent,
+    QRegion,
+    QScreen,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizeGrip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.config.model import Corner, Settings, WindowGeometry
+from app.config.service import Changed, SettingsService
+from app.speech_link import SpeechEvent, SpeechLink
+from app.stage_service import ApplyError, StageService, StageStatus
+from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
+
+if TYPE_CHECKING:
+    import numpy as np
+
+WINDOW_TITLE = "Stage Tamagotchi"
+ALPHA_THRESHOLD = 10
+"""A stage pixel at least this opaque takes the mouse (AIRI's threshold)."""
+MASK_CELL = 4
+"""The click-through shape is computed on cells of this many pixels (cheap, and slightly generous at the edges)."""
+MASK_INTERVAL_MS = 250
+SAVE_DELAY_MS = 400
+BUBBLE_LINGER_MS = 2500
+
+PHASE_WORDS = {
+    "not-found": "Godot 4 not found: install it or set its path",
+    "starting": "Starting the stage…",
+    "ready": "Ready",
+    "applying": "Applying a model…",
+    "applied": "",
+    "failed": "Something went wrong",
+    "stopped": "The stage is stopped",
+}
+
+STYLE = """
+#bubble { background: rgba(255, 255, 255, 235); color: #1d1d28; border-radius: 14px; padding: 8px 12px;
+          font-size: 13px; }
+#status { background: rgba(20, 20, 32, 200); color: white; border-radius: 10px; padding: 6px 10px; }
+#controls { background: rgba(20, 20, 32, 190); border-radius: 14px; }
+#controls QLineEdit { background: rgba(255, 255, 255, 230); border: none; border-radius: 9px; padding: 4px 8px; }
+#controls QPushButton, #status QPushButton { background: rgba(255, 255, 255, 60); color: white; border: none;
+          border-radius: 9px; padding: 4px 10px; }
+#controls QPushButton:hover, #status QPushButton:hover { background: rgba(255, 255, 255, 110); }
+#stopButton[speaking="true"] { background: #d9434f; }
+"""
+
+
+def qt_screens() -> list[Screen]:
+    return [_screen(s) for s in QGuiApplication.screens()]
+
+
+def _rect(r: QRect) -> Rect:
+    return r.x(), r.y(), r.width(), r.height()
+
+
+def _screen(s: QScreen) -> Screen:
+    return Screen(s.name(), _rect(s.geometry()), _rect(s.availableGeometry()))
+
+
+class TamagotchiWindow(QWidget):
+    status_changed = Signal(object)
+    speech_event = Signal(object)
+    """Queued hops: services call back from anywhere; widgets change only on the Qt thread."""
+    settings_requested = Signal(str)
+    """The user asked for a settings page (its name, e.g. ``stage``)."""
+    mask_updated = Signal()
+    closed = Signal()
+    """The window really closed (not hidden): without a tray, that quits the app."""
+
+    def __init__(
+        self,
+        stage: StageService,
+        settings: SettingsService,
+        speech: SpeechLink,
+        stage_view: QWidget | None = None,
+        screens: Callable[[], list[Screen]] = qt_screens,
+    ) -> None:
+        super().__init__()
+        self._stage = stage
+        self._settings = settings
+        self._speech = speech
+        self._screens = screens
+        self._quitting = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._drag_from: QPoint | None = None
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setObjectName("tamagotchi")
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setAcceptDrops(True)
+        self.setStyleSheet(STYLE)
+
+        self.bubble = QLabel()
+        self.bubble.setObjectName("bubble")
+        self.bubble.setWordWrap(True)
+        self.bubble.hide()
+        self.stage_view = stage_view
+        self._build_status()
+        self._build_controls()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.bubble)
+        self._stage_slot = QVBoxLayout()
+        self._stage_slot.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._stage_slot, 1)
+        if stage_view is not None:
+            stage_view.setParent(self)
+            self._stage_slot.addWidget(stage_view)
+        layout.addWidget(self.status)
+        layout.addWidget(self.controls)
+
+        self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
+        self._bubble_timer.timeout.connect(self.bubble.hide)
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self._remember_place)
+        self._mask_timer = QTimer(self, interval=MASK_INTERVAL_MS)
+        self._mask_timer.timeout.connect(self.update_click_through)
+        self.status_changed.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
+        self.speech_event.connect(self._show_speech, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = [settings.subscribe(self._settings_changed), speech.subscribe(self.speech_event.emit)]
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.screenAdded.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
+            app.screenRemoved.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
+        self._apply_window_settings(settings.settings, frozenset({"window.always_on_top", "window.all_workspaces"}))
+        self.setGeometry(*self._initial_rect())
+        stage.subscribe(self.status_changed.emit)
+
+    def _build_status(self) -> None:
+        self.status = QWidget()
+        self.status.setObjectName("status")
+        self.status.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.status_text = QLabel()
+        self.status_text.setWordWrap(True)
+        self.status_text.setStyleSheet("color: white;")
+        self.fix_button = QPushButton("Stage settings…")
+        self.fix_button.setObjectName("fixButton")
+        self.fix_button.clicked.connect(lambda: self.settings_requested.emit("stage"))
+        status_layout = QVBoxLayout(self.status)
+        status_layout.addWidget(self.status_text)
+        status_layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def _build_controls(self) -> None:
+        self.controls = QWidget()
+        self.controls.setObjectName("controls")
+        self.controls.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.say_box = QLineEdit()
+        self.say_box.setObjectName("sayBox")
+        self.say_box.setPlaceholderText("Say something…")
+        self.say_box.returnPressed.connect(self._say)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop speaking")
+        self.stop_button.clicked.connect(self._speech.stop)
+        self.grip = QSizeGrip(self.controls)
+        self.grip.setToolTip("Drag to resize")
+        controls_layout = QHBoxLayout(self.controls)
+        controls_layout.setContentsMargins(8, 6, 4, 6)
+        controls_layout.addWidget(self.say_box, 1)
+        controls_layout.addWidget(self.stop_button)
+        controls_layout.addWidget(self.grip, 0, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
+
+    # -- place and size ---------------------------------------------------------------------------------------
+
+    def _initial_rect(self) -> Rect:
+        screens = self._screens()
+        saved = self._settings.settings.window.geometry.get(screen_key(screens))
+        remembered = None if saved is None else (saved.x, saved.y, saved.width, saved.height)
+        primary = screens[0] if screens else Screen("none", (0, 0, 1024, 768), (0, 0, 1024, 768))
+        return initial_place(remembered, screens, primary)
+
+    def replace_on_screens(self) -> None:
+        """Monitors changed: go where this layout remembers, or stay, but always where it can be seen."""
+        screens = self._screens()
+        saved = self._settings.settings.window.geometry.get(screen_key(screens))
+        current = _rect(self.geometry()) if saved is None else (saved.x, saved.y, saved.width, saved.height)
+        self.setGeometry(*keep_on_screen(current, screens))
+
+    def align(self, corner: Corner) -> None:
+        screens = self._screens()
+        screen = screen_of(_rect(self.geometry()), screens)
+        self.setGeometry(*aligned(screen, (self.width(), self.height()), corner))
+
+    def moveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        self._save_timer.start()
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
+        screens = self._screens()
+        width, height = clamp_size(self.width(), self.height(), screen_of(_rect(self.geometry()), screens))
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        self._save_timer.start()
+        self.update_click_through()
+
+    def _remember_place(self) -> None:
+        key = screen_key(self._screens())
+        x, y, width, height = _rect(self.geometry())
+        geometry = dict(self._settings.settings.window.geometry)
+        geometry[key] = WindowGeometry(x=x, y=y, width=width, height=height)
+        self._settings.update("window", geometry=geometry)
+
+    # -- dragged by its body ----------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        handle = self.windowHandle()
+        if handle is not None and handle.startSystemMove():
+            return  # the window manager moves it (snapping, edges, Wayland)
+        self._drag_from = event.globalPosition().toPoint() - self.pos()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag_from is not None:
+            self.move(event.globalPosition().toPoint() - self._drag_from)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag_from = None
+
+    # -- settings that apply at once ----------------------------------------------------------------------------
+
+    def _settings_changed(self, settings: Settings, changed: Changed) -> None:
+        if any(name.startswith("window.") and name != "window.geometry" for name in changed):
+            self._apply_window_settings(settings, changed)
+
+    def _apply_window_settings(self, settings: Settings, changed: Changed) -> None:
+        window = settings.window
+        if changed & {"window.always_on_top", "window.all_workspaces"}:
+            visible = self.isVisible()
+            flags = Qt.WindowType.FramelessWindowHint | Qt.WindowType.Tool | Qt.WindowType.NoDropShadowWindowHint
+            if window.always_on_top:
+                flags |= Qt.WindowType.WindowStaysOnTopHint
+            self.setWindowFlags(flags)
+            if visible:
+                self.show()  # showEvent sticks it to every workspace again, or not
+
+        self.setWindowOpacity(window.opacity)
+        if not window.show_bubble:
+            self.bubble.hide()
+        if window.click_through:
+            self._mask_timer.start()
+            self.update_click_through()
+        else:
+            self._mask_timer.stop()
+            self.clearMask()
+            self.mask_updated.emit()
+
+    def showEvent(self, event: QEvent) -> None:  # noqa: N802
+        self._stick_to_all_workspaces(self._settings.settings.window.all_workspaces)
+
+    def _stick_to_all_workspaces(self, everywhere: bool) -> None:
+        """X11 (EWMH): desktop 0xFFFFFFFF means every workspace. Elsewhere the platform decides."""
+        if QGuiApplication.platformName() != "xcb":
+            return
+        from app.ui.x11_window import set_on_all_desktops  # noqa: PLC0415 - X11 only
+
+        set_on_all_desktops(int(self.winId()), everywhere)
+
+    def set_stage_view(self, view: QWidget | None) -> None:
+        """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
+        if self.stage_view is not None:
+            self._stage_slot.removeWidget(self.stage_view)
+            self.stage_view.setParent(None)
+        self.stage_view = view
+        if view is not None:
+            view.setParent(self)
+            self._stage_slot.addWidget(view)
+            view.show()
+        self.update_click_through()
+
+    # -- click-through -----------------------------------------------------------------------------------------
+
+    def stage_alpha(self) -> np.ndarray | None:
+        """The stage's rendered alpha channel as it is in the window (``None`` without an embedded stage)."""
+        if self.stage_view is None or not self.stage_view.isVisible():
+            return None
+        view = self.stage_view
+        image = QImage(view.size(), QImage.Format.Format_ARGB32)
+        if image.isNull():
+            return None
+        image.fill(Qt.GlobalColor.transparent)
+        # Children only, without the window's background: what is left transparent is what the stage left empty.
+        view.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
+        import numpy as np  # noqa: PLC0415 - only with an embedded stage; keeps the start fast
+
+        buffer = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+        # A copy: the array must not outlive the QImage whose memory it would otherwise point into.
+        return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3].copy()
+
+    def update_click_through(self) -> None:
+        if not self._settings.settings.window.click_through or not self.isVisible():
+            return
+        region = QRegion()
+        for widget in (self.bubble, self.status, self.controls):
+            if widget.isVisible():
+                region += QRegion(widget.geometry())
+        alpha = self.stage_alpha()
+        if alpha is not None and self.stage_view is not None:
+            region += _opaque_region(alpha, self.stage_view.geometry().topLeft())
+        if region.isEmpty():
+            region = QRegion(0, 0, 1, 1)  # an empty mask means "no mask" to Qt
+        if region != self.mask():
+            self.setMask(region)
+        self.mask_updated.emit()
+
+    # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_model(files[0])
+
+    def open_model(self, path: Path) -> None:
+        """Check, store and show a model file; a refusal shows in the status line in plain words."""
+        task = asyncio.ensure_future(self._open_model(path))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_model(self, path: Path) -> None:
+        with contextlib.suppress(ApplyError):  # the stage service reports it through its status
+            await self._stage.apply_file(path)
+
+    # -- stage state and speech --------------------------------------------------------------------------------
+
+    def _show_status(self, status: StageStatus) -> None:
+        words = PHASE_WORDS[status.phase]
+        detail = status.message if status.phase in ("not-found", "failed") else ""
+        self.status_text.setText(words + (f"\n{detail}" if detail and detail != words else ""))
+        self.status.setVisible(bool(words))
+        self.fix_button.setVisible(status.phase == "not-found")
+        self.update_click_through()
+
+    def _say(self) -> None:
+        text = self.say_box.text().strip()
+        if text:
+            self.say_box.clear()
+            self._speech.say(text)
+
+    def _show_speech(self, event: SpeechEvent) -> None:
+        if event.kind == "sentence":
+            self.stop_button.setProperty("speaking", True)
+            if self._settings.settings.window.show_bubble:
+                self._bubble_timer.stop()
+                self.bubble.setText(event.text)
+                self.bubble.show()
+        elif event.kind == "idle":
+            self.stop_button.setProperty("speaking", False)
+            self._bubble_timer.start()
+        else:
+            self.stop_button.setProperty("speaking", False)
+            self.bubble.setText(event.text)
+            self.bubble.show()
+            self._bubble_timer.start()
+        self.stop_button.style().polish(self.stop_button)
+        self.update_click_through()
+
+    # -- show, hide, close -------------------------------------------------------------------------------------
+
+    def toggle_visible(self) -> None:
+        if self.isVisible():
+            self.hide()
+        else:
+            self.show()
+            self.raise_()
+
+    def allow_close(self) -> None:
+        self._quitting = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # Closing hides the companion (bring it back from the tray or the shortcut); quitting really closes.
+        if self._quitting or not self.hides_on_close:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._mask_timer.stop()
+            event.accept()
+            self.closed.emit()
+            return
+        event.ignore()
+        self.hide()
+
+    hides_on_close = False
+    """Set by the app when a tray icon exists to bring the window back."""
+
+
+def _opaque_region(alpha: np.ndarray, offset: QPoint) -> QRegion:
+    """The cells of ``alpha`` holding any pixel at least :data:`ALPHA_THRESHOLD` opaque, as one region."""
+    import numpy as np  # noqa: PLC0415
+
+    height, width = alpha.shape
+    rows, cols = -(-height // MASK_CELL), -(-width // MASK_CELL)
+    padded = np.zeros((rows * MASK_CELL, cols * MASK_CELL), np.uint8)
+    padded[:height, :width] = alpha
+    cells = padded.reshape(rows, MASK_CELL, cols, MASK_CELL).max(axis=(1, 3)) >= ALPHA_THRESHOLD
+    region = QRegion()
+    for row in np.flatnonzero(cells.any(axis=1)):
+        line = np.concatenate(([False], cells[row], [False]))
+        edges = np.flatnonzero(line[1:] != line[:-1])
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            region += QRegion(
+                offset.x() + int(start) * MASK_CELL,
+                offset.y() + int(row) * MASK_CELL,
+                int(end - start) * MASK_CELL,
+                MASK_CELL,
+            )
+    return region

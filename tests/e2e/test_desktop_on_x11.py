@@ -1,0 +1,176 @@
+"""The desktop app as a person sees it: a real X server (Xvfb) with a window manager (openbox) and a compositor
+(xcompmgr), the app started as ``python -m app --runtime embedded``, the real Godot 4.6 web runtime inside the
+tamagotchi window. Checked on screenshots: the avatar shows, the window's empty corners show the desktop through,
+the speech bubble shows what is said, and the window stays above a window the user raises."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor, QImage
+
+pytestmark = pytest.mark.tier3
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ("Xvfb", "openbox", "xcompmgr", "xdotool", "xwininfo", "xprop", "import", "xmessage")
+
+
+def _run(env: dict[str, str], *command: str) -> str:
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=20, check=True).stdout
+
+
+@contextlib.contextmanager
+def _background(env: dict[str, str], *command: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def desktop_env() -> Iterator[dict[str, str]]:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (make setup-test installs them as root)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            ready, _, _ = select.select([reader], [], [], 10)
+            number = reader.readline().decode().strip() if ready else ""
+        assert number.isdigit(), "Xvfb did not start"
+        env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
+        env["DISPLAY"] = f":{number}"
+        with _background(env, "openbox"), _background(env, "xcompmgr"):
+            time.sleep(0.5)
+            yield env
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _screenshot(env: dict[str, str], path: Path) -> QImage:
+    _run(env, "import", "-window", "root", str(path))
+    image = QImage(str(path))
+    assert not image.isNull()
+    return image
+
+
+def _geometry(env: dict[str, str], window: str) -> tuple[int, int, int, int]:
+    info = _run(env, "xwininfo", "-id", window)
+    fields = {line.split(":")[0].strip(): line.split(":")[1].strip() for line in info.splitlines() if ":" in line}
+    return (
+        int(fields["Absolute upper-left X"]),
+        int(fields["Absolute upper-left Y"]),
+        int(fields["Width"]),
+        int(fields["Height"]),
+    )
+
+
+def _near(color: QColor, other: QColor, tolerance: int = 12) -> bool:
+    return all(
+        abs(a - b) <= tolerance
+        for a, b in zip(
+            (color.red(), color.green(), color.blue()), (other.red(), other.green(), other.blue()), strict=True
+        )
+    )
+
+
+def _count(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor], bool], step: int = 3) -> int:
+    x0, y0, width, height = box
+    return sum(
+        1 for y in range(y0, y0 + height, step) for x in range(x0, x0 + width, step) if test(image.pixelColor(x, y))
+    )
+
+
+def _wait_for(log: Path, text: str, app: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text() and app.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert text in log.read_text(), log.read_text()[-3000:]
+
+
+def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bubble(
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    env = desktop_env
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        window = _run(env, "xdotool", "search", "--name", "^Stage Tamagotchi$").split()[0]
+        x, y, width, height = _geometry(env, window)
+        state = _run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
+        assert "_NET_WM_STATE_ABOVE" in state and "4294967295" in state, state  # above others, on every workspace
+        time.sleep(1.5)  # a few rendered frames and a click-through shape update
+        shot = _screenshot(env, tmp_path / "desktop.png")
+
+        # The avatar: Tama's pink hair and blue sleeves fill a good part of the window.
+        hair = _count(shot, (x, y, width, height), lambda c: c.red() > 200 and c.green() < 150 and c.blue() > 100)
+        sleeves = _count(shot, (x, y, width, height), lambda c: c.blue() > 200 and c.red() < 120)
+        assert hair > 300 and sleeves > 300, (hair, sleeves)
+        # Transparent where the stage is empty: the window's top corners show the desktop (as it is far from it).
+        desktop = shot.pixelColor(2, 2)
+        assert x > 100 and y > 100, "the window starts at the bottom right, away from the sampled desktop"
+        for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
+            assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name(), desktop.name())
+
+        # The say box (bottom of the window) takes a sentence; the bubble at the top shows it.
+        _run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
+        _run(env, "xdotool", "type", "--delay", "20", "Hello from the test")
+        _run(env, "xdotool", "key", "Return")
+        time.sleep(1.0)
+        spoken = _screenshot(env, tmp_path / "bubble.png")
+        top = (x, y, width, 80)
+        white = _count(spoken, top, lambda c: c.red() > 235 and c.green() > 235 and c.blue() > 235, step=2)
+        assert white > 500, white
+
+        # Another window raised over it: the tamagotchi stays above.
+        with _background(env, "xmessage", "-geometry", f"+{x + 20}+{y + 40}", "another window"):
+            deadline = time.monotonic() + 10
+            other: list[str] = []
+            while not other and time.monotonic() < deadline:
+                found = subprocess.run(
+                    ["xdotool", "search", "--name", "^xmessage$"], env=env, capture_output=True, text=True, check=False
+                )
+                other = found.stdout.split()
+                time.sleep(0.1)
+            assert other, "xmessage did not map"
+            _run(env, "xdotool", "windowactivate", "--sync", other[0])
+            _run(env, "xdotool", "windowraise", other[0])
+            time.sleep(0.5)
+            stacking = _run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
+            order = [int(w.strip(), 16) for w in stacking.split(",")]
+            assert order.index(int(window)) > order.index(int(other[0])), order
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()

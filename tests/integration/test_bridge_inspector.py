@@ -1,0 +1,90 @@
+"""The devtools' bridge inspector on a real bridge server with a protocol-speaking stage client (pytest-qt)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from app.devtools.envelope_log import EnvelopeLog
+from app.ui.bridge_inspector import BridgeInspector
+from godot_bridge.server import BridgeConfig, BridgeServer
+from tests.integration.stage_client import open_stage, recv_json
+from tests.waiting import until
+
+pytestmark = pytest.mark.qt
+
+
+class BridgeStage:
+    """The inspector's view of a stage, over a real bridge (what ManagedStage provides in the app)."""
+
+    def __init__(self, bridge: BridgeServer) -> None:
+        self.bridge = bridge
+        self.lines = [("stdout", "Godot Engine v4.6.stable"), ("stderr", "a warning")]
+
+    async def request(self, type_: str, payload: dict[str, Any]) -> str:
+        reply = await self.bridge.request(type_, payload, timeout=2)
+        return json.dumps(reply.model_dump(exclude_none=True))
+
+    def output(self) -> list[tuple[str, str]]:
+        return self.lines
+
+    def clock_offset_ms(self) -> float | None:
+        return 12.5
+
+
+def cells(inspector: BridgeInspector, column: int) -> list[str]:
+    return [inspector.table.item(row, column).text() for row in range(inspector.table.rowCount())]  # type: ignore[union-attr]
+
+
+async def test_the_log_shows_both_directions_filters_and_sends_a_hand_written_request(qtbot: QtBot) -> None:
+    log = EnvelopeLog()
+    restarts: list[bool] = []
+    async with BridgeServer(BridgeConfig()) as bridge:
+        bridge.observe_frames(log.observe)
+        stage = BridgeStage(bridge)
+        inspector = BridgeInspector(log, lambda: stage, lambda: restarts.append(True))
+        qtbot.addWidget(inspector)
+        inspector.show()
+        ws, _welcome = await open_stage(bridge.url, bridge.token)
+        try:
+            await until(lambda: "host.welcome" in cells(inspector, 2), 3, "hello and welcome in the log")
+            assert cells(inspector, 1)[:2] == ["← stage", "→ stage"]
+            assert cells(inspector, 2)[:2] == ["stage.hello", "host.welcome"]
+            assert int(cells(inspector, 4)[0]) > 100  # bytes of the hello frame
+            assert cells(inspector, 5)[1].endswith(" ms")  # the welcome answers the hello: a round trip
+
+            inspector.send_type.setText("stage.snapshot")
+            inspector.send_payload.setPlainText("{}")
+            inspector.send()
+            request = await asyncio.wait_for(recv_json(ws), 3)
+            assert request["type"] == "stage.snapshot"
+            await ws.send(
+                json.dumps(
+                    {"v": 1, "type": "error", "re": request["id"], "payload": {"code": "busy", "message": "not now"}}
+                )
+            )
+            await until(lambda: "not now" in inspector.send_result.text(), 3, "the reply shown")
+            await until(lambda: "stage.snapshot" in cells(inspector, 2), 2)
+
+            inspector.filter.setText("snapshot")
+            assert cells(inspector, 2) == ["stage.snapshot"]
+            inspector.filter.setText("")
+            assert len(cells(inspector, 2)) >= 4
+
+            inspector.send_payload.setPlainText("{not json")
+            inspector.send()
+            assert "not JSON" in inspector.send_result.text()
+            inspector.refresh_stage()
+            assert inspector.offset.text() == "clock offset: +12.5 ms"
+            assert "[stderr] a warning" in inspector.output.toPlainText()
+            restart = inspector.findChild(QPushButton, "restartStage")
+            assert isinstance(restart, QPushButton)
+            restart.click()
+            assert restarts == [True]
+        finally:
+            await ws.close()

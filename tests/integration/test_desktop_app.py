@@ -1,0 +1,69 @@
+"""The whole desktop app put together (offscreen, no Godot): settings and devtools windows open on the right pages,
+the actions the shortcuts trigger work, stage settings can restart the stage, and closing releases everything."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from app.main import AppOptions
+from app.speech_link import SpeakerLink, SpeechEvent
+from app.ui.bridge_inspector import BridgeInspector
+from app.ui.desktop import DesktopApp
+from tests.waiting import until
+
+pytestmark = pytest.mark.qt
+
+
+async def test_the_app_without_godot_opens_its_windows_and_speaks(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GODOT4", "GODOT", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    quit_requested = asyncio.Event()
+    desktop = await DesktopApp.open(AppOptions(tmp_path, "native"), quit_requested)
+    try:
+        qtbot.addWidget(desktop.window)
+        assert desktop.window.isVisible() and desktop.stage is None
+        await until(lambda: "Godot 4 not found" in desktop.window.status_text.text(), 2)
+
+        desktop.window.fix_button.click()
+        assert desktop.settings_window is not None and desktop.settings_window.current_page() == "stage"
+        assert "shortcuts" in desktop.settings_window.page_names and "models" in desktop.settings_window.page_names
+        versions = desktop.versions()
+        assert versions["Stage runtime"] == "none" and "Qt" in versions and "Current model" in versions
+
+        desktop.open_devtools()
+        assert desktop.devtools is not None and desktop.devtools.findChild(BridgeInspector) is not None
+
+        assert isinstance(desktop.speech, SpeakerLink) and desktop.speech_service is not None
+        heard: list[SpeechEvent] = []
+        desktop.speech.subscribe(heard.append)
+        QGuiApplication.clipboard().setText("Clipboard words.")
+        desktop.speak_clipboard()
+        await until(
+            lambda: any(e.kind == "sentence" and "Clipboard" in e.text for e in heard), 10, "the clipboard spoken"
+        )
+        await until(lambda: desktop.window.bubble.text() == "Clipboard words.", 2)
+        desktop.speech.stop()
+        await until(lambda: heard[-1].kind == "idle", 5)
+
+        desktop.settings.update("speech", voice="de")  # applies to the next reply without a restart
+        await until(lambda: desktop.speech_service is not None and desktop.speech_service.settings.voice == "de", 2)
+
+        desktop.tray_menu.click_through.trigger()
+        assert desktop.settings.settings.window.click_through is False
+
+        desktop.settings.update("stage", runtime="attach")  # waits for a stage started from the editor
+        desktop.settings_window.findChild(QPushButton, "restartStage").click()  # type: ignore[union-attr]
+        await until(lambda: desktop.stage_service.status.phase == "starting", 3, "the attach stage starting")
+        assert desktop.stage is not None and desktop.stage.launcher.kind == "attach"
+    finally:
+        await asyncio.wait_for(desktop.close(), 10)  # quitting while the stage starts still stops it
+    assert not desktop.window.isVisible() and desktop.stage_service.status.phase == "stopped"

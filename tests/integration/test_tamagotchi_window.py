@@ -1,0 +1,323 @@
+"""The tamagotchi window, its tray menu and the settings window, driven with pytest-qt offscreen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.config.service import SettingsService
+from app.config.store import SettingsStore
+from app.speech_link import NoSpeech, SpeechEvent, SpeechEvents
+from app.stage_service import StageService
+from app.ui.placement import Screen, screen_key
+from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
+from app.ui.tamagotchi_window import TamagotchiWindow
+from app.ui.tray import TrayActions, TrayMenu
+from tests.integration.test_stage_service import RecordingRuntime, library_at, vrm_file
+from tests.waiting import until
+
+pytestmark = pytest.mark.qt
+
+SCREEN = Screen("fake-1", (0, 0, 1280, 800), (0, 0, 1280, 770))
+WIDE = Screen("fake-2", (1280, 0, 1920, 1080), (1280, 0, 1920, 1080))
+
+
+class RecordingSpeech(SpeechEvents):
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: list[str] = []
+        self.stops = 0
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+class PaintedStage(QWidget):
+    """Stands in for the web view: an opaque disc on a transparent background, as the stage renders the avatar."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#f0a"))
+        painter.drawEllipse(self.rect().center(), 60, 60)
+        painter.end()
+
+
+def make_window(
+    qtbot: QtBot, tmp_path: Path, *, runtime: RecordingRuntime | None = None, stage_view: QWidget | None = None
+) -> tuple[TamagotchiWindow, StageService, SettingsService, RecordingSpeech]:
+    screens = [SCREEN]
+    stage = StageService(library_at(tmp_path / "profile"), runtime, "Godot 4 not found. Install Godot 4.3 or newer.")
+    settings = SettingsService(SettingsStore(tmp_path / "profile"))
+    speech = RecordingSpeech()
+    window = TamagotchiWindow(stage, settings, speech, stage_view, screens=lambda: screens)
+    qtbot.addWidget(window)
+    return window, stage, settings, speech
+
+
+async def test_a_missing_godot_is_said_in_plain_words_with_a_way_to_the_stage_settings(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    await until(lambda: "Godot 4 not found: install it or set its path" in window.status_text.text(), 2)
+    assert window.fix_button.isVisible()
+    with qtbot.waitSignal(window.settings_requested) as asked:
+        window.fix_button.click()
+    assert asked.args == ["stage"]
+
+
+async def test_the_status_follows_the_stage_and_hides_once_the_avatar_shows(qtbot: QtBot, tmp_path: Path) -> None:
+    window, stage, _settings, _speech = make_window(qtbot, tmp_path, runtime=RecordingRuntime())
+    window.show()
+    await until(lambda: window.status_text.text() == "The stage is stopped", 2)
+    await stage.start()
+    await until(lambda: window.status_text.text() == "Ready", 2)
+    await stage.apply_file(vrm_file(tmp_path))
+    await until(lambda: not window.status.isVisible(), 3, "the status to give way to the avatar")
+    assert stage.status.phase == "applied" and not window.fix_button.isVisible()
+
+
+async def test_say_box_stop_button_and_the_bubble_talk_to_the_speech_link(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, _settings, speech = make_window(qtbot, tmp_path)
+    window.show()
+    window.say_box.setText("Hello there")
+    window.say_box.returnPressed.emit()
+    assert speech.said == ["Hello there"] and window.say_box.text() == ""
+    window.say_box.returnPressed.emit()  # nothing typed: nothing said
+    assert speech.said == ["Hello there"]
+    window.stop_button.click()
+    assert speech.stops == 1
+    speech.emit(SpeechEvent("sentence", "Hello there, I am Tama."))
+    await until(lambda: window.bubble.isVisible() and window.bubble.text() == "Hello there, I am Tama.", 2)
+    assert window.stop_button.property("speaking") is True
+    speech.emit(SpeechEvent("sentence", "Nice to meet you."))
+    await until(lambda: window.bubble.text() == "Nice to meet you.", 2)
+    speech.emit(SpeechEvent("idle"))
+    await until(lambda: window.stop_button.property("speaking") is False, 2)
+
+
+async def test_without_speech_the_bubble_says_why_nothing_is_heard(qtbot: QtBot, tmp_path: Path) -> None:
+    stage = StageService(library_at(tmp_path / "p"), None, "no godot")
+    window = TamagotchiWindow(
+        stage, SettingsService(SettingsStore(tmp_path / "p")), NoSpeech(), screens=lambda: [SCREEN]
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.say_box.setText("Hi")
+    window.say_box.returnPressed.emit()
+    await until(lambda: NoSpeech.REASON in window.bubble.text(), 2)
+
+
+async def test_window_settings_apply_at_once(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    flags = window.windowFlags()
+    assert flags & Qt.WindowType.FramelessWindowHint and flags & Qt.WindowType.WindowStaysOnTopHint
+    assert window.testAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+    settings.update("window", always_on_top=False)
+    assert not window.windowFlags() & Qt.WindowType.WindowStaysOnTopHint and window.isVisible()
+    settings.update("window", opacity=0.6)
+    assert window.windowOpacity() == pytest.approx(0.6, abs=0.01)
+
+
+async def test_click_through_lets_only_the_avatar_and_the_controls_take_the_mouse(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, settings, _speech = make_window(qtbot, tmp_path, stage_view=PaintedStage())
+    window.resize(450, 600)
+    window.show()
+    await until(lambda: not window.mask().isEmpty(), 2, "a click-through shape")
+    assert window.stage_view is not None
+    centre = window.stage_view.geometry().center()
+    corner = window.stage_view.geometry().topLeft()
+    assert window.mask().contains(centre)  # the avatar's body
+    assert not window.mask().contains(corner)  # empty stage: clicks go through
+    assert window.mask().contains(window.controls.geometry().center())
+    settings.update("window", click_through=False)
+    assert window.mask().isEmpty()  # no shape: the whole window takes the mouse
+
+
+async def test_the_place_is_remembered_per_monitor_layout(qtbot: QtBot, tmp_path: Path) -> None:
+    screens = [SCREEN]
+    stage = StageService(library_at(tmp_path / "p"), None, "no godot")
+    settings = SettingsService(SettingsStore(tmp_path / "p"))
+    window = TamagotchiWindow(stage, settings, RecordingSpeech(), screens=lambda: screens)
+    qtbot.addWidget(window)
+    window.show()
+    window.setGeometry(100, 120, 400, 520)
+    await until(lambda: screen_key([SCREEN]) in settings.settings.window.geometry, 3, "the place to be saved")
+    saved = settings.settings.window.geometry[screen_key([SCREEN])]
+    assert (saved.x, saved.y, saved.width, saved.height) == (100, 120, 400, 520)
+    screens.append(WIDE)  # a monitor is plugged in: the window moves there and that layout remembers it
+    window.setGeometry(1500, 100, 450, 600)
+    await until(lambda: screen_key(screens) in settings.settings.window.geometry, 3)
+    screens.remove(WIDE)  # unplugged: back where this layout had it
+    window.replace_on_screens()
+    assert (window.x(), window.y()) == (100, 120)
+    reopened = TamagotchiWindow(
+        stage, SettingsService(SettingsStore(tmp_path / "p")), NoSpeech(), screens=lambda: [SCREEN]
+    )
+    qtbot.addWidget(reopened)
+    assert (reopened.x(), reopened.y(), reopened.width(), reopened.height()) == (100, 120, 400, 520)
+
+
+async def test_align_and_size_bounds(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    window.resize(50, 50)
+    await until(lambda: (window.width(), window.height()) == (200, 260), 2, "the minimum size")
+    window.align("top-left")
+    assert (window.x(), window.y()) == (16, 16)
+    window.align("center")
+    assert window.geometry().center().x() == pytest.approx(640, abs=2)
+
+
+async def test_closing_hides_when_a_tray_can_bring_it_back_and_closes_otherwise(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    window.hides_on_close = True
+    window.close()
+    assert not window.isVisible()
+    window.toggle_visible()
+    assert window.isVisible()
+    window.allow_close()
+    with qtbot.waitSignal(window.closed):
+        window.close()
+
+
+async def test_the_tray_menu_has_every_action_and_toggles_settings(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    calls: list[str] = []
+    menu = TrayMenu(
+        TrayActions(
+            toggle_window=lambda: calls.append("toggle"),
+            align=calls.append,
+            stop_speaking=lambda: calls.append("stop"),
+            open_settings=lambda: calls.append("settings"),
+            open_devtools=lambda: calls.append("devtools"),
+            quit=lambda: calls.append("quit"),
+        ),
+        settings,
+        window,
+    )
+    texts = menu.action_texts()
+    for wanted in ("Hide", "Align to", "Click through empty areas", "Always on top", "Stop speaking", "Settings…"):
+        assert wanted in texts
+    assert "Devtools…" in texts and "Quit" in texts
+    assert menu.click_through.isChecked()
+    menu.click_through.trigger()
+    assert settings.settings.window.click_through is False
+    menu.refresh()
+    assert not menu.click_through.isChecked()
+    by_text = {a.text(): a for a in menu.actions()}
+    for text in ("Hide", "Stop speaking", "Settings…", "Devtools…", "Quit"):
+        by_text[text].trigger()
+    align_menu = by_text["Align to"].menu()
+    assert isinstance(align_menu, QMenu)
+    next(a for a in align_menu.actions() if a.text() == "Top right").trigger()
+    assert calls == ["toggle", "stop", "settings", "devtools", "quit", "top-right"]
+
+
+async def test_the_settings_window_edits_every_section_and_shows_refusals_inline(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = SettingsService(SettingsStore(tmp_path))
+    restarts: list[bool] = []
+    window = SettingsWindow(
+        settings, {"models": QLabel("models page")}, base_versions("1.2.3"), lambda: restarts.append(True)
+    )
+    qtbot.addWidget(window)
+    window.show()
+    assert window.page_names == ["models", "window", "stage", "speech", "language_model", "lip_sync", "about"]
+    window.show_page("stage")
+    assert window.current_page() == "stage"
+    stage = window.forms["stage"]
+    runtime = stage.editors["runtime"]
+    assert isinstance(runtime, QComboBox)
+    runtime.setCurrentText("embedded")
+    assert settings.settings.stage.runtime == "embedded"
+    uri = stage.editors["remote_debug_uri"]
+    assert isinstance(uri, QLineEdit)
+    uri.setText("http://nope")
+    uri.editingFinished.emit()
+    assert not stage.errors["remote_debug_uri"].isHidden()
+    assert "tcp://127.0.0.1:6007" in stage.errors["remote_debug_uri"].text()
+    assert settings.settings.stage.remote_debug_uri == "tcp://127.0.0.1:6007"
+    godot = stage.editors["godot_path"]
+    assert isinstance(godot, QLineEdit)
+    godot.setText("/opt/godot4")
+    godot.editingFinished.emit()
+    godot.setText("")
+    godot.editingFinished.emit()
+    assert settings.settings.stage.godot_path is None
+    on_top = window.forms["window"].editors["always_on_top"]
+    assert isinstance(on_top, QCheckBox) and on_top.isChecked()
+    settings.update("window", always_on_top=False)  # changed elsewhere (the tray): the form follows
+    assert not on_top.isChecked()
+    restart = window.findChild(QWidget, "restartStage")
+    assert restart is not None
+    restart.click()  # type: ignore[attr-defined]
+    assert restarts == [True]
+    version = window.findChild(QLabel, "version-Stage Tamagotchi")
+    assert version is not None and version.text() == "1.2.3"
+
+
+async def test_detect_godot_reports_the_version_or_why_none_is_usable(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = SettingsService(SettingsStore(tmp_path))
+    asked: list[str | None] = []
+
+    def find(path: str | None) -> tuple[bool, str]:
+        asked.append(path)
+        return (True, "Godot 4.6 at /opt/godot4") if path else (False, "Godot 4 not found. Install Godot 4.3 or newer.")
+
+    detector = GodotDetector(settings, find)
+    window = SettingsWindow(settings, {}, base_versions("1"), page_extras={"stage": [detector]})
+    qtbot.addWidget(window)
+    detector.button.click()
+    assert "not found" in detector.result.text() and "c0392b" in detector.result.styleSheet()
+    settings.update("stage", godot_path="/opt/godot4")
+    detector.button.click()
+    assert detector.result.text() == "Godot 4.6 at /opt/godot4" and asked == [None, "/opt/godot4"]
+
+
+async def test_a_dropped_vrm_becomes_the_avatar_and_a_bad_file_is_refused_in_plain_words(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    runtime = RecordingRuntime()
+    window, stage, _settings, _speech = make_window(qtbot, tmp_path, runtime=runtime)
+    window.show()
+    await stage.start()
+    window.open_model(vrm_file(tmp_path))
+    await until(lambda: stage.status.phase == "applied" and not window.status.isVisible(), 3)
+    assert len(runtime.scenes) == 1
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello")
+    window.open_model(bogus)
+    await until(lambda: "was refused" in window.status_text.text(), 3)
+    assert not window.fix_button.isVisible() and len(runtime.scenes) == 1  # nothing to fix in the settings
+
+
+async def test_the_voice_picker_lists_the_providers_voices_and_picks_one(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = SettingsService(SettingsStore(tmp_path))
+
+    def voices(provider: str) -> list[tuple[str, str]]:
+        if provider == "espeak":
+            return [("de", "German"), ("en-us", "English (America)")]
+        raise ConnectionError("server down")
+
+    picker = VoicePicker(settings, voices)
+    qtbot.addWidget(picker)
+    assert [picker.combo.itemText(i) for i in range(picker.combo.count())] == [
+        "German (de)",
+        "English (America) (en-us)",
+    ]
+    picker.combo.setCurrentIndex(0)
+    assert settings.settings.speech.voice == "de"
+    settings.update("speech", provider="openai-compatible")
+    assert picker.combo.count() == 0 and not picker.combo.isEnabled() and "server down" in picker.note.text()
