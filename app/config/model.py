@@ -76,8 +76,8 @@ class LanguageModelSettings(Section):
 
 
 class LipSyncSettings(Section):
-    lead_ms: int = Field(default=0, ge=-500, le=500)
-    """Mouth cues this much ahead of (positive) or behind the audio."""
+    lead_ms: int = Field(default=30, ge=0, le=500)
+    """The mouth opens this much before the sound, as real mouths do (the lip-sync issue's default: about 30 ms)."""
     vmc_enabled: bool = False
     vmc_host: str = "127.0.0.1"
     vmc_port: int = Field(default=39539, ge=1, le=65535)

@@ -41,6 +41,7 @@ from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
 if TYPE_CHECKING:
+    from app.lipsync.service import LipSyncService
     from app.speech.service import SpeechService
     from app.ui.embedded_stage import WebStageView
 
@@ -69,6 +70,7 @@ class DesktopApp:
         self.quit_requested = quit_requested
         self.shortcuts: ShortcutService | None = None
         self.speech_service: SpeechService | None = None
+        self.lipsync: LipSyncService | None = None
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
         self.devtools: QWidget | None = None
@@ -131,19 +133,34 @@ class DesktopApp:
 
     def _open_speech(self, hooks: SpeakerHooks) -> None:
         """The voice: the default audio device (or the null sink, timed but silent), the provider from Settings."""
+        from app.lipsync.service import LipSyncService  # noqa: PLC0415
+        from app.lipsync.shaping import ShapingSettings  # noqa: PLC0415
+        from app.lipsync.vmc import VmcSettings  # noqa: PLC0415
         from app.speech.service import SpeechService  # noqa: PLC0415 - after the window shows (faster start)
         from app.speech.sink import open_sink  # noqa: PLC0415
 
         assert isinstance(self.speech, SpeakerLink)
         try:
+            sink = open_sink(prefer_device=True)
+            lip = self.settings.settings.lip_sync
+            # The mouth follows the same sink clock the voice plays on; cues reach the stage ahead of the sound.
+            self.lipsync = LipSyncService(
+                sink,
+                self.stage.bridge if self.stage is not None else None,
+                self.options.user_data,
+                voice=lambda: lipsync_voice(self.settings.settings),
+                shaping=ShapingSettings(lead_s=lip.lead_ms / 1000),
+                vmc=VmcSettings(enabled=lip.vmc_enabled, host=lip.vmc_host, port=lip.vmc_port),
+            )
             self.speech_service = SpeechService(
-                open_sink(prefer_device=True), speech_settings(self.settings.settings), hooks
+                sink, speech_settings(self.settings.settings), self.lipsync.speaker_hooks(hooks)
             )
         except Exception as error:  # a broken provider setting or voice library: the app runs, and says why
             log.warning("speech could not start: %s", error)
             self.speech.unavailable = f"Speech could not start: {error}"
             return
         self.speech.attach(self.speech_service)
+        self._run(self.lipsync.start())
 
     # -- actions ------------------------------------------------------------------------------------------------
 
@@ -294,6 +311,8 @@ class DesktopApp:
                 await self.speech.aclose()
             if self.speech_service is not None:
                 await self.speech_service.close()
+            if self.lipsync is not None:
+                await self.lipsync.close()
             if self.shortcuts is not None:
                 await self.shortcuts.close()
             if self.tray is not None:
@@ -324,6 +343,11 @@ def speech_settings(settings: Settings) -> SpeechProviderSettings:
         base_url=speech.base_url or None,
         speed=speech.speed,
     )
+
+
+def lipsync_voice(settings: Settings) -> str:
+    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them."""
+    return f"{settings.speech.provider}:{settings.speech.voice or 'default'}"
 
 
 def find_godot(path: str | None) -> tuple[bool, str]:

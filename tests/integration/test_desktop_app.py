@@ -15,6 +15,7 @@ from app.main import AppOptions
 from app.speech_link import SpeakerLink, SpeechEvent
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.desktop import DesktopApp
+from tests.unit.test_lipsync_cues import Recorder
 from tests.waiting import until
 
 pytestmark = pytest.mark.qt
@@ -43,6 +44,10 @@ async def test_the_app_without_godot_opens_its_windows_and_speaks(
         assert desktop.devtools is not None and desktop.devtools.findChild(BridgeInspector) is not None
 
         assert isinstance(desktop.speech, SpeakerLink) and desktop.speech_service is not None
+        # Lip sync rides on the same speaker: cue tracks are computed for what is spoken (no stage here to get them).
+        assert desktop.lipsync is not None and desktop.lipsync.scheduler is not None
+        cues = Recorder()
+        desktop.lipsync.scheduler.add_output(cues)
         heard: list[SpeechEvent] = []
         desktop.speech.subscribe(heard.append)
         QGuiApplication.clipboard().setText("Clipboard words.")
@@ -51,6 +56,8 @@ async def test_the_app_without_godot_opens_its_windows_and_speaks(
             lambda: any(e.kind == "sentence" and "Clipboard" in e.text for e in heard), 10, "the clipboard spoken"
         )
         await until(lambda: desktop.window.bubble.text() == "Clipboard words.", 2)
+        await until(lambda: bool(cues.batches()), 5, "mouth cues for the spoken words")
+        assert cues.events[0][0] == "begin" and cues.events[0][1][3] == 30.0  # the default lead, in ms
         desktop.speech.stop()
         await until(lambda: heard[-1].kind == "idle", 5)
 
