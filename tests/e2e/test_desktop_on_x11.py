@@ -111,7 +111,7 @@ def _wait_for(log: Path, text: str, app: subprocess.Popen[bytes], seconds: float
     assert text in log.read_text(), log.read_text()[-3000:]
 
 
-def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bubble(
+def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bubble(  # noqa: PLR0915
     desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
 ) -> None:
     env = desktop_env
@@ -143,11 +143,22 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
             assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name(), desktop.name())
 
-        # The say box (bottom of the window) takes a sentence; the bubble at the top shows it.
+        # The say box (bottom of the window) takes a sentence; the bubble at the top shows it, and the mouth moves
+        # with the voice (lip-sync cues on the stage): Tama's dark red mouth grows well past its closed smile.
+        def mouth(image: QImage) -> int:
+            return _count(
+                image, (x, y, width, height), lambda c: c.red() > 150 and c.green() < 80 and c.blue() < 110, 2
+            )
+
+        closed = mouth(shot)
         _run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
-        _run(env, "xdotool", "type", "--delay", "20", "Hello from the test")
+        _run(env, "xdotool", "type", "--delay", "10", "Hello from the test, I am talking about all sorts of things.")
         _run(env, "xdotool", "key", "Return")
-        time.sleep(1.0)
+        open_counts = []
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            open_counts.append(mouth(_screenshot(env, tmp_path / "talking.png")))
+        assert max(open_counts) > 1.8 * closed + 20, (closed, open_counts)
         spoken = _screenshot(env, tmp_path / "bubble.png")
         top = (x, y, width, 80)
         white = _count(spoken, top, lambda c: c.red() > 235 and c.green() > 235 and c.blue() > 235, step=2)
