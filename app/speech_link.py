@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from app.speech.chat import Conversation
     from app.speech.events import ErrorEvent, SentenceEvent, SessionStats
     from app.speech.player import ScheduledAudio, SpeakerHooks
     from app.speech.service import SpeechService
@@ -81,6 +82,8 @@ class SpeakerLink(SpeechEvents):
     def __init__(self, hooks: SpeakerHooks) -> None:
         super().__init__()
         self.service: SpeechService | None = None
+        self.conversation: Conversation | None = None
+        """Set when a language model is configured: what is typed is asked, and the answer spoken."""
         self.unavailable = "Speech is still starting; try again in a moment."
         """What the bubble says when there is no service to speak with."""
         self._sentences: dict[tuple[int, int], str] = {}
@@ -104,11 +107,18 @@ class SpeakerLink(SpeechEvents):
         self._run(self._say(self.service, text.strip()))
 
     def stop(self) -> None:
-        if self.service is not None:
+        if self.conversation is not None:
+            self._run(self.conversation.interrupt())  # the history keeps what was heard, marked interrupted
+        elif self.service is not None:
             self._run(self.service.stop())
 
     async def _say(self, service: SpeechService, text: str) -> None:
         try:
+            if self.conversation is not None:
+                outcome = await self.conversation.reply(text)  # the language model's reply, spoken as it streams
+                if outcome.error is not None:
+                    self.emit(SpeechEvent("error", f"The language model did not answer: {outcome.error.message}"))
+                return
             await service.say(text)
         except asyncio.CancelledError:
             raise

@@ -97,12 +97,14 @@ class ChatClient:
             ) from None
 
     async def _events(self, response: httpx.Response, request_id: str) -> AsyncIterator[str]:
-        async for line in response.aiter_lines():
+        lines = response.aiter_lines()
+        async for line in lines:
             if not line.startswith("data:"):
                 continue  # comments, event names, blank separators
             data = line[5:].strip()
             if data == "[DONE]":
                 log.info("[%s] done", request_id)
+                await _drain(lines)
                 return
             try:
                 chunk = json.loads(data)
@@ -121,6 +123,16 @@ class ReplyOutcome:
     spoken: str
     interrupted: bool
     error: ChatError | None = None
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read to the end of the body (servers close it right after ``[DONE]``), so httpx's stream generators finish
+    on this loop instead of being finalised later by the garbage collector, outside any running loop (which fails
+    under qasync). A server that keeps the stream open gets a second, then the response is closed anyway."""
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(1.0):
+            async for _line in lines:
+                pass
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray
 from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
+
+LLM_KEY_ENV = "STAGE_TAMAGOTCHI_LLM_API_KEY"
 
 if TYPE_CHECKING:
     from app.lipsync.service import LipSyncService
@@ -161,6 +164,26 @@ class DesktopApp:
             return
         self.speech.attach(self.speech_service)
         self._run(self.lipsync.start())
+        self._configure_chat(self.settings.settings)
+
+    def _configure_chat(self, settings: Settings) -> None:
+        """The optional language model (Settings > Language model): when on, the say box asks it and the reply is
+        spoken as it streams. Its API key, if it needs one, comes from ``$STAGE_TAMAGOTCHI_LLM_API_KEY``."""
+        from app.speech.chat import ChatClient, ChatSettings, Conversation  # noqa: PLC0415
+        from app.speech.providers import ApiKey  # noqa: PLC0415
+
+        if not isinstance(self.speech, SpeakerLink) or self.speech_service is None:
+            return
+        model = settings.language_model
+        if not (model.enabled and model.base_url and model.model):
+            self.speech.conversation = None
+            return
+        chat_settings = ChatSettings(model.base_url, model.model)
+        if model.system_prompt:
+            chat_settings = ChatSettings(model.base_url, model.model, system_prompt=model.system_prompt)
+        key = os.environ.get(LLM_KEY_ENV)
+        chat = ChatClient(self.speech_service.http, chat_settings, ApiKey(key) if key else None)
+        self.speech.conversation = Conversation(chat, self.speech_service.speaker)
 
     # -- actions ------------------------------------------------------------------------------------------------
 
@@ -287,6 +310,8 @@ class DesktopApp:
     def _settings_changed(self, settings: Settings, changed: Changed) -> None:
         if self.speech_service is not None and any(name.startswith("speech.") for name in changed):
             self._run(self._apply_speech(self.speech_service, settings))
+        if any(name.startswith("language_model.") for name in changed):
+            self._configure_chat(settings)
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
 

@@ -15,6 +15,7 @@ from app.main import AppOptions
 from app.speech_link import SpeakerLink, SpeechEvent
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.desktop import DesktopApp
+from tests.support.speech_servers import ChatScript, SseChatServer
 from tests.unit.test_lipsync_cues import Recorder
 from tests.waiting import until
 
@@ -74,3 +75,28 @@ async def test_the_app_without_godot_opens_its_windows_and_speaks(
     finally:
         await asyncio.wait_for(desktop.close(), 10)  # quitting while the stage starts still stops it
     assert not desktop.window.isVisible() and desktop.stage_service.status.phase == "stopped"
+
+
+async def test_with_a_language_model_the_say_box_asks_it_and_speaks_the_answer(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GODOT4", "GODOT", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("STAGE_TAMAGOTCHI_LLM_API_KEY", "sk-local-test")
+    async with SseChatServer(ChatScript(["Hello", " there", ", friend."])) as server:
+        desktop = await DesktopApp.open(AppOptions(tmp_path, "native"), asyncio.Event())
+        try:
+            qtbot.addWidget(desktop.window)
+            assert isinstance(desktop.speech, SpeakerLink) and desktop.speech.conversation is None  # off by default
+            desktop.settings.update("language_model", enabled=True, base_url=server.base_url, model="local-model")
+            await until(lambda: isinstance(desktop.speech, SpeakerLink) and desktop.speech.conversation is not None, 2)
+            desktop.speech.say("Hi!")
+            await until(lambda: desktop.window.bubble.text() == "Hello there, friend.", 10, "the answer in the bubble")
+            [request] = server.requests
+            assert request["model"] == "local-model" and request["stream"] is True
+            assert request["messages"][-1] == {"role": "user", "content": "Hi!"}
+            desktop.settings.update("language_model", enabled=False)
+            await until(lambda: isinstance(desktop.speech, SpeakerLink) and desktop.speech.conversation is None, 2)
+        finally:
+            await asyncio.wait_for(desktop.close(), 10)
