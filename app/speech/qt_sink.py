@@ -5,7 +5,8 @@ is one of the reasons :func:`~app.speech.sink.open_sink` falls back to the null 
 application (the app's qasync loop) because the device is fed from a Qt timer.
 
 The clock is ``processedUSecs()``: audio the device has consumed, so it runs ahead of the ear by the device latency.
-Untested here: this machine has neither PySide6-Addons nor a sound card (``shared/reference/qt-stack.md`` 5.1).
+The desktop app installs PySide6-Addons, so the tests run the real QtMultimedia and check its no-device fallback; the
+playback itself is untested here, as this machine has no sound card (``shared/reference/qt-stack.md`` 5.1).
 """
 
 from __future__ import annotations
