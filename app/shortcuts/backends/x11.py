@@ -31,6 +31,10 @@ _Combo = tuple[int, int]
 """(key code, modifier mask without lock modifiers)"""
 
 
+RELEASE_HOLD_S = 0.03
+"""How long a release may wait for the press that would make it an auto-repeat (only without detectable repeat)."""
+
+
 class X11Backend:
     name = "x11"
 
@@ -54,6 +58,10 @@ class X11Backend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lost: str | None = None
         self.repeats_dropped = 0
+        self._held_release: Any = None
+        """Without detectable auto-repeat, a release that ends a read may be half of a repeat pair whose press is
+        still on its way; it is held until the next read, or for ``RELEASE_HOLD_S`` at most."""
+        self._release_timer: asyncio.TimerHandle | None = None
         self.drained_at = 0.0
         """``time.perf_counter()`` when the events being handled were read from the X connection (for benchmarks)."""
 
@@ -126,6 +134,8 @@ class X11Backend:
         self._loop = None
 
     async def close(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
         for token in list(self._combos):
             await self.release(token)
         if self._loop is not None and not self._loop.is_closed():
@@ -153,6 +163,12 @@ class X11Backend:
                 events.extend(self._display.next_event() for _ in range(count))
         except error.ConnectionClosedError as closed:
             self._connection_lost(closed)
+        if self._held_release is not None:
+            events.insert(0, self._held_release)
+            self._held_release = None
+            if self._release_timer is not None:
+                self._release_timer.cancel()
+                self._release_timer = None
         skip_next = False
         for index, event in enumerate(events):
             if skip_next:
@@ -171,7 +187,18 @@ class X11Backend:
                     skip_next = True  # auto-repeat without XKB: a synthetic release and press at the same instant
                     self.repeats_dropped += 1
                     continue
+                if following is None and not self.detectable_auto_repeat and self._loop is not None:
+                    # The pair's press may come in the next read (a loaded machine splits them): wait a moment.
+                    self._held_release = event
+                    self._release_timer = self._loop.call_later(RELEASE_HOLD_S, self._release_held)
+                    continue
                 self._on_release(event)
+
+    def _release_held(self) -> None:
+        self._release_timer = None
+        held, self._held_release = self._held_release, None
+        if held is not None:
+            self._on_release(held)
 
     def _on_press(self, event: Any) -> None:
         keycode = event.detail
