@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.lipsync.audio import AudioLipSync, analyse_audio
+from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import Phone, analyse_phonemes, vowel_class
 from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
@@ -255,11 +255,15 @@ def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
     return track
 
 
-def streaming_cost(utterances: list[Utterance], profiles: dict[str, VoiceProfile], settings: ShapingSettings) -> float:
-    """CPU seconds of the audio path fed in 60 ms chunks (a streaming provider), for the same utterances."""
+def streaming_cost(
+    utterances: list[Utterance], profiles: dict[str, VoiceProfile], settings: ShapingSettings, min_frames: int
+) -> float:
+    """CPU seconds of the audio path fed in 60 ms chunks (a streaming provider), for the same utterances, analysed
+    once ``min_frames`` frames are ready (the cue scheduler holds chunks back like this while the sink is well
+    ahead)."""
     started = time.process_time()
     for utterance in utterances:
-        path = AudioLipSync(profiles[utterance.voice], utterance.sample_rate)
+        path = AudioLipSync(profiles[utterance.voice], utterance.sample_rate, min_frames=min_frames)
         shaper = Shaper(settings)
         chunk = round(STREAM_CHUNK_S * utterance.sample_rate)
         for start in range(0, len(utterance.pcm), chunk):
@@ -294,9 +298,12 @@ def run(sentences: int) -> dict[str, Any]:
         score(phoneme, utterance, settings.lead_s, scores["phoneme"])
         score(loudness, utterance, settings.lead_s, scores["loudness"])
     audio_s = sum(u.seconds for u in utterances)
-    streaming_cpu_s = streaming_cost(utterances, profiles, settings)
+    streaming_cpu_s = streaming_cost(utterances, profiles, settings, STREAMING_MIN_FRAMES)
+    unheld_cpu_s = streaming_cost(utterances, profiles, settings, 1)
     report: dict[str, Any] = {
         "audio_streaming_cpu_ms_per_audio_s": round(streaming_cpu_s * 1000 / audio_s, 3),
+        "audio_streaming_unheld_cpu_ms_per_audio_s": round(unheld_cpu_s * 1000 / audio_s, 3),
+        "streaming_min_frames": STREAMING_MIN_FRAMES,
         "utterances": len(utterances),
         "voices": list(VOICES),
         "speeds_wpm": list(SPEEDS),
@@ -341,15 +348,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
-        f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider): "
-        f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio"
+        f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider), analysed every "
+        f"{report['streaming_min_frames']} frames as the cue scheduler does: "
+        f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio "
+        f"(each chunk analysed at once: {report['audio_streaming_unheld_cpu_ms_per_audio_s']:.3f})"
     )
     audio = report["paths"]["audio"]
     print(
         f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
         f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
         f"{audio['onset_abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
-        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S}"
+        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
+        f"(60 ms chunks: {report['audio_streaming_cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S})"
     )
     return 0
 

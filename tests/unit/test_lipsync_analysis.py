@@ -93,6 +93,29 @@ def test_streaming_raw_frames_are_numbered_from_the_utterance_start(synthetic_pr
     assert second.start_s == pytest.approx(len(first) / path.frame_rate)
 
 
+def test_holding_small_chunks_back_changes_nothing_but_when_frames_come(synthetic_profile: VoiceProfile) -> None:
+    pcm = np.concatenate([vowel("aa", 0.4), np.zeros(2000, np.int16), vowel("ou", 0.4)])
+    whole = analyse_audio(pcm, RATE, synthetic_profile)
+    path = AudioLipSync(synthetic_profile, RATE, min_frames=20)
+    chunk = round(0.06 * RATE)
+    parts = [path.feed(pcm[start : start + chunk]) for start in range(0, len(pcm), chunk)]
+    assert [len(p) for p in parts[:3]] == [0, 0, 0], "three 60 ms chunks are held (fewer than 20 frames)"
+    assert len(parts[3]) >= 20 and parts[3].start_s == 0.0
+    assert all(len(p) == 0 or len(p) >= 20 for p in parts)
+    parts.append(path.flush())
+    np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-4)
+    np.testing.assert_allclose(np.concatenate([p.shape for p in parts]), whole.shape, atol=1e-4)
+
+
+def test_feeding_without_hold_or_draining_returns_the_held_frames(synthetic_profile: VoiceProfile) -> None:
+    path = AudioLipSync(synthetic_profile, RATE, min_frames=50)
+    assert len(path.feed(vowel("aa", 0.1))) == 0 and path.held_samples == round(0.1 * RATE)
+    drained = path.drain()
+    assert len(drained) >= 8 and path.held_samples == 0
+    unheld = path.feed(vowel("aa", 0.1), hold=False)
+    assert unheld.start_s == pytest.approx(len(drained) / path.frame_rate) and len(unheld) >= 9
+
+
 def test_silence_stays_closed(synthetic_profile: VoiceProfile) -> None:
     assert not shaped(np.zeros(RATE, np.int16), synthetic_profile).weights.any()
     hiss = (np.random.default_rng(2).normal(0, 10, RATE)).astype(np.int16)  # about -70 dBFS
