@@ -7,6 +7,8 @@ turned into a distribution with a softmax. Frames far from every vowel (fricativ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,10 +39,20 @@ SMOOTHING = (0.5, 0.3, 0.2)
 """Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
 
 
+@dataclass(frozen=True)
+class Carry:
+    """What one call of :func:`raw_from_features` hands to the next: the time filters' last inputs."""
+
+    distances: npt.NDArray[np.float32]
+    """The last two frames' vowel distances."""
+    openness: float
+    """The last frame's openness before the opening delay."""
+
+
 def raw_from_features(
-    features: FeatureFrames, profile: VoiceProfile, previous: npt.NDArray[np.float32] | None = None
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
-    """(openness, shape, the last two frames' distances to carry into the next call) for each frame."""
+    features: FeatureFrames, profile: VoiceProfile, previous: Carry | None = None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], Carry]:
+    """(openness, shape, what to carry into the next call) for each frame (``features`` must not be empty)."""
     openness = np.clip((features.level_db - (profile.level_db - CLOSED_BELOW_DB)) / OPEN_RANGE_DB, 0.0, 1.0)
     # Squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in one
     # matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
@@ -59,15 +71,21 @@ def raw_from_features(
         # nearer the m).
         nearer_closed = nearest_vowel - all_distances[:, len(profile.means) :].min(axis=1)
         vowel_likeness = vowel_likeness / (1.0 + np.exp(CLOSED_SHARPNESS * (nearer_closed - CLOSED_MARGIN)))
+    openness = openness * vowel_likeness
+    # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
+    # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
+    # silence this made the mouth open ~10 ms before the sound. Closing is not delayed (short b closures must show).
+    before = np.concatenate([[0.0 if previous is None else previous.openness], openness[:-1]])
+    opening = np.minimum(openness, before)
     # A short causal filter along time, carrying the last frames of the previous call.
-    history = previous if previous is not None else distance[:1].repeat(2, axis=0)
+    history = previous.distances if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])
-    carried = padded[-2:].copy()
+    carried = Carry(padded[-2:].copy(), float(openness[-1]))
     distance = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
     nearest = distance.min(axis=1, keepdims=True)
     likelihood = np.exp(-SHARPNESS * (distance - nearest))
     shape = likelihood / likelihood.sum(axis=1, keepdims=True)
-    return (openness * vowel_likeness).astype(np.float32), shape.astype(np.float32), carried
+    return opening.astype(np.float32), shape.astype(np.float32), carried
 
 
 class AudioLipSync:
@@ -84,7 +102,7 @@ class AudioLipSync:
         self.profile = profile
         self.spectral = SpectralAnalyzer(sample_rate, frame_rate)
         self.frame_rate = self.spectral.frame_rate
-        self._distances: npt.NDArray[np.float32] | None = None
+        self._carry: Carry | None = None
         self._hold_samples = (max(1, min_frames) - 1) * self.spectral.hop * self.spectral.decimation
         self._held: list[npt.NDArray[np.int16]] = []
         self._held_samples = 0
@@ -126,7 +144,7 @@ class AudioLipSync:
     def _raw(self, first_frame: int, features: FeatureFrames) -> RawFrames:
         if not len(features):
             return self._empty()
-        openness, shape, self._distances = raw_from_features(features, self.profile, self._distances)
+        openness, shape, self._carry = raw_from_features(features, self.profile, self._carry)
         return RawFrames(first_frame / self.frame_rate, self.frame_rate, openness, shape)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from app.lipsync.audio import AudioLipSync, analyse_audio
-from app.lipsync.features import SpectralAnalyzer, analyse_all
+from app.lipsync.audio import AudioLipSync, analyse_audio, raw_from_features
+from app.lipsync.features import FeatureFrames, SpectralAnalyzer, analyse_all
 from app.lipsync.profile import (
     CalibrationError,
     ProfileStore,
@@ -114,6 +114,26 @@ def test_feeding_without_hold_or_draining_returns_the_held_frames(synthetic_prof
     assert len(drained) >= 8 and path.held_samples == 0
     unheld = path.feed(vowel("aa", 0.1), hold=False)
     assert unheld.start_s == pytest.approx(len(drained) / path.frame_rate) and len(unheld) >= 9
+
+
+def test_the_mouth_opens_on_the_second_open_frame_and_closes_at_once(synthetic_profile: VoiceProfile) -> None:
+    # Frames as the analyser would give them: an "aa" at the voice's level, or silence.
+    pattern = np.array([0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0], dtype=bool)
+    level = np.where(pattern, synthetic_profile.level_db, -90.0).astype(np.float32)
+    mfcc = np.repeat(synthetic_profile.means[:1], len(pattern), axis=0)
+    features = FeatureFrames(level, mfcc, np.zeros(len(pattern), np.float32))
+    openness, _shape, _carry = raw_from_features(features, synthetic_profile)
+    opened = openness > ShapingSettings().gate
+    # A lone open frame (a window straddling a click or a short closure's edge) leaves the mouth shut; a run opens
+    # one frame late (its first window is dominated by sound that has not begun yet); closing is immediate.
+    assert opened.tolist() == [False] * 6 + [True] * 3 + [False] * 3 + [True, False]
+    # The delay carries across calls: split anywhere, the frames are the same.
+    for split in range(1, len(pattern)):
+        first = FeatureFrames(level[:split], mfcc[:split], features.brightness_db[:split])
+        rest = FeatureFrames(level[split:], mfcc[split:], features.brightness_db[split:])
+        head, _, carry = raw_from_features(first, synthetic_profile)
+        tail, _, _ = raw_from_features(rest, synthetic_profile, carry)
+        np.testing.assert_array_equal(np.concatenate([head, tail]), openness)
 
 
 def test_silence_stays_closed(synthetic_profile: VoiceProfile) -> None:
