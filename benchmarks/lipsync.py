@@ -118,6 +118,8 @@ class PathScore:
     agree: int = 0
     voiced: int = 0
     onset_errors_ms: list[float] = field(default_factory=list)
+    onset_errors_by_kind: dict[str, list[float]] = field(default_factory=dict)
+    """The same errors by what the mouth opens after: "m", "b", "p" (the vowel's mark) or "pause" (the envelope)."""
     missed_onsets: int = 0
     cpu_s: float = 0.0
 
@@ -175,8 +177,9 @@ def envelope_onset(pcm: npt.NDArray[np.int16], sample_rate: int, start_s: float,
     return None if not len(above) else (first + above[0]) / 200.0
 
 
-def intended_onsets(utterance: Utterance) -> list[tuple[float, float]]:
-    """(moment the mouth must open, start of the closure before it) for each syllable that opens the mouth."""
+def intended_onsets(utterance: Utterance) -> list[tuple[float, float, str]]:
+    """(moment the mouth must open, start of the closure before it, "m"/"b"/"p"/"pause") for each syllable that
+    opens the mouth."""
     onsets = []
     phones = utterance.phones
     for index, phone in enumerate(phones):
@@ -188,9 +191,9 @@ def intended_onsets(utterance: Utterance) -> list[tuple[float, float]]:
                     utterance.pcm, utterance.sample_rate, phone.end_s - 0.01, phones[index + 1].end_s
                 )
                 if after is not None:
-                    onsets.append((after, phone.start_s))
+                    onsets.append((after, phone.start_s, "pause"))
         elif letters[0] in "mbp" and index + 1 < len(phones) and vowel_class(phones[index + 1].name):
-            onsets.append((phones[index + 1].start_s, phone.start_s))
+            onsets.append((phones[index + 1].start_s, phone.start_s, letters[0]))
     return onsets
 
 
@@ -239,13 +242,14 @@ def score(track: CueTrack, utterance: Utterance, lead_s: float, result: PathScor
         row = shown[index]
         if row.max() > 0.02 and VOWELS[int(row.argmax())] == expected:
             result.agree += 1
-    for onset_s, closure_s in intended_onsets(utterance):
+    for onset_s, closure_s, kind in intended_onsets(utterance):
         intended = onset_s - lead_s
         opened = opening_time(track, closure_s - lead_s, intended)
         if opened is None:
             result.missed_onsets += 1
         else:
             result.onset_errors_ms.append((opened - intended) * 1000.0)
+            result.onset_errors_by_kind.setdefault(kind, []).append((opened - intended) * 1000.0)
 
 
 def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
@@ -312,6 +316,7 @@ def run(sentences: int) -> dict[str, Any]:
         "lead_ms": settings.lead_s * 1000,
         "paths": {},
     }
+    report["audio_streaming_over_whole"] = round(streaming_cpu_s / max(scores["audio"].cpu_s, 1e-9), 2)
     for name, result in scores.items():
         errors = [abs(e) for e in result.onset_errors_ms]
         report["paths"][name] = {
@@ -322,6 +327,10 @@ def run(sentences: int) -> dict[str, Any]:
             "onset_error_median_ms": round(percentile(result.onset_errors_ms, 50), 1),
             "onset_abs_error_p95_ms": round(percentile(errors, 95), 1),
             "cpu_ms_per_audio_s": round(result.cpu_s * 1000 / audio_s, 3),
+            "onset_error_median_ms_by_kind": {
+                kind: round(percentile(errors_ms, 50), 1)
+                for kind, errors_ms in sorted(result.onset_errors_by_kind.items())
+            },
         }
     return report
 
@@ -348,10 +357,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
+        "onset error median by what the mouth opens after (ms): "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{kind} {ms:+.1f}" for kind, ms in row["onset_error_median_ms_by_kind"].items())
+            for name, row in report["paths"].items()
+        )
+    )
+    print(
         f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider), analysed every "
         f"{report['streaming_min_frames']} frames as the cue scheduler does: "
         f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio "
-        f"(each chunk analysed at once: {report['audio_streaming_unheld_cpu_ms_per_audio_s']:.3f})"
+        f"(each chunk analysed at once: {report['audio_streaming_unheld_cpu_ms_per_audio_s']:.3f}); "
+        f"{report['audio_streaming_over_whole']:.2f} x the whole-utterance figure of this run"
     )
     audio = report["paths"]["audio"]
     print(
