@@ -56,11 +56,9 @@ def raw_from_features(
     openness = np.clip((features.level_db - (profile.level_db - CLOSED_BELOW_DB)) / OPEN_RANGE_DB, 0.0, 1.0)
     # Squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in one
     # matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
-    templates = profile.means if profile.closed is None else np.concatenate([profile.means, profile.closed])
-    weight = 1.0 / np.square(profile.spread)
-    scaled = templates * weight
+    weight, scaled_t, template_norms = profile.distance_tables
     all_distances = (
-        (np.square(features.mfcc) @ weight)[:, None] - 2.0 * (features.mfcc @ scaled.T) + (templates * scaled).sum(1)
+        (np.square(features.mfcc) @ weight)[:, None] - 2.0 * (features.mfcc @ scaled_t) + template_norms
     ) / MFCC_COUNT
     distance = all_distances[:, : len(profile.means)]
     nearest_vowel = distance.min(axis=1)
