@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.lipsync.audio import AudioLipSync, analyse_audio
+from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import Phone, analyse_phonemes, vowel_class
 from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
@@ -118,6 +118,8 @@ class PathScore:
     agree: int = 0
     voiced: int = 0
     onset_errors_ms: list[float] = field(default_factory=list)
+    onset_errors_by_kind: dict[str, list[float]] = field(default_factory=dict)
+    """The same errors by what the mouth opens after: "m", "b", "p" (the vowel's mark) or "pause" (the envelope)."""
     missed_onsets: int = 0
     cpu_s: float = 0.0
 
@@ -175,8 +177,9 @@ def envelope_onset(pcm: npt.NDArray[np.int16], sample_rate: int, start_s: float,
     return None if not len(above) else (first + above[0]) / 200.0
 
 
-def intended_onsets(utterance: Utterance) -> list[tuple[float, float]]:
-    """(moment the mouth must open, start of the closure before it) for each syllable that opens the mouth."""
+def intended_onsets(utterance: Utterance) -> list[tuple[float, float, str]]:
+    """(moment the mouth must open, start of the closure before it, "m"/"b"/"p"/"pause") for each syllable that
+    opens the mouth."""
     onsets = []
     phones = utterance.phones
     for index, phone in enumerate(phones):
@@ -188,9 +191,9 @@ def intended_onsets(utterance: Utterance) -> list[tuple[float, float]]:
                     utterance.pcm, utterance.sample_rate, phone.end_s - 0.01, phones[index + 1].end_s
                 )
                 if after is not None:
-                    onsets.append((after, phone.start_s))
+                    onsets.append((after, phone.start_s, "pause"))
         elif letters[0] in "mbp" and index + 1 < len(phones) and vowel_class(phones[index + 1].name):
-            onsets.append((phones[index + 1].start_s, phone.start_s))
+            onsets.append((phones[index + 1].start_s, phone.start_s, letters[0]))
     return onsets
 
 
@@ -239,13 +242,14 @@ def score(track: CueTrack, utterance: Utterance, lead_s: float, result: PathScor
         row = shown[index]
         if row.max() > 0.02 and VOWELS[int(row.argmax())] == expected:
             result.agree += 1
-    for onset_s, closure_s in intended_onsets(utterance):
+    for onset_s, closure_s, kind in intended_onsets(utterance):
         intended = onset_s - lead_s
         opened = opening_time(track, closure_s - lead_s, intended)
         if opened is None:
             result.missed_onsets += 1
         else:
             result.onset_errors_ms.append((opened - intended) * 1000.0)
+            result.onset_errors_by_kind.setdefault(kind, []).append((opened - intended) * 1000.0)
 
 
 def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
@@ -255,11 +259,15 @@ def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
     return track
 
 
-def streaming_cost(utterances: list[Utterance], profiles: dict[str, VoiceProfile], settings: ShapingSettings) -> float:
-    """CPU seconds of the audio path fed in 60 ms chunks (a streaming provider), for the same utterances."""
+def streaming_cost(
+    utterances: list[Utterance], profiles: dict[str, VoiceProfile], settings: ShapingSettings, min_frames: int
+) -> float:
+    """CPU seconds of the audio path fed in 60 ms chunks (a streaming provider), for the same utterances, analysed
+    once ``min_frames`` frames are ready (the cue scheduler holds chunks back like this while the sink is well
+    ahead)."""
     started = time.process_time()
     for utterance in utterances:
-        path = AudioLipSync(profiles[utterance.voice], utterance.sample_rate)
+        path = AudioLipSync(profiles[utterance.voice], utterance.sample_rate, min_frames=min_frames)
         shaper = Shaper(settings)
         chunk = round(STREAM_CHUNK_S * utterance.sample_rate)
         for start in range(0, len(utterance.pcm), chunk):
@@ -294,9 +302,12 @@ def run(sentences: int) -> dict[str, Any]:
         score(phoneme, utterance, settings.lead_s, scores["phoneme"])
         score(loudness, utterance, settings.lead_s, scores["loudness"])
     audio_s = sum(u.seconds for u in utterances)
-    streaming_cpu_s = streaming_cost(utterances, profiles, settings)
+    streaming_cpu_s = streaming_cost(utterances, profiles, settings, STREAMING_MIN_FRAMES)
+    unheld_cpu_s = streaming_cost(utterances, profiles, settings, 1)
     report: dict[str, Any] = {
         "audio_streaming_cpu_ms_per_audio_s": round(streaming_cpu_s * 1000 / audio_s, 3),
+        "audio_streaming_unheld_cpu_ms_per_audio_s": round(unheld_cpu_s * 1000 / audio_s, 3),
+        "streaming_min_frames": STREAMING_MIN_FRAMES,
         "utterances": len(utterances),
         "voices": list(VOICES),
         "speeds_wpm": list(SPEEDS),
@@ -305,6 +316,7 @@ def run(sentences: int) -> dict[str, Any]:
         "lead_ms": settings.lead_s * 1000,
         "paths": {},
     }
+    report["audio_streaming_over_whole"] = round(streaming_cpu_s / max(scores["audio"].cpu_s, 1e-9), 2)
     for name, result in scores.items():
         errors = [abs(e) for e in result.onset_errors_ms]
         report["paths"][name] = {
@@ -315,6 +327,10 @@ def run(sentences: int) -> dict[str, Any]:
             "onset_error_median_ms": round(percentile(result.onset_errors_ms, 50), 1),
             "onset_abs_error_p95_ms": round(percentile(errors, 95), 1),
             "cpu_ms_per_audio_s": round(result.cpu_s * 1000 / audio_s, 3),
+            "onset_error_median_ms_by_kind": {
+                kind: round(percentile(errors_ms, 50), 1)
+                for kind, errors_ms in sorted(result.onset_errors_by_kind.items())
+            },
         }
     return report
 
@@ -341,15 +357,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
-        f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider): "
-        f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio"
+        "onset error median by what the mouth opens after (ms): "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{kind} {ms:+.1f}" for kind, ms in row["onset_error_median_ms_by_kind"].items())
+            for name, row in report["paths"].items()
+        )
+    )
+    print(
+        f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider), analysed every "
+        f"{report['streaming_min_frames']} frames as the cue scheduler does: "
+        f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio "
+        f"(each chunk analysed at once: {report['audio_streaming_unheld_cpu_ms_per_audio_s']:.3f}); "
+        f"{report['audio_streaming_over_whole']:.2f} x the whole-utterance figure of this run"
     )
     audio = report["paths"]["audio"]
     print(
         f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
         f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
         f"{audio['onset_abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
-        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S}"
+        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
+        f"(60 ms chunks: {report['audio_streaming_cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S})"
     )
     return 0
 

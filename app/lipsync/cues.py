@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from app.lipsync.audio import AudioLipSync
+from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync
 from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import analyse_phonemes
 from app.lipsync.profile import VoiceProfile
@@ -35,6 +35,9 @@ log = logging.getLogger("app.lipsync.cues")
 AnalysisMode = Literal["auto", "audio", "phoneme"]
 DEFAULT_BATCH_FRAMES = 25
 """A quarter of a second per batch: small frames, and the first mouth shapes leave at once."""
+HELD_AUDIO_MARGIN_S = 0.1
+"""Audio held back from analysis (to analyse several chunks at once) is analysed at the latest this long before its
+cues are due (lead included): time to send and apply them."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class _Utterance:
     end_sample: int = 0
     frames_sent: int = 0
     began: bool = False
+    drain_timer: asyncio.TimerHandle | None = None
 
 
 class CueScheduler:
@@ -135,9 +139,37 @@ class CueScheduler:
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s)
         else:
             if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
-                utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate)
-            raw = utterance.audio.feed(scheduled.pcm)
+                utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
+            audio = utterance.audio
+            held_start = scheduled.sink_end - audio.held_samples - len(scheduled.pcm)
+            raw = audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
+            self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
         return utterance.shaper.shape(raw)
+
+    def _seconds_until_due(self, sample: int) -> float:
+        """How long held audio starting at sink ``sample`` may still wait before its cues must be computed."""
+        ahead = (sample - self.sink.position()) / self.sink.sample_rate
+        return ahead - self.shaping.lead_s - HELD_AUDIO_MARGIN_S
+
+    def _drain_later(self, utterance: _Utterance, held_start: int) -> None:
+        """Analyse the held audio when its deadline comes, unless more audio brings it along first."""
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
+            utterance.drain_timer = None
+        if utterance.audio is None or not utterance.audio.held_samples:
+            return
+        utterance.drain_timer = asyncio.get_running_loop().call_later(
+            max(0.0, self._seconds_until_due(held_start)), self._drain, utterance, held_start
+        )
+
+    def _drain(self, utterance: _Utterance, held_start: int) -> None:
+        utterance.drain_timer = None
+        if utterance is not self._current or utterance.audio is None:
+            return
+        track = utterance.shaper.shape(utterance.audio.drain())
+        if len(track):
+            self._pending.append((utterance, track, held_start))
+            self._emit()
 
     def _emit(self) -> None:
         pending, self._pending = self._pending, []
@@ -180,6 +212,8 @@ class CueScheduler:
     def _finish(self, utterance: _Utterance) -> None:
         """The turn stopped: ``end`` when everything was heard, else ``cancel`` (abort, hot swap, error)."""
         self._current = None
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
         if not utterance.began:
             return
         if self.sink.position() >= utterance.end_sample:

@@ -74,21 +74,22 @@ def dct_matrix(inputs: int, outputs: int) -> Floats:
 
 
 @functools.lru_cache(maxsize=8)
-def _tables(
-    rate: int, window_size: int
-) -> tuple[Floats, Floats, Floats, Floats, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+def _tables(rate: int, window_size: int) -> tuple[Floats, Floats, Floats, Floats, Floats]:
     """The constant matrices of one analysis rate and window (cached: one utterance is often a second long)."""
     hann = np.hanning(window_size + 1)[:-1].astype(np.float32)
     centres = _mel_to_hz(
         np.linspace(_hz_to_mel(np.array(MEL_LOW_HZ)), _hz_to_mel(np.array(min(MEL_HIGH_HZ, rate / 2))), MEL_BANDS + 2)
     )[1:-1]
+    filters = mel_filterbank(rate, window_size)
     return (
         hann / hann.sum(),
-        hann[1:],
-        np.ascontiguousarray(mel_filterbank(rate, window_size).T),
+        # hann[0] is 0: the window drops the first pre-emphasised sample, which would need the sample before it.
+        hann,
+        # Each filter twice, for the interleaved real and imaginary parts of the spectrum: |X|^2 and the mel
+        # filtering become one square and one matrix product.
+        np.ascontiguousarray(np.repeat(filters, 2, axis=1).T),
         np.ascontiguousarray(dct_matrix(MEL_BANDS, MFCC_COUNT).T),
-        centres < BRIGHTNESS_LOW_HZ,
-        centres > BRIGHTNESS_HIGH_HZ,
+        np.stack([centres > BRIGHTNESS_HIGH_HZ, centres < BRIGHTNESS_LOW_HZ], axis=1).astype(np.float32),
     )
 
 
@@ -108,12 +109,14 @@ class SpectralAnalyzer:
         self.window_size = 1 << max(7, round(math.log2(0.025 * rate)))
         self._half = self.window_size // 2
         tables = _tables(round(rate), self.window_size)
-        self._level_weights, self._spectral_window, self._filters_t, self._dct_t = tables[:4]
-        self._low_bands, self._high_bands = tables[4:]
+        self._level_weights, self._spectral_window, self._filters_t, self._dct_t, self._bands = tables
         self.reset()
 
     def reset(self) -> None:
         self._buffer = np.zeros(self._half, dtype=np.float32)
+        # The pre-emphasised signal, sample for sample beside ``_buffer``: filtered once per sample rather than once
+        # per overlapping window.
+        self._emphasised = np.zeros(self._half, dtype=np.float32)
         self._undecimated = np.zeros(0, dtype=np.float32)
         self._samples_seen = 0
         self._frames_done = 0
@@ -134,22 +137,28 @@ class SpectralAnalyzer:
                 total += joined[phase : usable : self.decimation]
             samples = total / self.decimation
         self._samples_seen += len(samples)
-        self._buffer = np.concatenate([self._buffer, samples])
+        self._append(samples)
         return self._take()
+
+    def _append(self, samples: Floats) -> None:
+        # The buffer always keeps at least a window's overlap, so its last sample is the one before ``samples``.
+        emphasised = samples - PRE_EMPHASIS * np.concatenate([self._buffer[-1:], samples[:-1]])
+        self._buffer = np.concatenate([self._buffer, samples])
+        self._emphasised = np.concatenate([self._emphasised, emphasised.astype(np.float32, copy=False)])
 
     def flush(self) -> FeatureFrames:
         """The frames centred on the samples fed so far that still lack their right half (padded with silence)."""
         if len(self._undecimated):
             self._samples_seen += 1
-            self._buffer = np.concatenate([self._buffer, [self._undecimated.mean()]]).astype(np.float32)
+            self._append(np.array([self._undecimated.mean()], dtype=np.float32))
             self._undecimated = self._undecimated[:0]
         frames_needed = -(-self._samples_seen // self.hop)
         missing = frames_needed - self._frames_done
         if missing <= 0:
-            return self._analyse(np.zeros((0, self.window_size), dtype=np.float32))
+            return self._take(limit=0)
         needed = (missing - 1) * self.hop + self.window_size
         if len(self._buffer) < needed:
-            self._buffer = np.concatenate([self._buffer, np.zeros(needed - len(self._buffer), dtype=np.float32)])
+            self._append(np.zeros(needed - len(self._buffer), dtype=np.float32))
         return self._take(limit=missing)
 
     def _take(self, limit: int | None = None) -> FeatureFrames:
@@ -157,10 +166,14 @@ class SpectralAnalyzer:
         if limit is not None:
             count = min(count, limit)
         if count == 0:
-            return self._analyse(np.zeros((0, self.window_size), dtype=np.float32))
-        view = np.lib.stride_tricks.sliding_window_view(self._buffer, self.window_size)[:: self.hop][:count]
+            empty = np.zeros((0, self.window_size), dtype=np.float32)
+            return self._analyse(empty, empty)
+        view, emphasised = (self._windows(signal, count) for signal in (self._buffer, self._emphasised))
         # Blocks of at most a second: larger matrix products start OpenBLAS threads that spin on other cores.
-        blocks = [self._analyse(view[i : i + BLOCK_FRAMES]) for i in range(0, count, BLOCK_FRAMES)]
+        blocks = [
+            self._analyse(view[i : i + BLOCK_FRAMES], emphasised[i : i + BLOCK_FRAMES])
+            for i in range(0, count, BLOCK_FRAMES)
+        ]
         result = (
             blocks[0]
             if len(blocks) == 1
@@ -169,21 +182,28 @@ class SpectralAnalyzer:
             )
         )
         self._buffer = self._buffer[count * self.hop :]
+        self._emphasised = self._emphasised[count * self.hop :]
         self._frames_done += count
         return result
 
-    def _analyse(self, windows: Floats) -> FeatureFrames:
+    def _windows(self, signal: Floats, count: int) -> Floats:
+        """Overlapping windows as a view (as_strided directly: sliding_window_view's checks cost ~20 us a call)."""
+        step = signal.strides[0]
+        return np.lib.stride_tricks.as_strided(
+            signal, (count, self.window_size), (self.hop * step, step), writeable=False
+        )
+
+    def _analyse(self, windows: Floats, emphasised: Floats) -> FeatureFrames:
         if not len(windows):
             return FeatureFrames(
                 np.zeros(0, np.float32), np.zeros((0, MFCC_COUNT), np.float32), np.zeros(0, np.float32)
             )
         power = np.square(windows) @ self._level_weights
         level_db = (10.0 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
-        emphasised = (windows[:, 1:] - PRE_EMPHASIS * windows[:, :-1]) * self._spectral_window
-        spectrum = np.fft.rfft(emphasised, n=self.window_size, axis=1)
-        spectrum_power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-        mel = spectrum_power @ self._filters_t + 1e-9
-        brightness = 10.0 * np.log10(mel[:, self._high_bands].sum(axis=1) / mel[:, self._low_bands].sum(axis=1))
+        spectrum = np.fft.rfft(emphasised * self._spectral_window, axis=1)
+        mel = np.square(spectrum.view(np.float32)) @ self._filters_t + np.float32(1e-9)
+        high_low = mel @ self._bands
+        brightness = 10.0 * np.log10(high_low[:, 0] / high_low[:, 1])
         return FeatureFrames(level_db, (np.log(mel) @ self._dct_t).astype(np.float32), brightness.astype(np.float32))
 
 

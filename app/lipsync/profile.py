@@ -8,6 +8,7 @@ that reports its phonemes reads sentences instead, and its vowels are measured w
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -102,6 +103,15 @@ class VoiceProfile:
     """Shape (k, MFCC_COUNT): mean coefficients of the voice's lip closures that still sound (m, and the voice bar
     of b), known when the calibration speech came with phonemes; frames nearer to them than to a vowel close the
     mouth."""
+
+    @functools.cached_property
+    def distance_tables(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """(1 / spread^2, templates / spread^2 transposed, |template / spread|^2) for the vowels then the closures:
+        the constant parts of each frame's scaled squared distances, computed once rather than per analysed chunk."""
+        templates = self.means if self.closed is None else np.concatenate([self.means, self.closed])
+        weight = (1.0 / np.square(self.spread)).astype(np.float32)
+        scaled = templates * weight
+        return weight, np.ascontiguousarray(scaled.T), (templates * scaled).sum(axis=1).astype(np.float32)
 
     def to_json(self) -> dict[str, Any]:
         return {

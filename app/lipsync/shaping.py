@@ -73,17 +73,24 @@ class Shaper:
 
     def shape(self, raw: RawFrames) -> CueTrack:
         s = self.settings
+        if not len(raw):
+            return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, np.zeros((0, len(VOWELS)), dtype=np.float32))
         dt = 1.0 / raw.frame_rate
         attack = 1.0 - math.exp(-dt / s.attack_s)
         release = 1.0 - math.exp(-dt / s.release_s)
         close = 1.0 - math.exp(-dt / s.close_s)
         state = self._state
         out = []
+        # Plain floats in a tight loop: the step depends on the state, so it does not vectorise along time, and
+        # numpy calls on five values cost more than the arithmetic.
         for row in self.targets(raw).tolist():
-            falling = close if not any(row) else release
-            for k, target in enumerate(row):
-                current = state[k]
-                state[k] = current + (target - current) * (attack if target > current else falling)
-            out.append([value if value > 0.01 else 0.0 for value in state])
-        weights = np.array(out, dtype=np.float32).reshape(len(out), len(VOWELS))
+            falling = release if any(row) else close
+            state = [
+                current + (target - current) * (attack if target > current else falling)
+                for current, target in zip(state, row, strict=True)
+            ]
+            out.append(state)
+        self._state = state
+        weights = np.array(out, dtype=np.float32)
+        weights[weights <= 0.01] = 0.0
         return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, weights)

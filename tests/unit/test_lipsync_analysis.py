@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from app.lipsync.audio import AudioLipSync, analyse_audio
-from app.lipsync.features import SpectralAnalyzer, analyse_all
+from app.lipsync.audio import AudioLipSync, analyse_audio, raw_from_features
+from app.lipsync.features import FeatureFrames, SpectralAnalyzer, analyse_all
 from app.lipsync.profile import (
     CalibrationError,
     ProfileStore,
@@ -91,6 +91,49 @@ def test_streaming_raw_frames_are_numbered_from_the_utterance_start(synthetic_pr
     second = path.feed(vowel("aa", 0.25))
     assert first.start_s == 0.0
     assert second.start_s == pytest.approx(len(first) / path.frame_rate)
+
+
+def test_holding_small_chunks_back_changes_nothing_but_when_frames_come(synthetic_profile: VoiceProfile) -> None:
+    pcm = np.concatenate([vowel("aa", 0.4), np.zeros(2000, np.int16), vowel("ou", 0.4)])
+    whole = analyse_audio(pcm, RATE, synthetic_profile)
+    path = AudioLipSync(synthetic_profile, RATE, min_frames=20)
+    chunk = round(0.06 * RATE)
+    parts = [path.feed(pcm[start : start + chunk]) for start in range(0, len(pcm), chunk)]
+    assert [len(p) for p in parts[:3]] == [0, 0, 0], "three 60 ms chunks are held (fewer than 20 frames)"
+    assert len(parts[3]) >= 20 and parts[3].start_s == 0.0
+    assert all(len(p) == 0 or len(p) >= 20 for p in parts)
+    parts.append(path.flush())
+    np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-4)
+    np.testing.assert_allclose(np.concatenate([p.shape for p in parts]), whole.shape, atol=1e-4)
+
+
+def test_feeding_without_hold_or_draining_returns_the_held_frames(synthetic_profile: VoiceProfile) -> None:
+    path = AudioLipSync(synthetic_profile, RATE, min_frames=50)
+    assert len(path.feed(vowel("aa", 0.1))) == 0 and path.held_samples == round(0.1 * RATE)
+    drained = path.drain()
+    assert len(drained) >= 8 and path.held_samples == 0
+    unheld = path.feed(vowel("aa", 0.1), hold=False)
+    assert unheld.start_s == pytest.approx(len(drained) / path.frame_rate) and len(unheld) >= 9
+
+
+def test_the_mouth_opens_on_the_second_open_frame_and_closes_at_once(synthetic_profile: VoiceProfile) -> None:
+    # Frames as the analyser would give them: an "aa" at the voice's level, or silence.
+    pattern = np.array([0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0], dtype=bool)
+    level = np.where(pattern, synthetic_profile.level_db, -90.0).astype(np.float32)
+    mfcc = np.repeat(synthetic_profile.means[:1], len(pattern), axis=0)
+    features = FeatureFrames(level, mfcc, np.zeros(len(pattern), np.float32))
+    openness, _shape, _carry = raw_from_features(features, synthetic_profile)
+    opened = openness > ShapingSettings().gate
+    # A lone open frame (a window straddling a click or a short closure's edge) leaves the mouth shut; a run opens
+    # one frame late (its first window is dominated by sound that has not begun yet); closing is immediate.
+    assert opened.tolist() == [False] * 6 + [True] * 3 + [False] * 3 + [True, False]
+    # The delay carries across calls: split anywhere, the frames are the same.
+    for split in range(1, len(pattern)):
+        first = FeatureFrames(level[:split], mfcc[:split], features.brightness_db[:split])
+        rest = FeatureFrames(level[split:], mfcc[split:], features.brightness_db[split:])
+        head, _, carry = raw_from_features(first, synthetic_profile)
+        tail, _, _ = raw_from_features(rest, synthetic_profile, carry)
+        np.testing.assert_array_equal(np.concatenate([head, tail]), openness)
 
 
 def test_silence_stays_closed(synthetic_profile: VoiceProfile) -> None:

@@ -98,6 +98,41 @@ async def test_batches_are_timed_on_the_sink_clock_minus_the_lead() -> None:
     assert (middle.argmax(axis=1) == 0).mean() > 0.9 and middle.sum(axis=1).min() > 0.3
 
 
+async def test_audio_far_from_being_heard_is_held_back_and_analysed_before_its_deadline() -> None:
+    clock = ManualClock()  # the sink's clock stands still: playback stays at the first sample
+    sink, scheduler, recorder = make(clock, mode="audio", batch_frames=120)
+    play(scheduler, sink, 1, vowel("aa", 0.2, level=0.1))
+    await settle()
+    first = sum(len(b.weights) for b in recorder.batches())
+    assert first >= 15, "the first chunk is heard at once: analysed at once"
+    chunk = round(0.06 * RATE)
+    more = vowel("aa", 0.12, level=0.1)
+    for start in range(0, len(more), chunk):
+        play(scheduler, sink, 1, more[start : start + chunk])
+    await settle()
+    assert sum(len(b.weights) for b in recorder.batches()) == first, "200 ms ahead of playback: held back"
+    # Due 200 ms - lead 30 ms - margin 100 ms from now: the held audio is analysed then, in one go.
+    await asyncio.sleep(0.25)
+    batches = recorder.batches()
+    assert len(batches) == 2 and len(batches[1].weights) >= 10
+    assert batches[1].host_time_ms == pytest.approx(
+        batches[0].host_time_ms + len(batches[0].weights) * 1000 / batches[0].frame_rate, abs=0.1
+    )
+    np.testing.assert_array_less(0.3, batches[1].weights.sum(axis=1))
+
+
+async def test_held_audio_is_dropped_with_a_cancelled_turn() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio")
+    play(scheduler, sink, 1, vowel("aa", 0.2, level=0.1))
+    play(scheduler, sink, 1, vowel("aa", 0.06, level=0.1))
+    await settle()
+    sent = len(recorder.batches())
+    scheduler.on_mouth_close(1)
+    await asyncio.sleep(0.15)
+    assert len(recorder.batches()) == sent and recorder.events[-1][0] == "cancel"
+
+
 async def test_a_gap_in_playback_re_anchors_the_next_batches() -> None:
     clock = ManualClock()
     sink, scheduler, recorder = make(clock, mode="audio")
