@@ -190,13 +190,22 @@ def _run_gui(options: AppOptions) -> int:
         from app.ui.embedded_stage import prepare_web_engine  # noqa: PLC0415
 
         prepare_web_engine()
+    from app.ui.single_instance import SingleInstance  # noqa: PLC0415
+
     existing = QApplication.instance()
     qt_app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
+    instance = SingleInstance(options.user_data)
+    if not instance.claim():
+        print("Stage Tamagotchi is already running with this data folder; it was asked to show itself.")
+        return 0
     loop = QtAsyncioLoop(qt_app)
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()
-    with loop:
-        return loop.run_until_complete(_cancel_on_signals(run_gui(options, quit_requested)))
+    try:
+        with loop:
+            return loop.run_until_complete(_cancel_on_signals(run_gui(options, quit_requested, instance)))
+    finally:
+        instance.release()
 
 
 def main(argv: list[str] | None = None) -> int:

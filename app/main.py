@@ -7,7 +7,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.config.model import Settings
 from app.models.library import LibraryEntry, ModelLibrary
@@ -23,6 +23,9 @@ from godot_bridge.sidecar.manager import SidecarManager, SidecarSettings
 from godot_bridge.sidecar.native import NativeLauncher
 from godot_bridge.sidecar.web import WebLauncher, find_chromium
 from godot_bridge.sidecar.web_runtime import WebRuntimeError, default_runtime_dir, ensure_web_runtime
+
+if TYPE_CHECKING:
+    from app.ui.single_instance import SingleInstance
 
 log = logging.getLogger("app")
 
@@ -175,11 +178,13 @@ def build_stage_runtime(
     return ManagedStage(launcher, library, options), ""
 
 
-async def run_gui(options: AppOptions, quit_requested: asyncio.Event) -> int:
+async def run_gui(options: AppOptions, quit_requested: asyncio.Event, instance: SingleInstance | None = None) -> int:
     """Show the tamagotchi window, its tray and settings until the user quits (Qt is imported here, at the edge)."""
     from app.ui.desktop import DesktopApp  # noqa: PLC0415 - keeps the command line free of Qt
 
     desktop = await DesktopApp.open(options, quit_requested)
+    if instance is not None:
+        instance.show_requested.connect(desktop.window.show_companion)
     try:
         # Inside the try: a quit while the stage starts or shows the first avatar still stops the stage.
         await desktop.stage_service.start()

@@ -399,8 +399,13 @@ class TamagotchiWindow(QWidget):
         if self.isVisible():
             self.hide()
         else:
-            self.show()
-            self.raise_()
+            self.show_companion()
+
+    def show_companion(self) -> None:
+        """Shown, on top and active (from the tray, a shortcut, or a second start of the app)."""
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def allow_close(self) -> None:
         self._quitting = True
