@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.xvfb import running_xvfb
+
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,21 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def x_display() -> Iterator[str]:
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None or shutil.which("xwininfo") is None:
         pytest.skip("Xvfb, xdotool and xwininfo are needed (make test installs xvfb xdotool x11-utils as root)")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X{n}-lock").exists())
-    server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    socket = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait(10)
+    with running_xvfb(screen="1024x768x24") as display:
+        yield display
 
 
 @pytest.mark.parametrize("quit_after", ["Showing Tama", "stage: applying"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
+
+from tests.support.xvfb import running_xvfb
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,27 +48,12 @@ def desktop_env() -> Iterator[dict[str, str]]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"missing {', '.join(missing)} (make setup-test installs them as root)")
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as reader:
-            ready, _, _ = select.select([reader], [], [], 10)
-            number = reader.readline().decode().strip() if ready else ""
-        assert number.isdigit(), "Xvfb did not start"
+    with running_xvfb(screen="1024x768x24") as display:
         env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
-        env["DISPLAY"] = f":{number}"
+        env["DISPLAY"] = display
         with _background(env, "openbox"), _background(env, "xcompmgr"):
             time.sleep(0.5)
             yield env
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def _screenshot(env: dict[str, str], path: Path) -> QImage:

@@ -17,14 +17,14 @@ class XvfbUnavailable(Exception):
 
 
 @contextlib.contextmanager
-def running_xvfb(timeout: float = 10.0) -> Iterator[str]:
+def running_xvfb(timeout: float = 10.0, screen: str = "640x480x24") -> Iterator[str]:
     """Yields the display name (``:N``) of a fresh Xvfb; raises :class:`XvfbUnavailable` if none can start."""
     if shutil.which("Xvfb") is None:
         raise XvfbUnavailable("Xvfb is not installed (make setup-test installs xvfb as root)")
     read_end, write_end = os.pipe()
     try:
         server = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset"],
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", screen, "-nolisten", "tcp", "-noreset"],
             pass_fds=(write_end,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
