@@ -12,6 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+import annotated_types
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
@@ -60,6 +61,13 @@ def _label(name: str) -> str:
     return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
+def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
+    """The field's ``ge``/``le`` limits, so a spin box offers exactly the values the model accepts."""
+    low: list[Any] = [item.ge for item in metadata if isinstance(item, annotated_types.Ge)]
+    high: list[Any] = [item.le for item in metadata if isinstance(item, annotated_types.Le)]
+    return (float(low[0]) if low else None), (float(high[0]) if high else None)
+
+
 class SectionForm(QWidget):
     """One settings section as a form; edits go through :meth:`SettingsService.update`, refusals show inline."""
 
@@ -75,7 +83,7 @@ class SectionForm(QWidget):
         for name, info in model.model_fields.items():
             if (section, name) in HIDDEN_FIELDS:
                 continue
-            editor = self._editor(name, info.annotation)
+            editor = self._editor(name, info.annotation, _bounds(info.metadata))
             self.editors[name] = editor
             error = QLabel()
             error.setObjectName(f"{name}Error")
@@ -94,7 +102,7 @@ class SectionForm(QWidget):
         self.load(service.settings)
         service.subscribe(self._changed)
 
-    def _editor(self, name: str, annotation: Any) -> QWidget:
+    def _editor(self, name: str, annotation: Any, bounds: tuple[float | None, float | None]) -> QWidget:
         choices = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
         editor: QWidget
         if choices:
@@ -108,12 +116,14 @@ class SectionForm(QWidget):
             editor = box
         elif annotation is int:
             spin = QSpinBox()
-            spin.setRange(-100000, 100000)
+            low, high = bounds
+            spin.setRange(int(low) if low is not None else -(2**31), int(high) if high is not None else 2**31 - 1)
             spin.valueChanged.connect(lambda value, n=name: self._commit(n, value))
             editor = spin
         elif annotation is float:
             double = QDoubleSpinBox()
-            double.setRange(0.0, 1.0)
+            low, high = bounds
+            double.setRange(low if low is not None else -1e9, high if high is not None else 1e9)
             double.setSingleStep(0.05)
             double.valueChanged.connect(lambda value, n=name: self._commit(n, value))
             editor = double

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QMenu, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.config.service import SettingsService
@@ -321,3 +321,19 @@ async def test_the_voice_picker_lists_the_providers_voices_and_picks_one(qtbot: 
     assert settings.settings.speech.voice == "de"
     settings.update("speech", provider="openai-compatible")
     assert picker.combo.count() == 0 and not picker.combo.isEnabled() and "server down" in picker.note.text()
+
+
+async def test_number_fields_offer_exactly_the_range_the_settings_accept(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = SettingsService(SettingsStore(tmp_path))
+    window = SettingsWindow(settings, {}, base_versions("1.2.3"))
+    qtbot.addWidget(window)
+    speed = window.forms["speech"].editors["speed"]
+    assert isinstance(speed, QDoubleSpinBox)
+    assert (speed.minimum(), speed.maximum()) == (0.5, 2.0)
+    speed.setValue(1.5)  # faster than 1.0 was out of reach when every float field was clamped to 0..1
+    assert settings.settings.speech.speed == 1.5
+    port = window.forms["lip_sync"].editors["vmc_port"]
+    assert isinstance(port, QSpinBox)
+    assert (port.minimum(), port.maximum()) == (1, 65535)
+    lead = window.forms["lip_sync"].editors["lead_ms"]
+    assert isinstance(lead, QSpinBox) and lead.maximum() == 500
