@@ -1,11 +1,12 @@
 """The cue scheduler: speech audio, as the Speaker hands it to the sink, to timed mouth-cue batches.
 
-Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_mouth_close``). Each chunk of audio is
-analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it gives them (more
-exact), otherwise from the PCM. The shaped frames are cut into batches, and each batch is stamped with the host time
-at which its first frame is due, computed from the sink's playback clock right after the chunk is written (the
-sink may re-anchor its clock at that write). Stamping every batch afresh is what keeps a long utterance from
-drifting. Outputs (the stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
+Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
+chunk of audio is analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it
+gives them (more exact), otherwise from the PCM (its last half window when the voice is done). The shaped frames
+are cut into batches, and each batch is stamped with the host time at which its first frame is due, computed from
+the sink's playback clock right after the chunk is written (the sink may re-anchor its clock at that write).
+Stamping every batch afresh is what keeps a long utterance from drifting. Outputs (the stage, VMC, a recorder)
+receive begin / cues / end / cancel and must not block.
 """
 
 from __future__ import annotations
@@ -118,6 +119,21 @@ class CueScheduler:
             self._pending.append((utterance, track, scheduled.sink_start))
             # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
             asyncio.get_running_loop().call_soon(self._emit)
+
+    def on_audio_end(self, turn: int) -> None:
+        """The turn's audio is complete: the audio path analyses what it held and its last half window (the frames
+        whose window reaches past the end, padded with silence), which no later audio will complete."""
+        utterance = self._current
+        if utterance is None or utterance.turn != turn or utterance.audio is None:
+            return
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
+            utterance.drain_timer = None
+        held_start = utterance.end_sample - utterance.audio.held_samples
+        track = utterance.shaper.shape(utterance.audio.flush())
+        if len(track):
+            self._pending.append((utterance, track, held_start))
+            self._emit()
 
     def on_mouth_close(self, turn: int) -> None:
         utterance = self._current
