@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.phonemes import Phone, analyse_phonemes, vowel_class
+from app.lipsync.phonemes import Phone, PhoneAudio, analyse_phonemes, vowel_class
 from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import VOWELS, CueTrack
@@ -347,8 +347,9 @@ def run(sentences: int) -> dict[str, Any]:
             lambda: Shaper(settings).shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile)),  # noqa: B023
             scores["audio"],
         )
+        heard = PhoneAudio(spoken.pcm, spoken.sample_rate)  # the phoneme path refines its releases from the audio
         phoneme = timed(
-            lambda: Shaper(settings).shape(analyse_phonemes(spoken.phones, spoken.seconds)),  # noqa: B023
+            lambda: Shaper(settings).shape(analyse_phonemes(spoken.phones, spoken.seconds, audio=heard)),  # noqa: B023
             scores["phoneme"],
         )
         loudness = timed(lambda: baseline_track(spoken), scores["loudness"])  # noqa: B023

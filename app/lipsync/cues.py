@@ -23,7 +23,7 @@ import numpy as np
 
 from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.phonemes import analyse_phonemes
+from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
@@ -152,7 +152,8 @@ class CueScheduler:
             relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
             phones = phones_of(relative, rate, scheduled.sink_end - origin)
             start_s = math.ceil((scheduled.sink_start - origin) / rate * self.frame_rate) / self.frame_rate
-            raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s)
+            heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
+            raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
             if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
                 utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
