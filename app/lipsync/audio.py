@@ -47,7 +47,7 @@ CLOSED_MARGIN = -1.0
 a missed m or b looks worse than a vowel frame a little less open; chosen on the lip-sync benchmark)."""
 STREAMING_MIN_FRAMES = 20
 """What the cue scheduler holds small chunks back for (200 ms): within the Speaker's 300 ms look-ahead (less the
-lead and a margin), and brings 60 ms chunks from ~2.5 to ~1 ms of CPU per second of audio (lip-sync benchmark)."""
+lead and a margin), and brings 60 ms chunks from ~2.3 to ~0.8 ms of CPU per second of audio (lip-sync benchmark)."""
 SMOOTHING = (0.5, 0.3, 0.2)
 """Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
 
@@ -118,7 +118,7 @@ class AudioLipSync:
     """Streams one utterance's PCM (chunks of any size) into raw frames on a 100-per-second grid.
 
     ``min_frames`` > 1 holds small chunks back until that many frames can be analysed at once: each analysis has a
-    fixed cost (~0.2 ms of numpy calls) that dominates when a streaming provider delivers 60 ms at a time. The
+    fixed cost (~0.1 ms of numpy calls) that dominates when a streaming provider delivers 60 ms at a time. The
     holder calls :meth:`drain` when the held audio is about to be heard. Holding never changes the frames.
     """
 
