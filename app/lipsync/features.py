@@ -170,7 +170,8 @@ class SpectralAnalyzer:
             empty = np.zeros((0, self.window_size), dtype=np.float32)
             return self._analyse(empty, empty)
         view, emphasised = (self._windows(signal, count) for signal in (self._buffer, self._emphasised))
-        # Blocks of at most a second: larger matrix products start OpenBLAS threads that spin on other cores.
+        # Blocks of 32 frames: their intermediate arrays stay under glibc's mmap threshold (larger ones are mapped
+        # and page-faulted afresh on every call, half the cost of a sentence), and OpenBLAS stays on one thread.
         blocks = [
             self._analyse(view[i : i + BLOCK_FRAMES], emphasised[i : i + BLOCK_FRAMES])
             for i in range(0, count, BLOCK_FRAMES)

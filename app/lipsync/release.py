@@ -2,10 +2,10 @@
 
 A voice that reports its phonemes (espeak) marks the vowel after a lip closure where the consonant's release ends:
 after the burst and aspiration of p, the burst of b, the nasal-to-vowel transition of m, 10-35 ms after the lips
-have parted. The phoneme path has the audio too, so it looks for the release there: the steepest rise of the sound
-above about 1 kHz (a first difference damps the murmur of m and the voice bar of b, which live below 500 Hz) in
-10 ms frames (a pitch period or more, so the voice's pulses do not count as rises) between the closure and the
-vowel. Cheap: a cumulative sum, no spectrum.
+have parted. The phoneme path has the audio too, so it looks for the release there, as a rise of the sound above
+about 1 kHz (a first difference damps the murmur of m and the voice bar of b, which live below 500 Hz) in 10 ms
+frames (a pitch period or more, so the voice's pulses do not count as rises) between the closure and the vowel:
+for b and p the first rise after the silence (the burst), for m the steepest. Cheap: a cumulative sum, no spectrum.
 """
 
 from __future__ import annotations
