@@ -56,7 +56,10 @@ MIN_PAUSE_S = 0.05
 STREAM_CHUNK_S = 0.060
 RELEASE_SEARCH_BEFORE_S = 0.020
 """The mouth's opening is looked for from this long before the closure's mark or the release, whichever is first
-(espeak marks a stop at its burst, after the silence in which the mouth must be shut)."""
+(espeak marks a stop at its burst, after the silence in which the mouth must be shut). The label-based figure
+searches from the same point: only the intended moment differs between the two columns. (From the closure's mark
+on, as runs before the measured release had it, a track that opens at a p's burst would open before the search
+and be scored at a later rise.)"""
 
 ENGLISH = [
     "Hello, my name is Bob.",
