@@ -8,10 +8,16 @@ drives the mouth opening from the moment the chunk starts playing), in one run:
 - vowel-class agreement on voiced frames: frames inside a vowel whose class is one of the five (schwas and front
   rounded vowels are not, and are left out) where the strongest cue weight is that vowel; a closed mouth counts as
   a disagreement. Goal for the audio path: 75 %;
-- mouth-opening onset error: where the mouth must open (the lips part after m/b/p, sound starts after a pause), the
-  time the cue track's openness rises through 0.1 minus the intended moment (the audio onset minus the configured
-  lead). Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened;
-  an onset where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately;
+- mouth-opening onset error: where the mouth must open, the time the cue track's openness rises through 0.1 minus
+  the intended moment, which the issue defines as the audio onset of the syllable minus the configured lead.
+  Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened; an onset
+  where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately. The
+  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause, the envelope onset; after
+  m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
+  m/b/p is not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m),
+  25 ms (b) and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
+  burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
+  runs) is printed beside it, "by label", so that the change of definition hides nothing;
 - CPU per second of audio (process time), goal 1 ms for the audio path: each utterance analysed as espeak delivers
   it (whole sentences), and once more fed in 60 ms chunks as a streaming provider would.
 
@@ -34,11 +40,12 @@ import numpy.typing as npt
 
 from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.phonemes import Phone, analyse_phonemes, vowel_class
+from app.lipsync.phonemes import Phone, PhoneAudio, analyse_phonemes, vowel_class
 from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import VOWELS, CueTrack
 from app.speech.espeak import EspeakEngine
+from benchmarks.lipsync_onsets import envelope_onset, lip_release
 
 GOAL_AGREEMENT = 0.75
 GOAL_ONSET_P95_MS = 20.0
@@ -47,6 +54,12 @@ OPEN_THRESHOLD = 0.1
 BASELINE_CHUNK_S = 0.020
 MIN_PAUSE_S = 0.05
 STREAM_CHUNK_S = 0.060
+RELEASE_SEARCH_BEFORE_S = 0.020
+"""The mouth's opening is looked for from this long before the closure's mark or the release, whichever is first
+(espeak marks a stop at its burst, after the silence in which the mouth must be shut). The label-based figure
+searches from the same point: only the intended moment differs between the two columns. (From the closure's mark
+on, as runs before the measured release had it, a track that opens at a p's burst would open before the search
+and be scored at a later rise.)"""
 
 ENGLISH = [
     "Hello, my name is Bob.",
@@ -114,13 +127,46 @@ class Utterance:
 
 
 @dataclass
+class OnsetScore:
+    """Onset errors against one definition of the intended moment."""
+
+    errors_ms: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    """The same errors by what the mouth opens after: "m", "b", "p" or "pause"."""
+    missed: int = 0
+
+    def add(self, opened_s: float | None, intended_s: float, kind: str) -> None:
+        if opened_s is None:
+            self.missed += 1
+        else:
+            self.errors_ms.append((opened_s - intended_s) * 1000.0)
+            self.by_kind.setdefault(kind, []).append((opened_s - intended_s) * 1000.0)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "onsets": len(self.errors_ms) + self.missed,
+            "missed": self.missed,
+            "error_median_ms": round(percentile(self.errors_ms, 50), 1),
+            "abs_error_p95_ms": round(percentile([abs(e) for e in self.errors_ms], 95), 1),
+            "by_kind": {
+                kind: {
+                    "count": len(errors),
+                    "error_median_ms": round(percentile(errors, 50), 1),
+                    "abs_error_p95_ms": round(percentile([abs(e) for e in errors], 95), 1),
+                }
+                for kind, errors in sorted(self.by_kind.items())
+            },
+        }
+
+
+@dataclass
 class PathScore:
     agree: int = 0
     voiced: int = 0
-    onset_errors_ms: list[float] = field(default_factory=list)
-    onset_errors_by_kind: dict[str, list[float]] = field(default_factory=dict)
-    """The same errors by what the mouth opens after: "m", "b", "p" (the vowel's mark) or "pause" (the envelope)."""
-    missed_onsets: int = 0
+    onsets: OnsetScore = field(default_factory=OnsetScore)
+    """Against the audio onset (the goal's definition)."""
+    label_onsets: OnsetScore = field(default_factory=OnsetScore)
+    """Against espeak's vowel marks after m/b/p (the definition of earlier runs, kept for comparison)."""
     cpu_s: float = 0.0
 
 
@@ -165,21 +211,24 @@ def truth_classes(phones: list[Phone], times: npt.NDArray[np.float64]) -> list[s
     return truth
 
 
-def envelope_onset(pcm: npt.NDArray[np.int16], sample_rate: int, start_s: float, end_s: float) -> float | None:
-    """The first moment in [start_s, end_s) where the 5 ms RMS rises above 30 dB under the utterance's peak."""
-    hop = sample_rate // 200
-    signal = pcm.astype(np.float32) / 32768.0
-    frames = len(signal) // hop
-    rms_db = 10 * np.log10(np.maximum(np.square(signal[: frames * hop]).reshape(frames, hop).mean(axis=1), 1e-12))
-    threshold = rms_db.max() - 30.0
-    first, last = int(start_s * 200), min(frames, int(np.ceil(end_s * 200)))
-    above = np.nonzero(rms_db[first:last] > threshold)[0]
-    return None if not len(above) else (first + above[0]) / 200.0
+@dataclass(frozen=True)
+class Onset:
+    """A moment the mouth must open, for the sound heard at ``moment_s``."""
+
+    moment_s: float
+    """The audio onset: the measured lip release after m/b/p, the envelope onset after a pause."""
+    label_s: float
+    """The same moment by espeak's marks: the vowel's mark after m/b/p (the old definition, later than the release)."""
+    search_from_s: float
+    """The mouth must have been closed since some time after this (the closure, or the pause)."""
+    kind: str
+    """"m", "b", "p" or "pause"."""
+    measured: bool = True
+    """False when no release could be measured (the moment is then the vowel's mark)."""
 
 
-def intended_onsets(utterance: Utterance) -> list[tuple[float, float, str]]:
-    """(moment the mouth must open, start of the closure before it, "m"/"b"/"p"/"pause") for each syllable that
-    opens the mouth."""
+def intended_onsets(utterance: Utterance) -> list[Onset]:
+    """Each syllable that opens the mouth: after m/b/p before a vowel, and after a pause of 50 ms or more."""
     onsets = []
     phones = utterance.phones
     for index, phone in enumerate(phones):
@@ -191,9 +240,20 @@ def intended_onsets(utterance: Utterance) -> list[tuple[float, float, str]]:
                     utterance.pcm, utterance.sample_rate, phone.end_s - 0.01, phones[index + 1].end_s
                 )
                 if after is not None:
-                    onsets.append((after, phone.start_s, "pause"))
+                    onsets.append(Onset(after, after, phone.start_s, "pause"))
         elif letters[0] in "mbp" and index + 1 < len(phones) and vowel_class(phones[index + 1].name):
-            onsets.append((phones[index + 1].start_s, phone.start_s, letters[0]))
+            vowel = phones[index + 1]
+            release = lip_release(
+                utterance.pcm,
+                utterance.sample_rate,
+                letters[0],
+                closure_s=phone.start_s,
+                vowel_s=vowel.start_s,
+                vowel_end_s=vowel.end_s,
+            )
+            moment = vowel.start_s if release is None else release
+            search_from = min(phone.start_s, moment) - RELEASE_SEARCH_BEFORE_S
+            onsets.append(Onset(moment, vowel.start_s, search_from, letters[0], release is not None))
     return onsets
 
 
@@ -231,7 +291,7 @@ def baseline_track(utterance: Utterance) -> CueTrack:
     return CueTrack(0.0, 100.0, weights)
 
 
-def score(track: CueTrack, utterance: Utterance, lead_s: float, result: PathScore) -> None:
+def score(track: CueTrack, utterance: Utterance, onsets: list[Onset], lead_s: float, result: PathScore) -> None:
     times = np.arange(int(utterance.seconds * 100)) / 100.0
     truth = truth_classes(utterance.phones, times)
     shown = track.sample(times - lead_s)  # what the track shows for the sound heard at `times`
@@ -242,14 +302,10 @@ def score(track: CueTrack, utterance: Utterance, lead_s: float, result: PathScor
         row = shown[index]
         if row.max() > 0.02 and VOWELS[int(row.argmax())] == expected:
             result.agree += 1
-    for onset_s, closure_s, kind in intended_onsets(utterance):
-        intended = onset_s - lead_s
-        opened = opening_time(track, closure_s - lead_s, intended)
-        if opened is None:
-            result.missed_onsets += 1
-        else:
-            result.onset_errors_ms.append((opened - intended) * 1000.0)
-            result.onset_errors_by_kind.setdefault(kind, []).append((opened - intended) * 1000.0)
+    for onset in onsets:
+        for moment_s, against in ((onset.moment_s, result.onsets), (onset.label_s, result.label_onsets)):
+            intended = moment_s - lead_s
+            against.add(opening_time(track, onset.search_from_s - lead_s, intended), intended, onset.kind)
 
 
 def timed(work: Callable[[], CueTrack], result: PathScore) -> CueTrack:
@@ -286,6 +342,7 @@ def run(sentences: int) -> dict[str, Any]:
         engine.close()
     settings = ShapingSettings()
     scores = {"audio": PathScore(), "phoneme": PathScore(), "loudness": PathScore()}
+    all_onsets: list[Onset] = []
     for utterance in utterances:
         profile = profiles[utterance.voice]
         spoken = utterance
@@ -293,14 +350,17 @@ def run(sentences: int) -> dict[str, Any]:
             lambda: Shaper(settings).shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile)),  # noqa: B023
             scores["audio"],
         )
+        heard = PhoneAudio(spoken.pcm, spoken.sample_rate)  # the phoneme path refines its releases from the audio
         phoneme = timed(
-            lambda: Shaper(settings).shape(analyse_phonemes(spoken.phones, spoken.seconds)),  # noqa: B023
+            lambda: Shaper(settings).shape(analyse_phonemes(spoken.phones, spoken.seconds, audio=heard)),  # noqa: B023
             scores["phoneme"],
         )
         loudness = timed(lambda: baseline_track(spoken), scores["loudness"])  # noqa: B023
-        score(audio, utterance, settings.lead_s, scores["audio"])
-        score(phoneme, utterance, settings.lead_s, scores["phoneme"])
-        score(loudness, utterance, settings.lead_s, scores["loudness"])
+        onsets = intended_onsets(utterance)
+        all_onsets.extend(onsets)
+        score(audio, utterance, onsets, settings.lead_s, scores["audio"])
+        score(phoneme, utterance, onsets, settings.lead_s, scores["phoneme"])
+        score(loudness, utterance, onsets, settings.lead_s, scores["loudness"])
     audio_s = sum(u.seconds for u in utterances)
     streaming_cpu_s = streaming_cost(utterances, profiles, settings, STREAMING_MIN_FRAMES)
     unheld_cpu_s = streaming_cost(utterances, profiles, settings, 1)
@@ -314,23 +374,23 @@ def run(sentences: int) -> dict[str, Any]:
         "audio_seconds": round(audio_s, 1),
         "synthesis_seconds": round(synth_s, 1),
         "lead_ms": settings.lead_s * 1000,
+        "onsets_unmeasured": {
+            kind: sum(1 for o in all_onsets if o.kind == kind and not o.measured) for kind in ("m", "b", "p")
+        },
+        "release_before_label_median_ms": {
+            kind: round(percentile([(o.label_s - o.moment_s) * 1000 for o in all_onsets if o.kind == kind], 50), 1)
+            for kind in ("m", "b", "p")
+        },
         "paths": {},
     }
     report["audio_streaming_over_whole"] = round(streaming_cpu_s / max(scores["audio"].cpu_s, 1e-9), 2)
     for name, result in scores.items():
-        errors = [abs(e) for e in result.onset_errors_ms]
         report["paths"][name] = {
             "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
             "voiced_frames": result.voiced,
-            "onsets": len(result.onset_errors_ms) + result.missed_onsets,
-            "onsets_missed": result.missed_onsets,
-            "onset_error_median_ms": round(percentile(result.onset_errors_ms, 50), 1),
-            "onset_abs_error_p95_ms": round(percentile(errors, 95), 1),
+            "onset": result.onsets.summary(),
+            "onset_by_label": result.label_onsets.summary(),
             "cpu_ms_per_audio_s": round(result.cpu_s * 1000 / audio_s, 3),
-            "onset_error_median_ms_by_kind": {
-                kind: round(percentile(errors_ms, 50), 1)
-                for kind, errors_ms in sorted(result.onset_errors_by_kind.items())
-            },
         }
     return report
 
@@ -349,19 +409,33 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(report['voices'])}; {'/'.join(map(str, report['speeds_wpm']))} wpm; "
         f"lead {report['lead_ms']:.0f} ms)"
     )
-    print(f"{'path':<10}{'vowel agreement':>17}{'onset median':>14}{'|onset| p95':>13}{'missed':>10}{'CPU ms/s':>10}")
+    print(
+        f"{'path':<10}{'vowel agreement':>17}{'onset median':>14}{'|onset| p95':>13}{'missed':>10}"
+        f"{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
+    )
     for name, row in report["paths"].items():
+        onset, label = row["onset"], row["onset_by_label"]
         print(
-            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{row['onset_error_median_ms']:>12.1f}ms"
-            f"{row['onset_abs_error_p95_ms']:>11.1f}ms{row['onsets_missed']:>5}/{row['onsets']:<4}"
-            f"{row['cpu_ms_per_audio_s']:>10.3f}"
+            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{onset['error_median_ms']:>12.1f}ms"
+            f"{onset['abs_error_p95_ms']:>11.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
+            f"{label['error_median_ms']:>16.1f}ms{label['abs_error_p95_ms']:>6.1f}ms{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
-        "onset error median by what the mouth opens after (ms): "
+        "onset error by what the mouth opens after, median / |p95| (ms): "
         + "; ".join(
-            f"{name} " + ", ".join(f"{kind} {ms:+.1f}" for kind, ms in row["onset_error_median_ms_by_kind"].items())
+            f"{name} "
+            + ", ".join(
+                f"{kind} {k['error_median_ms']:+.1f}/{k['abs_error_p95_ms']:.1f}"
+                for kind, k in row["onset"]["by_kind"].items()
+            )
             for name, row in report["paths"].items()
         )
+    )
+    print(
+        "the measured lip release comes before espeak's vowel mark by a median of "
+        + ", ".join(f"{ms:.1f} ms after {kind}" for kind, ms in report["release_before_label_median_ms"].items())
+        + "; no release measurable (the vowel's mark used instead): "
+        + ", ".join(f"{n} after {kind}" for kind, n in report["onsets_unmeasured"].items())
     )
     print(
         f"audio path fed in {STREAM_CHUNK_S * 1000:.0f} ms chunks (a streaming provider), analysed every "
@@ -374,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
         f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
-        f"{audio['onset_abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
+        f"{audio['onset']['abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
         f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
         f"(60 ms chunks: {report['audio_streaming_cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S})"
     )

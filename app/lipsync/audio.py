@@ -3,6 +3,10 @@
 Openness follows the loudness envelope relative to the voice's calibrated vowel level; the vowel comes from the
 distance of each frame's coefficients to the five vowel means of the voice profile (scaled by their spread),
 turned into a distribution with a softmax. Frames far from every vowel (fricatives, breath) open the mouth less.
+
+When the voice's lip closures are known (its m murmur and b voice bar, calibrated with phonemes), any other sound
+means the lips are apart: the burst and aspiration of p, b, t, k, fricatives and n open the mouth part way. This is
+what opens it at the release of a p, some 35 ms before its vowel begins, rather than at the vowel.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from app.lipsync.features import MFCC_COUNT, FeatureFrames, SpectralAnalyzer
+from app.lipsync.features import FeatureFrames, SpectralAnalyzer
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.track import DEFAULT_FRAME_RATE, VOWELS, RawFrames
 
@@ -25,18 +29,31 @@ SHARPNESS = 1.2
 VOWEL_DISTANCE = 8.0
 """Mean squared scaled distance at which a frame is half vowel-like. Vowels sit within 2-5 of their mean; nasals
 (m, n) and fricatives at 10-90, so they open the mouth little even when they are loud."""
-FRICATIVE_BRIGHTNESS_DB = 16.0
-"""Vowels and nasals stay below ~15 dB of high-over-low energy; s, f, sh, z are above."""
-FRICATIVE_OPENING = 0.35
+CONSONANT_OPENING = 0.35
+"""How far a sound that is neither a vowel nor a lip closure opens the mouth (the phoneme path: 0.3-0.5)..."""
+CONSONANT_BELOW_DB = 28.0
+"""...from this far below the voice's vowel level (espeak's aspiration is 12-20 dB below, its bursts 15-25)..."""
+CONSONANT_RANGE_DB = 10.0
+"""...fully at this much above that."""
+CLOSURE_NEAR = 2.0
+"""Distance to the nearest lip-closure template at which a sound is half a closure: m murmurs sit at 0.1-0.6, b
+voice bars at 1-2, releases and fricatives at 3-20 (medians on espeak speech)."""
+DARK_BELOW_DB = -4.0
+"""Brightness (dB of energy above 1 kHz over below 700 Hz) under which a sound is a voice bar, hummed behind shut
+lips (b closures: -11 dB; releases: 1 dB and more in nine cases out of ten)."""
 CLOSED_SHARPNESS = 3.0
 CLOSED_MARGIN = -1.0
 """A frame half closes when it is this much nearer a vowel than a lip closure (the negative margin favours closing:
 a missed m or b looks worse than a vowel frame a little less open; chosen on the lip-sync benchmark)."""
 STREAMING_MIN_FRAMES = 20
 """What the cue scheduler holds small chunks back for (200 ms): within the Speaker's 300 ms look-ahead (less the
-lead and a margin), and brings 60 ms chunks from ~2.5 to ~1 ms of CPU per second of audio (lip-sync benchmark)."""
+lead and a margin), and brings 60 ms chunks from ~2.3 to ~0.8 ms of CPU per second of audio (lip-sync benchmark)."""
 SMOOTHING = (0.5, 0.3, 0.2)
 """Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
+
+
+_NO_OPENNESS = np.zeros(0, np.float32)
+_NO_SHAPES = np.zeros((0, len(VOWELS)), np.float32)
 
 
 @dataclass(frozen=True)
@@ -49,48 +66,59 @@ class Carry:
     """The last frame's openness before the opening delay."""
 
 
+def _unit(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Clipped to [0, 1] (two ufuncs: np.clip's Python wrapper costs more than the arithmetic on short chunks)."""
+    return np.minimum(np.maximum(values, 0.0), 1.0)
+
+
 def raw_from_features(
     features: FeatureFrames, profile: VoiceProfile, previous: Carry | None = None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], Carry]:
     """(openness, shape, what to carry into the next call) for each frame (``features`` must not be empty)."""
-    openness = np.clip((features.level_db - (profile.level_db - CLOSED_BELOW_DB)) / OPEN_RANGE_DB, 0.0, 1.0)
-    # Squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in one
-    # matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
+    relative_db = features.level_db - np.float32(profile.level_db)
+    # Mean squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in
+    # one matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
     weight, scaled_t, template_norms = profile.distance_tables
-    all_distances = (
-        (np.square(features.mfcc) @ weight)[:, None] - 2.0 * (features.mfcc @ scaled_t) + template_norms
-    ) / MFCC_COUNT
-    distance = all_distances[:, : len(profile.means)]
+    all_distances = (np.square(features.mfcc) @ weight)[:, None] - features.mfcc @ scaled_t + template_norms
+    vowels = len(profile.means)
+    distance = all_distances[:, :vowels]
     nearest_vowel = distance.min(axis=1)
-    vowel_likeness = 1.0 / (1.0 + (nearest_vowel / VOWEL_DISTANCE) ** 3)
+    openness = _unit((relative_db + CLOSED_BELOW_DB) * (1.0 / OPEN_RANGE_DB))
+    openness /= 1.0 + np.power(nearest_vowel * (1.0 / VOWEL_DISTANCE), 3)  # how vowel-like
     if profile.closed is not None:
         # The voice's m and b: the lips are shut however loud the voice is. A frame about as near to one of them as
         # to the nearest vowel closes the mouth (on espeak speech vowel frames sit 2-8 nearer a vowel, m frames 1-5
         # nearer the m).
-        nearer_closed = nearest_vowel - all_distances[:, len(profile.means) :].min(axis=1)
-        vowel_likeness = vowel_likeness / (1.0 + np.exp(CLOSED_SHARPNESS * (nearer_closed - CLOSED_MARGIN)))
-    openness = openness * vowel_likeness
+        closure = all_distances[:, vowels:].min(axis=1)
+        openness /= 1.0 + np.exp(CLOSED_SHARPNESS * (nearest_vowel - closure - CLOSED_MARGIN))
+        # Any other sound passes between parted lips: far from the closures, and not a voice bar (dark).
+        consonant = (relative_db + CONSONANT_BELOW_DB) * (CONSONANT_OPENING / CONSONANT_RANGE_DB)
+        consonant = np.minimum(np.maximum(consonant, 0.0), CONSONANT_OPENING)
+        consonant /= (1.0 + np.power(CLOSURE_NEAR / np.maximum(closure, 1e-3), 4)) * (
+            1.0 + np.exp((DARK_BELOW_DB - features.brightness_db) * 0.5)
+        )
+        openness = np.maximum(openness, consonant)
     # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
     # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
     # silence this made the mouth open ~10 ms before the sound. Closing is not delayed (short b closures must show).
-    before = np.concatenate([[0.0 if previous is None else previous.openness], openness[:-1]])
-    opening = np.minimum(openness, before)
+    opening = openness.copy()
+    np.minimum(opening[1:], openness[:-1], out=opening[1:])
+    opening[0] = min(opening[0], 0.0 if previous is None else previous.openness)
     # A short causal filter along time, carrying the last frames of the previous call.
     history = previous.distances if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])
     carried = Carry(padded[-2:].copy(), float(openness[-1]))
-    distance = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
-    nearest = distance.min(axis=1, keepdims=True)
-    likelihood = np.exp(-SHARPNESS * (distance - nearest))
-    shape = likelihood / likelihood.sum(axis=1, keepdims=True)
-    return opening.astype(np.float32), shape.astype(np.float32), carried
+    smoothed = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
+    likelihood = np.exp(-SHARPNESS * (smoothed - smoothed.min(axis=1, keepdims=True)))
+    likelihood /= likelihood.sum(axis=1, keepdims=True)
+    return opening, likelihood, carried
 
 
 class AudioLipSync:
     """Streams one utterance's PCM (chunks of any size) into raw frames on a 100-per-second grid.
 
     ``min_frames`` > 1 holds small chunks back until that many frames can be analysed at once: each analysis has a
-    fixed cost (~0.2 ms of numpy calls) that dominates when a streaming provider delivers 60 ms at a time. The
+    fixed cost (~0.1 ms of numpy calls) that dominates when a streaming provider delivers 60 ms at a time. The
     holder calls :meth:`drain` when the held audio is about to be heard. Holding never changes the frames.
     """
 
@@ -104,6 +132,7 @@ class AudioLipSync:
         self._hold_samples = (max(1, min_frames) - 1) * self.spectral.hop * self.spectral.decimation
         self._held: list[npt.NDArray[np.int16]] = []
         self._held_samples = 0
+        self._no_frames = RawFrames(0.0, self.frame_rate, _NO_OPENNESS, _NO_SHAPES)
 
     @property
     def held_samples(self) -> int:
@@ -137,7 +166,9 @@ class AudioLipSync:
 
     def _empty(self) -> RawFrames:
         first_s = self.spectral.frames_done / self.frame_rate
-        return RawFrames(first_s, self.frame_rate, np.zeros(0, np.float32), np.zeros((0, len(VOWELS)), np.float32))
+        if self._no_frames.start_s != first_s:  # one per analysis, not one per held chunk
+            self._no_frames = RawFrames(first_s, self.frame_rate, _NO_OPENNESS, _NO_SHAPES)
+        return self._no_frames
 
     def _raw(self, first_frame: int, features: FeatureFrames) -> RawFrames:
         if not len(features):

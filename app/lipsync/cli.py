@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from app.lipsync.audio import analyse_audio
 from app.lipsync.espeak_voice import espeak_synthesize, phones_of
-from app.lipsync.phonemes import analyse_phonemes
+from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, calibrate, default_profile
 from app.lipsync.shaping import Shaper
 from app.lipsync.track import VOWELS, CueTrack
@@ -79,7 +79,11 @@ def cue_track_of(
 ) -> CueTrack:
     """The cue track of spoken audio: from its phoneme marks when there are any, else from the audio."""
     phones = phones_of(marks, sample_rate, len(pcm))
-    raw = analyse_phonemes(phones, len(pcm) / sample_rate) if phones else analyse_audio(pcm, sample_rate, profile)
+    raw = (
+        analyse_phonemes(phones, len(pcm) / sample_rate, audio=PhoneAudio(pcm, sample_rate))
+        if phones
+        else analyse_audio(pcm, sample_rate, profile)
+    )
     return Shaper().shape(raw)
 
 

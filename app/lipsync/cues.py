@@ -1,11 +1,12 @@
 """The cue scheduler: speech audio, as the Speaker hands it to the sink, to timed mouth-cue batches.
 
-Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_mouth_close``). Each chunk of audio is
-analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it gives them (more
-exact), otherwise from the PCM. The shaped frames are cut into batches, and each batch is stamped with the host time
-at which its first frame is due, computed from the sink's playback clock right after the chunk is written (the
-sink may re-anchor its clock at that write). Stamping every batch afresh is what keeps a long utterance from
-drifting. Outputs (the stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
+Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
+chunk of audio is analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it
+gives them (more exact), otherwise from the PCM (its last half window when the voice is done). The shaped frames
+are cut into batches, and each batch is stamped with the host time at which its first frame is due, computed from
+the sink's playback clock right after the chunk is written (the sink may re-anchor its clock at that write).
+Stamping every batch afresh is what keeps a long utterance from drifting. Outputs (the stage, VMC, a recorder)
+receive begin / cues / end / cancel and must not block.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.phonemes import analyse_phonemes
+from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
@@ -119,6 +120,21 @@ class CueScheduler:
             # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
             asyncio.get_running_loop().call_soon(self._emit)
 
+    def on_audio_end(self, turn: int) -> None:
+        """The turn's audio is complete: the audio path analyses what it held and its last half window (the frames
+        whose window reaches past the end, padded with silence), which no later audio will complete."""
+        utterance = self._current
+        if utterance is None or utterance.turn != turn or utterance.audio is None:
+            return
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
+            utterance.drain_timer = None
+        held_start = utterance.end_sample - utterance.audio.held_samples
+        track = utterance.shaper.shape(utterance.audio.flush())
+        if len(track):
+            self._pending.append((utterance, track, held_start))
+            self._emit()
+
     def on_mouth_close(self, turn: int) -> None:
         utterance = self._current
         if utterance is None or utterance.turn != turn:
@@ -136,7 +152,8 @@ class CueScheduler:
             relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
             phones = phones_of(relative, rate, scheduled.sink_end - origin)
             start_s = math.ceil((scheduled.sink_start - origin) / rate * self.frame_rate) / self.frame_rate
-            raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s)
+            heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
+            raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
             if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
                 utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)

@@ -4,7 +4,9 @@
 Each phoneme becomes keyframes of mouth weights (openness times vowel shape) that are linearly interpolated on the
 frame grid, so neighbouring sounds blend into each other:
 - vowels hold their shape through their middle; diphthongs glide from the first element to the second;
-- m, b, p close the lips completely (their keys are hard zeros), as do pauses;
+- m, b, p close the lips completely (their keys are hard zeros), as do pauses; when the audio is at hand, the lips
+  part where it shows the release (:mod:`app.lipsync.release`), up to 35 ms before the vowel's mark, and the mouth
+  is part-open (as for a soft consonant) through the aspiration;
 - f and v nearly close them (lower lip to teeth), w, the postalveolars and r round them;
 - every other consonant has no shape of its own: it keeps the mouth part-open and takes the shape of the vowel
   that follows (anticipatory coarticulation: the lips round during the k of "cool").
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from app.lipsync.release import find_release
 from app.lipsync.track import DEFAULT_FRAME_RATE, VOWELS, RawFrames
 
 Mouth = tuple[float, tuple[float, float, float, float, float]]
@@ -65,6 +68,24 @@ SOFT_CONSONANT_OPENNESS = 0.55
 """A consonant without a shape of its own keeps the mouth this fraction as open as the vowel that follows."""
 VOWEL_SETTLE_S = 0.04
 """A vowel reaches its full shape this long after it begins (or a third of it, if shorter)."""
+RELEASE_OPEN_S = 0.01
+"""After a release the mouth is part-open this much later (then it goes on to the vowel's keys)."""
+CLOSURE_S = 0.03
+"""Lips shut at least this long before a release the audio shows."""
+NASAL_SEARCH_S = (0.025, 0.05)
+"""An m's release is looked for from 25 ms after its mark (its own onset from silence is a rise too), at most
+50 ms before the vowel's mark."""
+STOP_SEARCH_BEFORE_S = 0.02
+"""A stop's release is looked for from this long before its mark (espeak marks p at its burst)."""
+
+
+@dataclass(frozen=True)
+class PhoneAudio:
+    """The audio the phonemes were spoken in: ``pcm``'s first sample is heard at ``start_s`` on the phones' time."""
+
+    pcm: npt.NDArray[np.int16]
+    sample_rate: int
+    start_s: float = 0.0
 
 
 def _symbols(name: str) -> str:
@@ -109,9 +130,23 @@ def phones_from_marks(marks: Iterable[tuple[float, str]], end_s: float) -> list[
     return phones
 
 
-def _keys(phones: Sequence[Phone]) -> list[tuple[float, float, npt.NDArray[np.float32]]]:
+def _release(phone: Phone, vowel: Phone, audio: PhoneAudio) -> float | None:
+    """Where the lips part between a closure ``phone`` and the ``vowel`` after it, if the audio shows it."""
+    nasal = _symbols(phone.name)[:1] == "m"
+    if nasal:
+        start = max(phone.start_s + NASAL_SEARCH_S[0], vowel.start_s - NASAL_SEARCH_S[1])
+    else:
+        start = phone.start_s - STOP_SEARCH_BEFORE_S
+    end = vowel.start_s + 0.005
+    found = find_release(audio.pcm, audio.sample_rate, start - audio.start_s, end - audio.start_s, burst=not nasal)
+    return None if found is None else found + audio.start_s
+
+
+def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[tuple[float, float, npt.NDArray[np.float32]]]:
     """Keyframes (time, openness, shape) in time order."""
     keys: list[tuple[float, float, npt.NDArray[np.float32]]] = []
+    closures: list[list[tuple[float, float, npt.NDArray[np.float32]]]] = []
+    """The keys of each closure whose release the audio shows: they override the keys of the sounds around it."""
     closed = np.array(CLOSED[1], np.float32)
 
     def next_vowel(index: int) -> Mouth | None:
@@ -139,9 +174,19 @@ def _keys(phones: Sequence[Phone]) -> list[tuple[float, float, npt.NDArray[np.fl
                 keys.append((phone.start_s + duration * 0.45, first[0], np.array(first[1], np.float32)))
                 keys.append((phone.end_s - settle, last[0], np.array(last[1], np.float32)))
         elif not letters or letters[0] in "mbpɱ":
-            # Pauses and lip closures: closed from (nearly) the start to the very end.
-            keys.append((phone.start_s + min(0.03, duration / 3), 0.0, closed))
-            keys.append((phone.end_s, 0.0, closed))
+            # Pauses and lip closures: closed from (nearly) the start to the very end, or to the release.
+            following = phones[index + 1] if index + 1 < len(phones) else None
+            vowel = vowel_elements(following.name) if following is not None and letters else []
+            release = _release(phone, following, audio) if audio is not None and following and vowel else None
+            if release is None:
+                keys.append((phone.start_s + min(0.03, duration / 3), 0.0, closed))
+                keys.append((phone.end_s, 0.0, closed))
+            else:
+                # Shut for at least CLOSURE_S before the release: espeak marks a p at its burst, after the silence.
+                shut_from = min(phone.start_s + min(0.03, duration / 3), release - CLOSURE_S)
+                openness, shape = vowel[0]
+                part_open = (release + RELEASE_OPEN_S, openness * SOFT_CONSONANT_OPENNESS, np.array(shape, np.float32))
+                closures.append([(shut_from, 0.0, closed), (release, 0.0, closed), part_open])
         elif letters[0] in CONSONANT_MOUTHS:
             openness, shape = CONSONANT_MOUTHS[letters[0]]
             keys.append((phone.start_s + duration / 2, openness, np.array(shape, np.float32)))
@@ -151,17 +196,24 @@ def _keys(phones: Sequence[Phone]) -> list[tuple[float, float, npt.NDArray[np.fl
                 keys.append(
                     (phone.start_s + duration / 2, coming[0] * SOFT_CONSONANT_OPENNESS, np.array(coming[1], np.float32))
                 )
+    for closure in closures:
+        keys = [key for key in keys if not closure[0][0] <= key[0] <= closure[-1][0]] + closure
     keys.sort(key=lambda key: key[0])
     return keys
 
 
 def analyse_phonemes(
-    phones: Sequence[Phone], duration_s: float, frame_rate: float = DEFAULT_FRAME_RATE, start_s: float = 0.0
+    phones: Sequence[Phone],
+    duration_s: float,
+    frame_rate: float = DEFAULT_FRAME_RATE,
+    start_s: float = 0.0,
+    audio: PhoneAudio | None = None,
 ) -> RawFrames:
-    """Raw frames for ``[start_s, duration_s)`` on the grid ``start_s + i / frame_rate``."""
+    """Raw frames for ``[start_s, duration_s)`` on the grid ``start_s + i / frame_rate``; with ``audio``, the lips
+    part where it shows the releases of m, b and p."""
     count = max(0, int(np.ceil((duration_s - start_s) * frame_rate)))
     times = start_s + np.arange(count) / frame_rate
-    keys = _keys(phones)
+    keys = _keys(phones, audio)
     if not keys or not count:
         shape = np.tile(np.array(CLOSED[1], np.float32), (count, 1))
         return RawFrames(start_s, frame_rate, np.zeros(count, np.float32), shape)

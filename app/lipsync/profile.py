@@ -106,12 +106,18 @@ class VoiceProfile:
 
     @functools.cached_property
     def distance_tables(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """(1 / spread^2, templates / spread^2 transposed, |template / spread|^2) for the vowels then the closures:
-        the constant parts of each frame's scaled squared distances, computed once rather than per analysed chunk."""
+        """(1 / spread^2, 2 templates / spread^2 transposed, |template / spread|^2), all over the coefficient count,
+        for the vowels then the closures: the constant parts of each frame's mean scaled squared distances, computed
+        once rather than per analysed chunk."""
         templates = self.means if self.closed is None else np.concatenate([self.means, self.closed])
         weight = (1.0 / np.square(self.spread)).astype(np.float32)
         scaled = templates * weight
-        return weight, np.ascontiguousarray(scaled.T), (templates * scaled).sum(axis=1).astype(np.float32)
+        # Divided by the number of coefficients (a mean), and the cross term's 2 folded in.
+        return (
+            (weight / MFCC_COUNT).astype(np.float32),
+            np.ascontiguousarray((scaled * (2.0 / MFCC_COUNT)).T.astype(np.float32)),
+            ((templates * scaled).sum(axis=1) / MFCC_COUNT).astype(np.float32),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -69,12 +69,17 @@ class LipSyncService:
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
         hooks = hooks or SpeakerHooks()
-        previous_audio, previous_close = hooks.on_audio, hooks.on_mouth_close
+        previous_audio, previous_end, previous_close = hooks.on_audio, hooks.on_audio_end, hooks.on_mouth_close
 
         def on_audio(scheduled: ScheduledAudio) -> None:
             if previous_audio is not None:
                 previous_audio(scheduled)
             self.scheduler.on_audio(scheduled)
+
+        def on_audio_end(turn: int) -> None:
+            if previous_end is not None:
+                previous_end(turn)
+            self.scheduler.on_audio_end(turn)
 
         def on_mouth_close(turn: int) -> None:
             if previous_close is not None:
@@ -82,6 +87,7 @@ class LipSyncService:
             self.scheduler.on_mouth_close(turn)
 
         hooks.on_audio = on_audio
+        hooks.on_audio_end = on_audio_end
         hooks.on_mouth_close = on_mouth_close
         return hooks
 

@@ -4,7 +4,7 @@
   vowel towards it (AIRI keeps two for the same reason).
 - A silence gate closes the mouth below a minimum openness.
 - Attack is faster than release (one-pole smoothing with separate time constants): mouths snap open and relax
-  from one shape to the next; closing (silence, lips together) is in between, or short closures would not show.
+  from one shape to the next; closing (silence, lips together) is fastest, or short closures would not show.
 - The anticipation lead shows each frame earlier than the sound it was computed from, as real mouths move before
   the sound comes out; possible only because the audio is known before it plays.
 
@@ -26,9 +26,9 @@ class ShapingSettings:
     lead_s: float = 0.030
     attack_s: float = 0.012
     release_s: float = 0.045
-    close_s: float = 0.015
-    """Time constant towards a closed mouth (silence, m/b/p): lips shut faster than they change shape, or short
-    closures would never show, but still slower than the attack."""
+    close_s: float = 0.010
+    """Time constant towards a closed mouth (silence, m/b/p): lips shut fast, or short closures would not show (a b
+    at 230 words per minute is shut for 30-40 ms; at 15 ms the mouth stayed over a tenth open through one in ten)."""
     gate: float = 0.08
     """Openness below this is silence."""
     ceiling: float = 1.0
@@ -43,6 +43,9 @@ class ShapingSettings:
             raise ValueError("attack and release must be positive")
         if not 0.0 < self.ceiling <= 1.0:
             raise ValueError("the ceiling must be within (0, 1]")
+
+
+_NO_WEIGHTS = np.zeros((0, len(VOWELS)), dtype=np.float32)
 
 
 class Shaper:
@@ -74,23 +77,25 @@ class Shaper:
     def shape(self, raw: RawFrames) -> CueTrack:
         s = self.settings
         if not len(raw):
-            return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, np.zeros((0, len(VOWELS)), dtype=np.float32))
+            return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, _NO_WEIGHTS)
         dt = 1.0 / raw.frame_rate
         attack = 1.0 - math.exp(-dt / s.attack_s)
         release = 1.0 - math.exp(-dt / s.release_s)
         close = 1.0 - math.exp(-dt / s.close_s)
-        state = self._state
+        a, b, c, d, e = self._state
         out = []
-        # Plain floats in a tight loop: the step depends on the state, so it does not vectorise along time, and
-        # numpy calls on five values cost more than the arithmetic.
-        for row in self.targets(raw).tolist():
-            falling = release if any(row) else close
-            state = [
-                current + (target - current) * (attack if target > current else falling)
-                for current, target in zip(state, row, strict=True)
-            ]
-            out.append(state)
-        self._state = state
+        # Plain floats in a tight loop, the five vowels written out: the step depends on the state, so it does not
+        # vectorise along time, and numpy calls (or a loop over the vowels) on five values cost more than the
+        # arithmetic.
+        for ta, tb, tc, td, te in self.targets(raw).tolist():
+            falling = release if ta or tb or tc or td or te else close
+            a += (ta - a) * (attack if ta > a else falling)
+            b += (tb - b) * (attack if tb > b else falling)
+            c += (tc - c) * (attack if tc > c else falling)
+            d += (td - d) * (attack if td > d else falling)
+            e += (te - e) * (attack if te > e else falling)
+            out.append((a, b, c, d, e))
+        self._state = [a, b, c, d, e]
         weights = np.array(out, dtype=np.float32)
         weights[weights <= 0.01] = 0.0
         return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, weights)

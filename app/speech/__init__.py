@@ -14,5 +14,6 @@ For lip sync, time comes from one place, the sink's playback clock:
   marks converted to sink samples. Cues can therefore be computed before the audio is heard.
 - ``AudioSink.time_of(sample)`` converts a sink sample to the monotonic time at which it is heard;
   ``AudioSink.position()`` is the sample being heard now.
+- ``SpeakerHooks.on_audio_end`` fires when a turn's last audio was written, while it is still to be heard.
 - ``SpeakerHooks.on_mouth_close`` fires when a turn ends, fails, is aborted or is replaced by a hot swap.
 """

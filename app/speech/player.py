@@ -67,6 +67,9 @@ class SpeakerHooks:
     on_done: Callable[[int, SessionStats], None] | None = None
     on_mouth_close: Callable[[int], None] | None = None
     """The turn stopped (abort, hot swap, error or end): the stage closes the mouth."""
+    on_audio_end: Callable[[int], None] | None = None
+    """The turn's last audio was written (the voice is done) and is still being heard: an analysis can finish its
+    tail now, before it plays."""
 
 
 @dataclass
@@ -204,6 +207,7 @@ class Speaker:
                 elif isinstance(event, ErrorEvent):
                     self._call(self.hooks.on_error, turn.number, event)
                 elif isinstance(event, DoneEvent):
+                    self._call(self.hooks.on_audio_end, turn.number)
                     await self.sink.drain()
                     self._close_mouth(turn)
                     self._call(self.hooks.on_done, turn.number, event.stats)

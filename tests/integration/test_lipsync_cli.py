@@ -60,7 +60,9 @@ async def test_say_writes_its_cue_track_and_analyze_reads_the_wav_back(tmp_path:
     analysed = json.loads(out)
     assert analysed["ok"] and analysed["profile"] == "espeak:en-us" and analysed["frame_rate"] >= 60
     opened = [sum(f[v] for v in analysed["vowels"]) for f in analysed["frames"]]
-    assert max(opened) > 0.5 and opened[0] == 0.0 and opened[-1] < 0.1
+    assert max(opened) > 0.5 and opened[0] == 0.0
+    # "Bob." ends with the lips shut for the b, then its faint release parts them a little as the audio ends.
+    assert min(opened[-12:]) < 0.05 and opened[-1] < 0.25
 
     code, out, _ = await run_app("lipsync", "analyze", str(wav), user_data=tmp_path)
     lines = out.splitlines()

@@ -6,6 +6,7 @@ The scheduler holds chunks back to analyse several at once; every cue must still
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -65,14 +66,16 @@ async def test_held_back_chunks_still_reach_the_outputs_before_they_are_due(engi
     scheduler = CueScheduler(sink, default_profile, mode="auto")
     recorder = ArrivalRecorder()
     scheduler.add_output(recorder)
-    hooks = SpeakerHooks(on_audio=scheduler.on_audio, on_mouth_close=scheduler.on_mouth_close)
+    hooks = SpeakerHooks(
+        on_audio=scheduler.on_audio, on_audio_end=scheduler.on_audio_end, on_mouth_close=scheduler.on_mouth_close
+    )
     speaker = Speaker(sink, lambda: SegmentedSession(ChunkedSynthesizer(engine)), hooks)
     stats = await speaker.say("Maybe we should bake more bread. My mother bought a map of Paris.")
     assert recorder.ended
     batches = [batch for _arrived, batch in recorder.batches]
     frames = sum(len(b.weights) for b in batches)
-    # Every frame but the last half window's (never completed: the utterance ends there) arrived.
-    assert frames == pytest.approx(stats.audio_seconds * batches[0].frame_rate, abs=3)
+    # Every frame arrived, up to the last sample's (its window completed with silence when the voice was done).
+    assert frames == math.ceil(round(stats.audio_seconds * RATE) / RATE * batches[0].frame_rate)
     for previous, batch in itertools.pairwise(batches):  # one continuous track
         assert batch.host_time_ms == pytest.approx(
             previous.host_time_ms + len(previous.weights) * 1000 / previous.frame_rate, abs=1.0

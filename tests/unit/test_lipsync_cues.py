@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,31 @@ async def test_audio_far_from_being_heard_is_held_back_and_analysed_before_its_d
         batches[0].host_time_ms + len(batches[0].weights) * 1000 / batches[0].frame_rate, abs=0.1
     )
     np.testing.assert_array_less(0.3, batches[1].weights.sum(axis=1))
+
+
+async def test_the_end_of_the_audio_brings_the_last_half_window_and_the_held_audio() -> None:
+    clock = ManualClock()  # playback stays at the first sample: the 60 ms chunks after the first are held
+    sink, scheduler, recorder = make(clock, mode="audio", batch_frames=120)
+    pcm = vowel("aa", 0.5, level=0.1)
+    chunk = round(0.06 * RATE)
+    for start in range(0, len(pcm), chunk):
+        play(scheduler, sink, 1, pcm[start : start + chunk])
+    await settle()
+    sent = sum(len(b.weights) for b in recorder.batches())
+    frame_rate = recorder.batches()[0].frame_rate
+    assert sent < 0.5 * frame_rate - 5, "the end of the audio is held, and its last half window not yet complete"
+    scheduler.on_audio_end(1)
+    batches = recorder.batches()
+    # Every frame of the 0.5 s (frame k is centred on k / frame_rate), at once: the last ones still open the mouth.
+    assert sum(len(b.weights) for b in batches) == math.ceil(0.5 * frame_rate)
+    assert batches[-1].weights[-3:].sum(axis=1).min() > 0.3
+    for previous, batch in itertools.pairwise(batches):
+        assert batch.host_time_ms == pytest.approx(
+            previous.host_time_ms + len(previous.weights) * 1000 / frame_rate, abs=0.1
+        )
+    scheduler.on_audio_end(1)  # a second end, or one of another turn, adds nothing
+    scheduler.on_audio_end(2)
+    assert len(recorder.batches()) == len(batches)
 
 
 async def test_held_audio_is_dropped_with_a_cancelled_turn() -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.lipsync.phonemes import Phone, analyse_phonemes, phones_from_marks, vowel_class
+from app.lipsync.phonemes import Phone, PhoneAudio, analyse_phonemes, phones_from_marks, vowel_class
+from app.lipsync.release import find_release
 from app.lipsync.track import VOWELS
+from tests.unit.test_lipsync_analysis import RATE, vowel
 
 
 def at(frames_openness: np.ndarray, t: float) -> float:
@@ -71,8 +73,8 @@ def test_f_and_v_nearly_close_w_rounds() -> None:
 
 def test_a_soft_consonant_takes_the_shape_of_the_coming_vowel() -> None:
     # The k of "ku" is rounded; the k of "ki" is spread.
-    for vowel, expected in (("u", "ou"), ("i", "ih")):
-        phones = [Phone("", 0.0, 0.1), Phone("k", 0.1, 0.2), Phone(vowel, 0.2, 0.4)]
+    for coming, expected in (("u", "ou"), ("i", "ih")):
+        phones = [Phone("", 0.0, 0.1), Phone("k", 0.1, 0.2), Phone(coming, 0.2, 0.4)]
         frames = analyse_phonemes(phones, 0.4)
         assert 0.1 < at(frames.openness, 0.15) < 0.5
         assert VOWELS[int(frames.shape[15].argmax())] == expected
@@ -91,3 +93,48 @@ def test_neighbours_blend_and_diphthongs_glide() -> None:
 def test_no_phonemes_means_a_closed_mouth() -> None:
     frames = analyse_phonemes([], 0.5)
     assert len(frames) == 50 and not frames.openness.any()
+
+
+def synthetic_pa(aspiration_level: float) -> tuple[list[Phone], PhoneAudio]:
+    """ "pa" as espeak gives it: silence, the p marked at its burst (0.30 s), the vowel marked after the aspiration
+    (0.34 s)."""
+    rng = np.random.default_rng(5)
+    silence = np.zeros(int(0.3 * RATE), np.int16)
+    burst = (rng.normal(0, 0.1, int(0.005 * RATE)) * 32767).astype(np.int16)
+    aspiration = (rng.normal(0, aspiration_level, int(0.035 * RATE)) * 32767).astype(np.int16)
+    pcm = np.concatenate([silence, burst, aspiration, vowel("aa", 0.3, level=0.1)])
+    phones = [Phone("", 0.0, 0.3), Phone("p", 0.3, 0.34), Phone("ˈa", 0.34, 0.64)]
+    return phones, PhoneAudio(pcm, RATE)
+
+
+@pytest.mark.parametrize("aspiration_level", [0.02, 0.0])  # aspirated (English) or not (Spanish)
+def test_with_the_audio_the_lips_part_at_the_release_not_at_the_vowel_mark(aspiration_level: float) -> None:
+    phones, audio = synthetic_pa(aspiration_level)
+    assert find_release(audio.pcm, RATE, 0.28, 0.345, burst=True) == pytest.approx(0.30, abs=0.004)
+    with_audio = analyse_phonemes(phones, 0.64, audio=audio).openness
+    without = analyse_phonemes(phones, 0.64).openness
+    assert at(with_audio, 0.29) == 0.0, "shut before the burst"
+    assert at(with_audio, 0.31) > 0.2 and at(without, 0.31) == 0.0
+    np.testing.assert_allclose(with_audio[38:], without[38:])  # from its first key on, the vowel is unchanged
+
+
+def test_an_m_parts_where_its_murmur_turns_into_the_vowel() -> None:
+    pcm = np.concatenate([np.zeros(int(0.2 * RATE), np.int16), vowel("m", 0.15, level=0.03), vowel("ee", 0.3)])
+    # espeak marks the vowel after the lips part: here 15 ms late.
+    phones = [Phone("", 0.0, 0.2), Phone("m", 0.2, 0.365), Phone("e", 0.365, 0.65)]
+    assert find_release(pcm, RATE, 0.315, 0.37, burst=False) == pytest.approx(0.35, abs=0.006)  # half a frame
+    openness = analyse_phonemes(phones, 0.65, audio=PhoneAudio(pcm, RATE)).openness
+    assert at(openness, 0.34) == 0.0 and at(openness, 0.36) > 0.1
+
+
+def test_no_release_in_the_audio_keeps_the_marks() -> None:
+    phones, audio = synthetic_pa(0.02)
+    murmur_only = PhoneAudio(np.concatenate([np.zeros(int(0.2 * RATE), np.int16), vowel("m", 0.5)]), RATE)
+    assert find_release(murmur_only.pcm, RATE, 0.3, 0.6, burst=False) is None
+    assert find_release(np.zeros(RATE, np.int16), RATE, 0.3, 0.6, burst=True) is None
+    np.testing.assert_array_equal(
+        analyse_phonemes(phones, 0.64, audio=murmur_only).openness, analyse_phonemes(phones, 0.64).openness
+    )
+    # A window reaching past either end of the audio is clipped to it.
+    assert find_release(audio.pcm, RATE, -0.1, 0.01, burst=True) is None
+    assert find_release(audio.pcm, RATE, 0.6, 5.0, burst=False) is None
