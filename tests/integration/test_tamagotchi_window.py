@@ -195,7 +195,7 @@ async def test_closing_hides_when_a_tray_can_bring_it_back_and_closes_otherwise(
 async def test_the_window_opens_the_app_menu_from_its_button_and_a_right_click(qtbot: QtBot, tmp_path: Path) -> None:
     window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
     window.show()
-    await until(lambda: window.controls.isVisible(), 2, "the window laid out")
+    await until(window.controls.isVisible, 2, "the window laid out")
     # No stage shown: the controls stay at the bottom at their own height, the status above them.
     assert window.height() - window.controls.geometry().bottom() <= 8
     assert window.controls.height() < 80 and window.status.geometry().bottom() < window.controls.y()
