@@ -1,16 +1,19 @@
 """The tray for real: the app (``python -m app``) on Xvfb with a window manager (openbox), a session bus and a real
-system tray host (trayer, the XEmbed system tray protocol that panels such as XFCE's, LXDE's and stand-alone trays
-speak). The icon docks inside the tray host's window, and xdotool clicks on it and on its menu show and hide the
-companion, switch click-through, align it to a corner and quit. Without a tray host, the window offers the same menu.
+system tray host, driven with xdotool as a person would: the icon shows and hides the companion, and its menu
+switches click-through, aligns the window to a corner and quits.
 
-Qt 6 asks the session bus for a StatusNotifierWatcher first (KDE Plasma, GNOME with the AppIndicator extension) and
-falls back to XEmbed when none is registered: the bus here has none, as on the desktops this test stands for.
+Qt 6 picks the tray protocol at run time, and both are tested. With a StatusNotifierWatcher on the session bus (KDE
+Plasma, Xfce 4.18's panel, GNOME with the AppIndicator extension) the icon is a D-Bus StatusNotifierItem that the
+panel draws, with the menu exported over D-Bus (dbusmenu) and drawn by the panel: tested with xfce4-panel. Without
+one, Qt docks an X window in the XEmbed system tray (trayer, stalonetray, older panels): tested with trayer, on a bus
+that has no watcher. Without any tray, the window offers the same menu, and the icon docks when a tray appears.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QImage
 
 from app.ui.placement import MARGIN
 from tests.support.x11_desktop import (
@@ -37,7 +41,18 @@ from tests.support.xvfb import running_xvfb
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ("Xvfb", "openbox", "trayer", "xdotool", "xwininfo", "xprop", "dbus-daemon", "dbus-send")
+TOOLS = (
+    "Xvfb",
+    "openbox",
+    "trayer",
+    "xfce4-panel",
+    "xdotool",
+    "xwininfo",
+    "xprop",
+    "import",
+    "dbus-daemon",
+    "dbus-send",
+)
 SCREEN = (1024, 768)
 TRAY_HEIGHT = 24
 TRAY_HOST = (
@@ -50,7 +65,7 @@ DOUBLE_CLICK_S = 0.5
 
 
 @pytest.fixture
-def x_session() -> Iterator[dict[str, str]]:
+def x_session(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A display with a window manager and a session bus, as a desktop session has (no tray yet)."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
@@ -59,6 +74,9 @@ def x_session() -> Iterator[dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
         env["DISPLAY"] = display
         env["PATH"] = "/usr/bin:/bin"  # no Godot: the window shows its "not found" state, no engine is needed here
+        for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+            env[name] = str(tmp_path / "session" / name.lower())  # the panel's settings daemon inherits these
+        env["NO_AT_BRIDGE"] = "1"  # GTK would start an accessibility bus that outlives the test
         with session_bus(env) as address, background(env, "openbox"):
             env["DBUS_SESSION_BUS_ADDRESS"] = address
             wait_for(lambda: "_NET_SUPPORTING_WM_CHECK" in run(env, "xprop", "-root"), 10, "openbox")
@@ -93,17 +111,13 @@ class RunningApp:
         self._last_click = time.monotonic()
 
     def open_menu(self, x: int, y: int, button: int = 3) -> tuple[int, int, int, int]:
-        """Clicks at x, y and returns the geometry of the popup menu that opens."""
-        before = set(self.others())
+        """Clicks at x, y and returns the geometry of the popup menu that opens (the app's, or a tray host's)."""
+        before = set(popup_menus(self.env))
         self.click(x, y, button)
         menus: list[str] = []
 
         def menu_opened() -> bool:
-            menus[:] = [
-                w
-                for w in set(self.others()) - before
-                if "_NET_WM_WINDOW_TYPE_POPUP_MENU" in run(self.env, "xprop", "-id", w, "_NET_WM_WINDOW_TYPE")
-            ]
+            menus[:] = [w for w in popup_menus(self.env) if w not in before]
             return bool(menus)
 
         wait_for(menu_opened, 10, "the menu")
@@ -157,6 +171,22 @@ def tray_host_window(env: dict[str, str]) -> int | None:
     return int(found.stdout.split()[0]) if found.stdout.strip() else None
 
 
+def popup_menus(env: dict[str, str]) -> list[str]:
+    """The mapped popup menus on the screen, whoever drew them."""
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--maxdepth", "1", "--name", ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [
+        w
+        for w in found.stdout.split()
+        if "_NET_WM_WINDOW_TYPE_POPUP_MENU" in run(env, "xprop", "-id", w, "_NET_WM_WINDOW_TYPE")
+    ]
+
+
 def menu_item(menu: tuple[int, int, int, int], which: str) -> tuple[int, int]:
     """Where to click the menu's first or last item (the ends are the same whatever the style's item heights)."""
     x, y, width, height = menu
@@ -177,52 +207,52 @@ def test_the_icon_docks_in_a_real_tray_and_its_menu_drives_the_app(x_session: di
             ix, iy, iw, ih = geometry(env, icon)
             tx, ty, tw, th = geometry(env, hex(tray_window))
             assert tx <= ix and ix + iw <= tx + tw and ty <= iy and iy + ih <= ty + th
-            names = run(
-                env, "dbus-send", "--session", "--dest=org.freedesktop.DBus", "--print-reply", "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.ListNames",
-            )  # fmt: skip
-            assert "StatusNotifierItem" not in names  # the XEmbed path, not a D-Bus tray item
-            icon_at = (ix + iw // 2, iy + ih // 2)
+            drive_from_the_tray(app, (ix + iw // 2, iy + ih // 2), reserved_top=TRAY_HEIGHT)
 
-            # A left click on the icon hides the companion, another shows it again.
-            assert app.shown()
-            app.click(*icon_at)
-            wait_for(lambda: not app.shown(), 10, "the window hidden by a click on the icon")
-            app.click(*icon_at)
-            wait_for(app.shown, 10, "the window shown by a click on the icon")
 
-            # A right click opens the menu under the icon; its first entry hides, then shows the companion.
-            menu = app.open_menu(*icon_at)
-            assert menu[1] >= iy + ih - 2 and menu[0] <= icon_at[0] <= menu[0] + menu[2] + 2, (menu, icon_at)
-            app.click(*menu_item(menu, "first"))
-            wait_for(lambda: not app.shown(), 10, "the window hidden from the menu")
-            app.click(*menu_item(app.open_menu(*icon_at), "first"))
-            wait_for(app.shown, 10, "the window shown from the menu")
+def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top: int) -> None:
+    """Clicks on the tray icon at ``icon_at`` and on its menu do what they say; Quit ends the app with code 0.
+    ``reserved_top``: the height of the panel along the top edge, kept out of the work area."""
+    env = app.env
+    # A left click on the icon hides the companion, another shows it again.
+    assert app.shown()
+    app.click(*icon_at)
+    wait_for(lambda: not app.shown(), 10, "the window hidden by a click on the icon")
+    app.click(*icon_at)
+    wait_for(app.shown, 10, "the window shown by a click on the icon")
 
-            # Click-through (on by default): the window's shape is its controls and status, not the empty stage.
-            _x, _y, width, height = geometry(env, app.window)
-            shaped = shape_extents(env, app.window)
-            assert shaped is not None and shaped[3] < height - 100, (shaped, height)
-            app.open_menu(*icon_at)
-            app.keys("Down", "Down", "Down", "Return")  # Hide, Align to, Click through empty areas
-            wait_for(lambda: shape_extents(env, app.window) is None, 10, "click-through switched off")
-            app.open_menu(*icon_at)
-            app.keys("Down", "Down", "Down", "Return")
-            wait_for(lambda: shape_extents(env, app.window) is not None, 10, "click-through switched on")
+    # A right click opens the menu under the icon; its first entry hides, then shows the companion.
+    menu = app.open_menu(*icon_at)
+    assert menu[1] >= icon_at[1] and menu[0] <= icon_at[0] <= menu[0] + menu[2] + 2, (menu, icon_at)
+    app.click(*menu_item(menu, "first"))
+    wait_for(lambda: not app.shown(), 10, "the window hidden from the menu")
+    app.click(*menu_item(app.open_menu(*icon_at), "first"))
+    wait_for(app.shown, 10, "the window shown from the menu")
 
-            # Align to a corner: the top left of the work area (below the tray's panel), then the bottom right.
-            app.open_menu(*icon_at)
-            app.keys("Down", "Down", "Right", "Down", "Return")  # Align to > Center, Top left
-            wait_for(lambda: geometry(env, app.window)[:2] == (MARGIN, TRAY_HEIGHT + MARGIN), 10, "top left")
-            app.open_menu(*icon_at)
-            app.keys("Down", "Down", "Right", "Down", "Down", "Down", "Down", "Return")  # ... Bottom right
-            right_bottom = (SCREEN[0] - MARGIN - width, SCREEN[1] - MARGIN - height)
-            wait_for(lambda: geometry(env, app.window)[:2] == right_bottom, 10, "bottom right")
+    # Click-through (on by default): the window's shape is its controls and status, not the empty stage.
+    _x, _y, width, height = geometry(env, app.window)
+    shaped = shape_extents(env, app.window)
+    assert shaped is not None and shaped[3] < height - 100, (shaped, height)
+    app.open_menu(*icon_at)
+    app.keys("Down", "Down", "Down", "Return")  # Hide, Align to, Click through empty areas
+    wait_for(lambda: shape_extents(env, app.window) is None, 10, "click-through switched off")
+    app.open_menu(*icon_at)
+    app.keys("Down", "Down", "Down", "Return")
+    wait_for(lambda: shape_extents(env, app.window) is not None, 10, "click-through switched on")
 
-            # Quit, the menu's last entry: the app exits cleanly and its icon leaves the tray.
-            app.click(*menu_item(app.open_menu(*icon_at), "last"))
-            assert app.quit_code() == 0, app.log.read_text()[-3000:]
-            assert "Traceback" not in app.log.read_text()
+    # Align to a corner: the top left of the work area (below the tray's panel), then the bottom right.
+    app.open_menu(*icon_at)
+    app.keys("Down", "Down", "Right", "Down", "Return")  # Align to > Center, Top left
+    wait_for(lambda: geometry(env, app.window)[:2] == (MARGIN, reserved_top + MARGIN), 10, "top left")
+    app.open_menu(*icon_at)
+    app.keys("Down", "Down", "Right", "Down", "Down", "Down", "Down", "Return")  # ... Bottom right
+    right_bottom = (SCREEN[0] - MARGIN - width, SCREEN[1] - MARGIN - height)
+    wait_for(lambda: geometry(env, app.window)[:2] == right_bottom, 10, "bottom right")
+
+    # Quit, the menu's last entry: the app exits cleanly.
+    app.click(*menu_item(app.open_menu(*icon_at), "last"))
+    assert app.quit_code() == 0, app.log.read_text()[-3000:]
+    assert "Traceback" not in app.log.read_text()
 
 
 def test_without_a_tray_the_window_offers_the_menu_and_the_icon_docks_when_a_tray_appears(
@@ -279,3 +309,94 @@ def test_without_a_tray_the_window_offers_the_menu_and_the_icon_docks_when_a_tra
             app.click(*menu_item(app.open_menu(x + width - 55, y + height - 26, button=1), "last"))
             assert app.quit_code() == 0, app.log.read_text()[-3000:]
     assert "Traceback" not in log.read_text()
+
+
+XFCE_PANEL_CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=6;x=0;y=0"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="26"/>
+      <property name="plugin-ids" type="array"><value type="int" value="1"/></property>
+    </property>
+  </property>
+  <property name="plugins" type="empty"><property name="plugin-1" type="string" value="systray"/></property>
+</channel>
+"""
+"""One panel along the top with only the notification area (without a configuration the panel asks which it wants)."""
+
+
+def dbus(env: dict[str, str], *arguments: str) -> str:
+    return run(env, "dbus-send", "--session", "--print-reply", *arguments)
+
+
+def status_notifier_item_of(env: dict[str, str], pid: int) -> str | None:
+    """The ``Id`` of the StatusNotifierItem that process ``pid`` serves on the session bus, or None."""
+    names = dbus(env, "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames")
+    for name in re.findall(r'string "(:[0-9.]+)"', names):
+        owner = subprocess.run(
+            ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+             "org.freedesktop.DBus.GetConnectionUnixProcessID", f"string:{name}"],
+            env=env, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        if f"uint32 {pid}" not in owner.stdout:
+            continue
+        item = subprocess.run(
+            ["dbus-send", "--session", "--print-reply", f"--dest={name}", "/StatusNotifierItem",
+             "org.freedesktop.DBus.Properties.Get", "string:org.kde.StatusNotifierItem", "string:Id"],
+            env=env, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        found = re.search(r'variant\s+string "([^"]*)"', item.stdout)
+        if found:
+            return found.group(1)
+    return None
+
+
+def face_on_screen(env: dict[str, str], box: tuple[int, int, int, int], shot: Path) -> tuple[int, int] | None:
+    """The centre of the app icon's face (its skin tones) inside ``box`` on a screenshot, or None."""
+    run(env, "import", "-window", "root", str(shot))
+    image = QImage(str(shot))
+    x0, y0, width, height = box
+    skin = [
+        (x, y)
+        for y in range(y0, y0 + height)
+        for x in range(x0, x0 + width)
+        if (c := image.pixelColor(x, y)).red() > 230 and 150 < c.green() < 235 and c.red() - c.blue() > 40
+    ]
+    if len(skin) < 20:
+        return None
+    return sum(x for x, _ in skin) // len(skin), sum(y for _, y in skin) // len(skin)
+
+
+def test_on_a_desktop_with_a_status_notifier_host_the_icon_is_a_dbus_item_and_its_menu_drives_the_app(
+    x_session: dict[str, str], tmp_path: Path
+) -> None:
+    """The path Qt 6 takes first: Xfce's panel (4.18) runs a StatusNotifierWatcher on the session bus, so the icon
+    is a D-Bus StatusNotifierItem the panel draws, and its menu is exported over D-Bus (dbusmenu) and drawn by the
+    panel too; clicks on them reach the app through the bus."""
+    env = x_session
+    config = Path(env["XDG_CONFIG_HOME"]) / "xfce4" / "xfconf" / "xfce-perchannel-xml" / "xfce4-panel.xml"
+    config.parent.mkdir(parents=True)
+    config.write_text(XFCE_PANEL_CONFIG)
+    with background(env, "xfce4-panel"):
+        watcher = ("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner")
+        wait_for(lambda: "true" in dbus(env, *watcher, "string:org.kde.StatusNotifierWatcher"), 20, "the panel's tray")
+        panel = run(env, "xdotool", "search", "--onlyvisible", "--class", "^xfce4-panel$").split()[0]
+        panel_box = geometry(env, panel)
+        with running_app(env, tmp_path / "profile", tmp_path / "app.log") as app:
+            app.wait_logged("tray icon shown")
+            wait_for(lambda: status_notifier_item_of(env, app.process.pid) is not None, 10, "the D-Bus tray item")
+            assert app.others() == []  # no XEmbed icon window: the panel draws the icon
+            face: list[tuple[int, int]] = []
+
+            def icon_drawn() -> bool:
+                found = face_on_screen(env, panel_box, tmp_path / "panel.png")
+                face[:] = [found] if found else []
+                return bool(face)
+
+            wait_for(icon_drawn, 10, "the app's face in the panel")
+            drive_from_the_tray(app, face[0], reserved_top=panel_box[1] + panel_box[3])
