@@ -275,7 +275,7 @@ class DesktopApp:
     def open_devtools(self) -> None:
         if self.devtools is None:
             tabs = QTabWidget()
-            tabs.setWindowTitle("Stage Tamagotchi devtools")
+            tabs.setWindowTitle("Devtools")  # Qt appends " — Stage Tamagotchi", the display name
             tabs.addTab(
                 BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
             )

@@ -103,6 +103,20 @@ class RunningApp:
         """The app's mapped windows other than the tamagotchi window (a tray icon, a menu)."""
         return [w for w in windows_of(self.env, self.process.pid) if w != self.window]
 
+    def find_window(self) -> str:
+        """The tamagotchi window's X id, looked up again (Qt makes a new X window when its window-manager flags
+        change); empty while none is mapped."""
+        found = self.windows_titled("Stage Tamagotchi")  # the tray icon's X window has that title too: the widest
+        self.window = max(found, key=lambda w: geometry(self.env, w)[2]) if found else ""
+        return self.window
+
+    def windows_titled(self, title: str) -> list[str]:
+        return [
+            w
+            for w in windows_of(self.env, self.process.pid)
+            if run(self.env, "xdotool", "getwindowname", w) == f"{title}\n"
+        ]
+
     def click(self, x: int, y: int, button: int = 1) -> None:
         # Two clicks on one spot within the double-click interval would be a double click, not two clicks.
         time.sleep(max(0.0, self._last_click + DOUBLE_CLICK_S - time.monotonic()))
@@ -149,10 +163,7 @@ def running_app(env: dict[str, str], profile: Path, log: Path) -> Iterator[Runni
     app = RunningApp(env, process, log)
     try:
         app.wait_logged("window shown")
-        found = run(
-            env, "xdotool", "search", "--onlyvisible", "--pid", str(process.pid), "--name", "^Stage Tamagotchi$"
-        )
-        app.window = max(found.split(), key=lambda w: geometry(env, w)[2])  # not the tray icon, titled alike
+        wait_for(app.find_window, 10, "the tamagotchi window")
         yield app
     finally:
         if process.poll() is None:
@@ -248,6 +259,26 @@ def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top:
     app.keys("Down", "Down", "Right", "Down", "Down", "Down", "Down", "Return")  # ... Bottom right
     right_bottom = (SCREEN[0] - MARGIN - width, SCREEN[1] - MARGIN - height)
     wait_for(lambda: geometry(env, app.window)[:2] == right_bottom, 10, "bottom right")
+
+    # Always on top, on by default: off, then on again, as the window manager sees it.
+    def above() -> bool:
+        return "_NET_WM_STATE_ABOVE" in run(env, "xprop", "-id", app.window, "_NET_WM_STATE")
+
+    assert above()
+    for wanted in (False, True):
+        app.open_menu(*icon_at)
+        app.keys("Down", "Down", "Down", "Down", "Return")  # ..., Always on top
+        old = app.window
+        wait_for(lambda old=old: app.find_window() not in ("", old), 10, "a new native window")
+        wait_for(lambda wanted=wanted: above() is wanted, 10, f"always on top {wanted}")
+        assert geometry(env, app.window)[:2] == right_bottom  # still where it was
+
+    # Settings… and Devtools… open their windows.
+    # Qt appends the app's display name to every title but the one that is already that name.
+    for downs, title in ((6, "Settings — Stage Tamagotchi"), (7, "Devtools — Stage Tamagotchi")):
+        app.open_menu(*icon_at)
+        app.keys(*["Down"] * downs, "Return")
+        wait_for(lambda title=title: bool(app.windows_titled(title)), 10, title)
 
     # Quit, the menu's last entry: the app exits cleanly.
     app.click(*menu_item(app.open_menu(*icon_at), "last"))
