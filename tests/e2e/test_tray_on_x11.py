@@ -163,7 +163,7 @@ def running_app(env: dict[str, str], profile: Path, log: Path) -> Iterator[Runni
     app = RunningApp(env, process, log)
     try:
         app.wait_logged("window shown")
-        wait_for(app.find_window, 10, "the tamagotchi window")
+        wait_for(lambda: bool(app.find_window()), 10, "the tamagotchi window")
         yield app
     finally:
         if process.poll() is None:
@@ -264,21 +264,26 @@ def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top:
     def above() -> bool:
         return "_NET_WM_STATE_ABOVE" in run(env, "xprop", "-id", app.window, "_NET_WM_STATE")
 
-    assert above()
-    for wanted in (False, True):
+    def switch_always_on_top(wanted: bool) -> None:
         app.open_menu(*icon_at)
         app.keys("Down", "Down", "Down", "Down", "Return")  # ..., Always on top
         old = app.window
-        wait_for(lambda old=old: app.find_window() not in ("", old), 10, "a new native window")
-        wait_for(lambda wanted=wanted: above() is wanted, 10, f"always on top {wanted}")
+        wait_for(lambda: app.find_window() not in ("", old), 10, "a new native window")
+        wait_for(lambda: above() is wanted, 10, f"always on top {wanted}")
         assert geometry(env, app.window)[:2] == right_bottom  # still where it was
 
-    # Settings… and Devtools… open their windows.
-    # Qt appends the app's display name to every title but the one that is already that name.
-    for downs, title in ((6, "Settings — Stage Tamagotchi"), (7, "Devtools — Stage Tamagotchi")):
+    assert above()
+    switch_always_on_top(False)
+    switch_always_on_top(True)
+
+    # Settings… and Devtools… open their windows (Qt appends the app's display name to their titles).
+    def open_window(downs: int, title: str) -> None:
         app.open_menu(*icon_at)
         app.keys(*["Down"] * downs, "Return")
-        wait_for(lambda title=title: bool(app.windows_titled(title)), 10, title)
+        wait_for(lambda: bool(app.windows_titled(f"{title} — Stage Tamagotchi")), 10, title)
+
+    open_window(6, "Settings")
+    open_window(7, "Devtools")
 
     # Quit, the menu's last entry: the app exits cleanly.
     app.click(*menu_item(app.open_menu(*icon_at), "last"))
