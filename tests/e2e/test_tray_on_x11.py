@@ -285,6 +285,17 @@ def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top:
     open_window(6, "Settings")
     open_window(7, "Devtools")
 
+    # Stop speaking: a long text typed into the say box is cut short (the voice plays, unheard, on the null sink).
+    x, y, width, height = geometry(env, app.window)
+    app.click(x + width // 3, y + height - 26)  # the say box
+    run(env, "xdotool", "type", "--delay", "5", "Let me tell you a long story. " * 6)
+    app.keys("Return")
+    app.wait_logged("espeak-ng ready")
+    assert "aborted" not in app.log.read_text()
+    app.open_menu(*icon_at)
+    app.keys(*["Down"] * 5, "Return")  # ..., Stop speaking
+    app.wait_logged("turn 1 aborted", 10)
+
     # Quit, the menu's last entry: the app exits cleanly.
     app.click(*menu_item(app.open_menu(*icon_at), "last"))
     assert app.quit_code() == 0, app.log.read_text()[-3000:]
