@@ -26,6 +26,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from app.ui.placement import MARGIN
+from app.ui.tray import CORNERS
 from tests.support.x11_desktop import (
     ancestors,
     background,
@@ -60,6 +61,10 @@ TRAY_HOST = (
     "--SetDockType", "true", "--SetPartialStrut", "true", "--transparent", "false",
 )  # fmt: skip
 """A panel along the top edge holding the tray, which keeps windows out of its strip (the work area shrinks)."""
+MENU = (
+    "Hide", "Align to", "Click through empty areas", "Always on top", "Stop speaking", "Settings…", "Devtools…", "Quit",
+)  # fmt: skip
+"""The tray menu's entries in order, separators left out (the keyboard skips them)."""
 DOUBLE_CLICK_S = 0.5
 """Longer than Qt's double-click interval (400 ms)."""
 
@@ -136,6 +141,15 @@ class RunningApp:
 
         wait_for(menu_opened, 10, "the menu")
         return geometry(self.env, menus[0])
+
+    def choose(self, icon_at: tuple[int, int], entry: str, corner: str | None = None) -> None:
+        """Opens the menu with a right click at ``icon_at`` and chooses ``entry`` (and ``corner`` in its submenu)
+        with the keyboard, as a person may."""
+        self.open_menu(*icon_at)
+        keys = ["Down"] * (MENU.index(entry) + 1)
+        if corner is not None:
+            keys += ["Right"] + ["Down"] * [label for _corner, label in CORNERS].index(corner)
+        self.keys(*keys, "Return")
 
     def keys(self, *keys: str) -> None:
         run(self.env, "xdotool", "key", "--delay", "80", *keys)
@@ -244,19 +258,15 @@ def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top:
     _x, _y, width, height = geometry(env, app.window)
     shaped = shape_extents(env, app.window)
     assert shaped is not None and shaped[3] < height - 100, (shaped, height)
-    app.open_menu(*icon_at)
-    app.keys("Down", "Down", "Down", "Return")  # Hide, Align to, Click through empty areas
+    app.choose(icon_at, "Click through empty areas")
     wait_for(lambda: shape_extents(env, app.window) is None, 10, "click-through switched off")
-    app.open_menu(*icon_at)
-    app.keys("Down", "Down", "Down", "Return")
+    app.choose(icon_at, "Click through empty areas")
     wait_for(lambda: shape_extents(env, app.window) is not None, 10, "click-through switched on")
 
     # Align to a corner: the top left of the work area (below the tray's panel), then the bottom right.
-    app.open_menu(*icon_at)
-    app.keys("Down", "Down", "Right", "Down", "Return")  # Align to > Center, Top left
+    app.choose(icon_at, "Align to", "Top left")
     wait_for(lambda: geometry(env, app.window)[:2] == (MARGIN, reserved_top + MARGIN), 10, "top left")
-    app.open_menu(*icon_at)
-    app.keys("Down", "Down", "Right", "Down", "Down", "Down", "Down", "Return")  # ... Bottom right
+    app.choose(icon_at, "Align to", "Bottom right")
     right_bottom = (SCREEN[0] - MARGIN - width, SCREEN[1] - MARGIN - height)
     wait_for(lambda: geometry(env, app.window)[:2] == right_bottom, 10, "bottom right")
 
@@ -264,39 +274,34 @@ def drive_from_the_tray(app: RunningApp, icon_at: tuple[int, int], reserved_top:
     def above() -> bool:
         return "_NET_WM_STATE_ABOVE" in run(env, "xprop", "-id", app.window, "_NET_WM_STATE")
 
-    def switch_always_on_top(wanted: bool) -> None:
-        app.open_menu(*icon_at)
-        app.keys("Down", "Down", "Down", "Down", "Return")  # ..., Always on top
+    assert above()
+    for wanted in (False, True):
         old = app.window
-        wait_for(lambda: app.find_window() not in ("", old), 10, "a new native window")
-        wait_for(lambda: above() is wanted, 10, f"always on top {wanted}")
+        app.choose(icon_at, "Always on top")
+        wait_for(lambda: app.find_window() not in ("", old), 10, "a new native window")  # noqa: B023 - waited here
+        wait_for(lambda: above() is wanted, 10, f"always on top {wanted}")  # noqa: B023
         assert geometry(env, app.window)[:2] == right_bottom  # still where it was
 
-    assert above()
-    switch_always_on_top(False)
-    switch_always_on_top(True)
+    drive_actions_from_the_tray(app, icon_at)
 
-    # Settings… and Devtools… open their windows (Qt appends the app's display name to their titles).
-    def open_window(downs: int, title: str) -> None:
-        app.open_menu(*icon_at)
-        app.keys(*["Down"] * downs, "Return")
-        wait_for(lambda: bool(app.windows_titled(f"{title} — Stage Tamagotchi")), 10, title)
 
-    open_window(6, "Settings")
-    open_window(7, "Devtools")
+def drive_actions_from_the_tray(app: RunningApp, icon_at: tuple[int, int]) -> None:
+    """Settings…, Devtools…, Stop speaking and Quit from the tray icon's menu."""
+    for title in ("Settings", "Devtools"):  # Qt appends the app's display name to their titles
+        app.choose(icon_at, f"{title}…")
+        wait_for(lambda: bool(app.windows_titled(f"{title} — Stage Tamagotchi")), 10, title)  # noqa: B023
 
     # Stop speaking: a long text typed into the say box is cut short (the voice plays, unheard, on the null sink).
-    x, y, width, height = geometry(env, app.window)
+    x, y, width, height = geometry(app.env, app.window)
     app.click(x + width // 3, y + height - 26)  # the say box
-    run(env, "xdotool", "type", "--delay", "5", "Let me tell you a long story. " * 6)
+    run(app.env, "xdotool", "type", "--delay", "5", "Let me tell you a long story. " * 6)
     app.keys("Return")
     app.wait_logged("espeak-ng ready")
     assert "aborted" not in app.log.read_text()
-    app.open_menu(*icon_at)
-    app.keys(*["Down"] * 5, "Return")  # ..., Stop speaking
+    app.choose(icon_at, "Stop speaking")
     app.wait_logged("turn 1 aborted", 10)
 
-    # Quit, the menu's last entry: the app exits cleanly.
+    # Quit, the menu's last entry, clicked: the app exits cleanly.
     app.click(*menu_item(app.open_menu(*icon_at), "last"))
     assert app.quit_code() == 0, app.log.read_text()[-3000:]
     assert "Traceback" not in app.log.read_text()
