@@ -11,10 +11,11 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QGuiApplication
 
 APP_NAME = "stage-tamagotchi"
-"""The X11 ``WM_CLASS`` (both parts) and the ``StartupWMClass`` of ``packaging/*.desktop``."""
+"""The X11 ``WM_CLASS`` (both parts), the ``StartupWMClass`` of ``packaging/*.desktop`` and the tray's
+StatusNotifierItem ``Id``."""
 DISPLAY_NAME = "Stage Tamagotchi"
 DESKTOP_FILE = "io.github.stage_tamagotchi.StageTamagotchi"
-"""The Wayland app id and the StatusNotifierItem's id: the ``.desktop`` file's name without its suffix."""
+"""The Wayland app id: the ``.desktop`` file's name without its suffix."""
 
 
 def qt_argv(argv: list[str]) -> list[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
+from app.ui.app_identity import APP_NAME
 from app.ui.placement import MARGIN
 from app.ui.tray import CORNERS
 from tests.support.x11_desktop import (
@@ -442,6 +443,7 @@ def test_on_a_desktop_with_a_status_notifier_host_the_icon_is_a_dbus_item_and_it
         with running_app(env, tmp_path / "profile", tmp_path / "app.log") as app:
             app.wait_logged("tray icon shown")
             wait_for(lambda: status_notifier_item_of(env, app.process.pid) is not None, 10, "the D-Bus tray item")
+            assert status_notifier_item_of(env, app.process.pid) == APP_NAME
             assert app.others() == []  # no XEmbed icon window: the panel draws the icon
             face: list[tuple[int, int]] = []
 
