@@ -225,7 +225,9 @@ def test_the_icon_docks_in_a_real_tray_and_its_menu_drives_the_app(x_session: di
         wait_for(lambda: tray_host_window(env) is not None, 10, "the tray host")
         with running_app(env, tmp_path / "profile", tmp_path / "app.log") as app:
             app.wait_logged("tray icon shown")
-            # Docked: the icon's X window sits inside the tray host's window (XEmbed reparents it there).
+            # The session bus has no StatusNotifierWatcher, so Qt docks an X window in the XEmbed tray; docked, the
+            # icon's X window sits inside the tray host's window (XEmbed reparents it there).
+            assert not has_status_notifier_watcher(env)
             tray_window = tray_host_window(env)
             wait_for(lambda: bool(app.others()), 10, "the tray icon")
             [icon] = app.others()
@@ -387,6 +389,11 @@ def dbus(env: dict[str, str], *arguments: str) -> str:
     return run(env, "dbus-send", "--session", "--print-reply", *arguments)
 
 
+def has_status_notifier_watcher(env: dict[str, str]) -> bool:
+    owner = ("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner")
+    return "boolean true" in dbus(env, *owner, "string:org.kde.StatusNotifierWatcher")
+
+
 def status_notifier_item_of(env: dict[str, str], pid: int) -> str | None:
     """The ``Id`` of the StatusNotifierItem that process ``pid`` serves on the session bus, or None."""
     names = dbus(env, "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames")
@@ -436,8 +443,7 @@ def test_on_a_desktop_with_a_status_notifier_host_the_icon_is_a_dbus_item_and_it
     config.parent.mkdir(parents=True)
     config.write_text(XFCE_PANEL_CONFIG)
     with background(env, "xfce4-panel"):
-        watcher = ("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner")
-        wait_for(lambda: "true" in dbus(env, *watcher, "string:org.kde.StatusNotifierWatcher"), 20, "the panel's tray")
+        wait_for(lambda: has_status_notifier_watcher(env), 20, "the panel's tray")
         panel = run(env, "xdotool", "search", "--onlyvisible", "--class", "^xfce4-panel$").split()[0]
         panel_box = geometry(env, panel)
         with running_app(env, tmp_path / "profile", tmp_path / "app.log") as app:
