@@ -190,10 +190,12 @@ def _run_gui(options: AppOptions) -> int:
         from app.ui.embedded_stage import prepare_web_engine  # noqa: PLC0415
 
         prepare_web_engine()
+    from app.ui.app_identity import name_the_app, qt_argv  # noqa: PLC0415
     from app.ui.single_instance import SingleInstance  # noqa: PLC0415
 
+    name_the_app()
     existing = QApplication.instance()
-    qt_app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
+    qt_app = existing if isinstance(existing, QApplication) else QApplication(qt_argv(sys.argv))
     instance = SingleInstance(options.user_data)
     if not instance.claim():
         print("Stage Tamagotchi is already running with this data folder; it was asked to show itself.")

@@ -19,7 +19,8 @@ runtime_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms
 # Tier-3 tests: the Godot web runtime in headless Chromium (npm fetches the pinned engine), a real X server.
 # dbus-daemon: a private bus for the Wayland shortcut backend's portal calls.
 # openbox + xcompmgr + imagemagick: the tamagotchi window on a real desktop (stacking, transparency, screenshots).
-test_packages=(chromium xvfb xdotool x11-utils dbus-daemon openbox xcompmgr imagemagick)
+# trayer and xfce4-panel: real system tray hosts for the tray icon's tests (XEmbed; StatusNotifierItem over D-Bus).
+test_packages=(chromium xvfb xdotool x11-utils dbus-daemon openbox xcompmgr imagemagick trayer xfce4-panel)
 
 missing=()
 packages=("${runtime_packages[@]}")

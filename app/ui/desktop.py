@@ -37,7 +37,7 @@ from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, b
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
-from app.ui.tray import TrayActions, TrayMenu, make_tray
+from app.ui.tray import TrayActions, TrayMenu, make_tray, tray_available
 from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
@@ -97,7 +97,12 @@ class DesktopApp:
             window,
         )
         self.tray = make_tray(self.tray_menu, app_icon(), window.toggle_visible)
-        window.hides_on_close = self.tray is not None
+        if tray_available():
+            log.info("tray icon shown")
+        else:
+            log.info("no system tray (yet): the icon docks when one appears; the window's menu offers its actions")
+        window.set_menu(self.tray_menu)
+        window.hides_on_close = tray_available  # closing hides only while the tray can bring the window back
         window.settings_requested.connect(self.open_settings)
         window.closed.connect(quit_requested.set)
         settings.subscribe(self._settings_changed)
@@ -270,7 +275,7 @@ class DesktopApp:
     def open_devtools(self) -> None:
         if self.devtools is None:
             tabs = QTabWidget()
-            tabs.setWindowTitle("Stage Tamagotchi devtools")
+            tabs.setWindowTitle("Devtools")  # Qt appends " — Stage Tamagotchi", the display name
             tabs.addTab(
                 BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
             )
@@ -340,8 +345,7 @@ class DesktopApp:
                 await self.lipsync.close()
             if self.shortcuts is not None:
                 await self.shortcuts.close()
-            if self.tray is not None:
-                self.tray.hide()
+            self.tray.hide()
             self.window.allow_close()
             self.window.close()
             for extra in (self.settings_window, self.devtools):

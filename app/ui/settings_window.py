@@ -200,7 +200,7 @@ class SettingsWindow(QWidget):
         page_extras: dict[str, list[QWidget]] | None = None,
     ) -> None:
         super().__init__()
-        self.setWindowTitle("Stage Tamagotchi settings")
+        self.setWindowTitle("Settings")  # Qt appends " — Stage Tamagotchi", the display name
         self.resize(760, 560)
         self.pages = QListWidget()
         self.pages.setObjectName("settingsPages")

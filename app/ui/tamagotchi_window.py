@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
+    QContextMenuEvent,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -33,8 +34,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSizeGrip,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -73,9 +77,11 @@ STYLE = """
 #status { background: rgba(20, 20, 32, 200); color: white; border-radius: 10px; padding: 6px 10px; }
 #controls { background: rgba(20, 20, 32, 190); border-radius: 14px; }
 #controls QLineEdit { background: rgba(255, 255, 255, 230); border: none; border-radius: 9px; padding: 4px 8px; }
-#controls QPushButton, #status QPushButton { background: rgba(255, 255, 255, 60); color: white; border: none;
-          border-radius: 9px; padding: 4px 10px; }
-#controls QPushButton:hover, #status QPushButton:hover { background: rgba(255, 255, 255, 110); }
+#controls QPushButton, #controls QToolButton, #status QPushButton { background: rgba(255, 255, 255, 60);
+          color: white; border: none; border-radius: 9px; padding: 4px 10px; }
+#controls QPushButton:hover, #controls QToolButton:hover, #status QPushButton:hover {
+          background: rgba(255, 255, 255, 110); }
+#menuButton::menu-indicator { image: none; width: 0; }
 #stopButton[speaking="true"] { background: #d9434f; }
 """
 
@@ -118,6 +124,9 @@ class TamagotchiWindow(QWidget):
         self._quitting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._drag_from: QPoint | None = None
+        self._menu: QMenu | None = None
+        self.hides_on_close: Callable[[], bool] = lambda: False
+        """Set by the app: true while a tray icon can bring the window back, so closing hides instead of quitting."""
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("tamagotchi")
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
@@ -131,18 +140,7 @@ class TamagotchiWindow(QWidget):
         self.stage_view = stage_view
         self._build_status()
         self._build_controls()
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.bubble)
-        self._stage_slot = QVBoxLayout()
-        self._stage_slot.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(self._stage_slot, 1)
-        if stage_view is not None:
-            stage_view.setParent(self)
-            self._stage_slot.addWidget(stage_view)
-        layout.addWidget(self.status)
-        layout.addWidget(self.controls)
+        self._build_layout(stage_view)
 
         self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
         self._bubble_timer.timeout.connect(self.bubble.hide)
@@ -160,6 +158,23 @@ class TamagotchiWindow(QWidget):
         self._apply_window_settings(settings.settings, frozenset({"window.always_on_top", "window.all_workspaces"}))
         self.setGeometry(*self._initial_rect())
         stage.subscribe(self.status_changed.emit)
+
+    def _build_layout(self, stage_view: QWidget | None) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.bubble)
+        self._stage_slot = QVBoxLayout()
+        self._stage_slot.setContentsMargins(0, 0, 0, 0)
+        self._stage_slot.addStretch(0)  # holds the room while no stage shows here; a stage view (stretch 1) takes it
+        layout.addLayout(self._stage_slot, 1)
+        if stage_view is not None:
+            stage_view.setParent(self)
+            self._stage_slot.addWidget(stage_view, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.controls)
+        # The stage slot takes the room; the bubble, status and controls keep their own height.
+        for widget in (self.bubble, self.status, self.controls):
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
     def _build_status(self) -> None:
         self.status = QWidget()
@@ -187,12 +202,22 @@ class TamagotchiWindow(QWidget):
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setToolTip("Stop speaking")
         self.stop_button.clicked.connect(self._speech.stop)
+        # The tray's menu, also here: a desktop without a tray (or with its icon hidden) still reaches every action.
+        self.menu_button = QToolButton()
+        self.menu_button.setObjectName("menuButton")
+        self.menu_button.setText("☰")
+        self.menu_button.setToolTip(
+            "Menu: show/hide, align, click-through, settings, devtools, quit (also right click)"
+        )
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.hide()
         self.grip = QSizeGrip(self.controls)
         self.grip.setToolTip("Drag to resize")
         controls_layout = QHBoxLayout(self.controls)
         controls_layout.setContentsMargins(8, 6, 4, 6)
         controls_layout.addWidget(self.say_box, 1)
         controls_layout.addWidget(self.stop_button)
+        controls_layout.addWidget(self.menu_button)
         controls_layout.addWidget(self.grip, 0, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
 
     # -- place and size ---------------------------------------------------------------------------------------
@@ -298,7 +323,7 @@ class TamagotchiWindow(QWidget):
         self.stage_view = view
         if view is not None:
             view.setParent(self)
-            self._stage_slot.addWidget(view)
+            self._stage_slot.addWidget(view, 1)
             view.show()
         self.update_click_through()
 
@@ -393,6 +418,20 @@ class TamagotchiWindow(QWidget):
         self.stop_button.style().polish(self.stop_button)
         self.update_click_through()
 
+    # -- the menu ----------------------------------------------------------------------------------------------
+
+    def set_menu(self, menu: QMenu) -> None:
+        """The app's menu (the tray's), opened from the menu button and by a right click on the companion."""
+        self._menu = menu
+        self.menu_button.setMenu(menu)
+        self.menu_button.show()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if self._menu is None:
+            event.ignore()
+            return
+        self._menu.popup(event.globalPos())
+
     # -- show, hide, close -------------------------------------------------------------------------------------
 
     def toggle_visible(self) -> None:
@@ -412,7 +451,7 @@ class TamagotchiWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # Closing hides the companion (bring it back from the tray or the shortcut); quitting really closes.
-        if self._quitting or not self.hides_on_close:
+        if self._quitting or not self.hides_on_close():
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
             self._mask_timer.stop()
@@ -421,9 +460,6 @@ class TamagotchiWindow(QWidget):
             return
         event.ignore()
         self.hide()
-
-    hides_on_close = False
-    """Set by the app when a tray icon exists to bring the window back."""
 
 
 def _opaque_region(alpha: np.ndarray, offset: QPoint) -> QRegion:

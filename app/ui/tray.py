@@ -1,7 +1,8 @@
 """The tray icon: show/hide, align, click-through, stop speaking, settings, devtools, quit.
 
-A left click shows or hides the window. Every item is also a method of :class:`TrayMenu`'s owner, so the menu is
-built and tested offscreen where no system tray exists.
+A left click shows or hides the window; a right click opens the menu. The tamagotchi window offers the same menu
+(its menu button and a right click), so a desktop without a tray reaches every action. Every item is also a method of
+:class:`TrayMenu`'s owner, so the menu is built and tested offscreen where no system tray exists.
 """
 
 from __future__ import annotations
@@ -78,10 +79,9 @@ class TrayMenu(QMenu):
         return [a.text() for a in self.actions() if not a.isSeparator()]
 
 
-def make_tray(menu: TrayMenu, icon: QIcon, toggle_window: Callable[[], None]) -> QSystemTrayIcon | None:
-    """The icon in the system tray, or None when the desktop has no tray (the window then quits when closed)."""
-    if not QSystemTrayIcon.isSystemTrayAvailable():
-        return None
+def make_tray(menu: TrayMenu, icon: QIcon, toggle_window: Callable[[], None]) -> QSystemTrayIcon:
+    """The icon in the system tray. Shown even while the desktop has no tray: Qt docks it when one appears (a panel
+    that starts after the app, or restarts), and :func:`tray_available` tells whether it is docked now."""
     tray = QSystemTrayIcon(icon)
     tray.setToolTip("Stage Tamagotchi")
     tray.setContextMenu(menu)
@@ -93,3 +93,8 @@ def make_tray(menu: TrayMenu, icon: QIcon, toggle_window: Callable[[], None]) ->
     tray.activated.connect(activated)
     tray.show()
     return tray
+
+
+def tray_available() -> bool:
+    """A system tray exists now (an XEmbed tray host, or a StatusNotifierWatcher on the session bus)."""
+    return QSystemTrayIcon.isSystemTrayAvailable()

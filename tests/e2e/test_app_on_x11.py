@@ -52,7 +52,7 @@ def test_the_window_shows_on_x11_and_the_stage_runs_behind_it(
         if quit_after == "stage: applying":
             return  # quit at once, mid-apply (the finally below)
         found = subprocess.run(
-            ["xdotool", "search", "--name", "^Stage Tamagotchi$"],
+            ["xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$"],  # not Qt's 1x1 leader window
             env=env,
             capture_output=True,
             text=True,

@@ -5,7 +5,6 @@ the speech bubble shows what is said, and the window stays above a window the us
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -18,29 +17,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QColor, QImage
 
+from tests.support.x11_desktop import background, geometry, run
 from tests.support.xvfb import running_xvfb
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("Xvfb", "openbox", "xcompmgr", "xdotool", "xwininfo", "xprop", "import", "xmessage")
-
-
-def _run(env: dict[str, str], *command: str) -> str:
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=20, check=True).stdout
-
-
-@contextlib.contextmanager
-def _background(env: dict[str, str], *command: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -51,27 +33,16 @@ def desktop_env() -> Iterator[dict[str, str]]:
     with running_xvfb(screen="1024x768x24") as display:
         env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
         env["DISPLAY"] = display
-        with _background(env, "openbox"), _background(env, "xcompmgr"):
+        with background(env, "openbox"), background(env, "xcompmgr"):
             time.sleep(0.5)
             yield env
 
 
 def _screenshot(env: dict[str, str], path: Path) -> QImage:
-    _run(env, "import", "-window", "root", str(path))
+    run(env, "import", "-window", "root", str(path))
     image = QImage(str(path))
     assert not image.isNull()
     return image
-
-
-def _geometry(env: dict[str, str], window: str) -> tuple[int, int, int, int]:
-    info = _run(env, "xwininfo", "-id", window)
-    fields = {line.split(":")[0].strip(): line.split(":")[1].strip() for line in info.splitlines() if ":" in line}
-    return (
-        int(fields["Absolute upper-left X"]),
-        int(fields["Absolute upper-left Y"]),
-        int(fields["Width"]),
-        int(fields["Height"]),
-    )
 
 
 def _near(color: QColor, other: QColor, tolerance: int = 12) -> bool:
@@ -112,9 +83,9 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         )
     try:
         _wait_for(log, "stage: applied Showing Tama", app, 90)
-        window = _run(env, "xdotool", "search", "--name", "^Stage Tamagotchi$").split()[0]
-        x, y, width, height = _geometry(env, window)
-        state = _run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
+        window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
+        x, y, width, height = geometry(env, window)
+        state = run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
         assert "_NET_WM_STATE_ABOVE" in state and "4294967295" in state, state  # above others, on every workspace
         time.sleep(1.5)  # a few rendered frames and a click-through shape update
         shot = _screenshot(env, tmp_path / "desktop.png")
@@ -137,9 +108,9 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
             )
 
         closed = mouth(shot)
-        _run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
-        _run(env, "xdotool", "type", "--delay", "10", "Hello from the test, I am talking about all sorts of things.")
-        _run(env, "xdotool", "key", "Return")
+        run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
+        run(env, "xdotool", "type", "--delay", "10", "Hello from the test, I am talking about all sorts of things.")
+        run(env, "xdotool", "key", "Return")
         open_counts = []
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
@@ -151,7 +122,7 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         assert white > 500, white
 
         # Another window raised over it: the tamagotchi stays above.
-        with _background(env, "xmessage", "-geometry", f"+{x + 20}+{y + 40}", "another window"):
+        with background(env, "xmessage", "-geometry", f"+{x + 20}+{y + 40}", "another window"):
             deadline = time.monotonic() + 10
             other: list[str] = []
             while not other and time.monotonic() < deadline:
@@ -161,10 +132,10 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
                 other = found.stdout.split()
                 time.sleep(0.1)
             assert other, "xmessage did not map"
-            _run(env, "xdotool", "windowactivate", "--sync", other[0])
-            _run(env, "xdotool", "windowraise", other[0])
+            run(env, "xdotool", "windowactivate", "--sync", other[0])
+            run(env, "xdotool", "windowraise", other[0])
             time.sleep(0.5)
-            stacking = _run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
+            stacking = run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
             order = [int(w.strip(), 16) for w in stacking.split(",")]
             assert order.index(int(window)) > order.index(int(other[0])), order
     finally:

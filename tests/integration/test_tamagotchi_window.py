@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QMenu, QSpinBox, QWidget
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSpinBox,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from app.config.service import SettingsService
@@ -182,7 +192,7 @@ async def test_align_and_size_bounds(qtbot: QtBot, tmp_path: Path) -> None:
 async def test_closing_hides_when_a_tray_can_bring_it_back_and_closes_otherwise(qtbot: QtBot, tmp_path: Path) -> None:
     window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
     window.show()
-    window.hides_on_close = True
+    window.hides_on_close = lambda: True
     window.close()
     assert not window.isVisible()
     window.toggle_visible()
@@ -190,6 +200,31 @@ async def test_closing_hides_when_a_tray_can_bring_it_back_and_closes_otherwise(
     window.allow_close()
     with qtbot.waitSignal(window.closed):
         window.close()
+
+
+async def test_the_window_opens_the_app_menu_from_its_button_and_a_right_click(qtbot: QtBot, tmp_path: Path) -> None:
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.show()
+    await until(window.controls.isVisible, 2, "the window laid out")
+    # No stage shown: the controls stay at the bottom at their own height, the status above them.
+    assert window.height() - window.controls.geometry().bottom() <= 8
+    assert window.controls.height() < 80 and window.status.geometry().bottom() < window.controls.y()
+
+    def right_click(widget: QWidget) -> None:
+        inside = QPoint(5, 5)
+        event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, inside, widget.mapToGlobal(inside))
+        QApplication.sendEvent(widget, event)
+
+    right_click(window.status)  # no menu given yet: nothing opens, nothing breaks
+    assert window.menu_button.isHidden()
+    menu = QMenu()
+    menu.addAction("Quit")
+    window.set_menu(menu)
+    assert window.menu_button.isVisible() and window.menu_button.menu() is menu
+    right_click(window.status)  # the status box does not use the click: the window opens the menu where it was
+    await until(menu.isVisible, 2, "the menu open")
+    assert abs(menu.y() - window.status.mapToGlobal(QPoint(5, 5)).y()) <= 2  # (moved left to stay on the screen)
+    menu.close()
 
 
 async def test_the_tray_menu_has_every_action_and_toggles_settings(qtbot: QtBot, tmp_path: Path) -> None:
