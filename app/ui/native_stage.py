@@ -17,7 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QWidget
 
-from app.ui.tamagotchi_window import TamagotchiWindow
+from app.ui.tamagotchi_window import FOREIGN_STAGE, TamagotchiWindow
 
 log = logging.getLogger("app.ui.native_stage")
 
@@ -65,7 +65,9 @@ def wrap_foreign_window(window_id: int) -> QWidget | None:
     foreign = QWindow.fromWinId(window_id)
     if foreign is None:
         return None
-    return QWidget.createWindowContainer(foreign)
+    container = QWidget.createWindowContainer(foreign)
+    container.setObjectName(FOREIGN_STAGE)
+    return container
 
 
 class NativeStageEmbedder:

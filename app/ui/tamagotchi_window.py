@@ -92,6 +92,10 @@ def _screen(s: QScreen) -> Screen:
     return Screen(s.name(), _rect(s.geometry()), _rect(s.availableGeometry()))
 
 
+FOREIGN_STAGE = "foreignStage"
+"""The object name of a stage view that wraps another process's window (``app/ui/native_stage.py``)."""
+
+
 class TamagotchiWindow(QWidget):
     status_changed = Signal(object)
     speech_event = Signal(object)
@@ -328,9 +332,13 @@ class TamagotchiWindow(QWidget):
         for widget in (self.bubble, self.status, self.controls):
             if widget.isVisible():
                 region += QRegion(widget.geometry())
-        alpha = self.stage_alpha()
-        if alpha is not None and self.stage_view is not None:
-            region += _opaque_region(alpha, self.stage_view.geometry().topLeft())
+        view = self.stage_view
+        if view is not None and view.isVisible() and view.objectName() == FOREIGN_STAGE:
+            # Another process draws there, out of reach of render(); its pixels are not known before they show, and
+            # the shape would clip them, so the stage's whole place takes the mouse.
+            region += QRegion(view.geometry())
+        elif (alpha := self.stage_alpha()) is not None and view is not None:
+            region += _opaque_region(alpha, view.geometry().topLeft())
         if region.isEmpty():
             region = QRegion(0, 0, 1, 1)  # an empty mask means "no mask" to Qt
         if region != self.mask():
