@@ -36,6 +36,7 @@ from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
 from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
+from app.ui.stage_glue import StageGlue, X11WindowMover
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray
 from app.ui.web_stage_host import host_command, web_engine_available
@@ -244,7 +245,12 @@ class DesktopApp:
             return
         stage.bridge.observe_frames(self.envelopes.observe)
         if stage.launcher.kind in ("native", "embedded") and QGuiApplication.platformName() == "xcb":
-            embedder = NativeStageEmbedder(self.window, X11WindowFinder())
+            embedder = NativeStageEmbedder(
+                self.window,
+                X11WindowFinder(),
+                glue=StageGlue(self.window, X11WindowMover()),
+                inside=self.settings.settings.stage.window == "inside",
+            )
 
             def follow(state: SidecarState, _reason: str) -> None:
                 if state is SidecarState.RUNNING:

@@ -294,6 +294,11 @@ class TamagotchiWindow(QWidget):
 
         set_on_all_desktops(int(self.winId()), everywhere)
 
+    def stage_area(self) -> QRect:
+        """Where the avatar goes, on the screen (a stage window glued over the window is kept there)."""
+        area = self.stage_view.geometry() if self.stage_view is not None else self._stage_slot.geometry()
+        return QRect(self.mapToGlobal(area.topLeft()), area.size())
+
     def set_stage_view(self, view: QWidget | None) -> None:
         """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
         if self.stage_view is not None:

@@ -22,6 +22,7 @@ from tests.support.xvfb import running_xvfb
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
+STAGE_WINDOW_TITLE = "Stage Tamagotchi stage"
 TOOLS = ("Xvfb", "openbox", "xcompmgr", "xdotool", "xwininfo", "xprop", "import", "xmessage")
 
 
@@ -90,6 +91,20 @@ def _count(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor
     )
 
 
+def _avatar_pixels(image: QImage, box: tuple[int, int, int, int]) -> tuple[int, int]:
+    """Tama's pink hair and blue sleeves in ``box``."""
+    hair = _count(image, box, lambda c: c.red() > 200 and c.green() < 150 and c.blue() > 100)
+    sleeves = _count(image, box, lambda c: c.blue() > 200 and c.red() < 120)
+    return hair, sleeves
+
+
+def _eventually(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert condition(), what
+
+
 def _wait_for(log: Path, text: str, app: subprocess.Popen[bytes], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while text not in log.read_text() and app.poll() is None and time.monotonic() < deadline:
@@ -116,12 +131,16 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         x, y, width, height = _geometry(env, window)
         state = _run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
         assert "_NET_WM_STATE_ABOVE" in state and "4294967295" in state, state  # above others, on every workspace
+        # The stage runs in its own host process, whose window is taken into the tamagotchi window; QtWebEngine
+        # never loads into the app's process (that is what keeps the app's memory small).
+        children = _run(env, "xwininfo", "-children", "-id", window)
+        assert f'"{STAGE_WINDOW_TITLE}"' in children, children
+        assert "WebEngine" not in Path(f"/proc/{app.pid}/maps").read_text()
         time.sleep(1.5)  # a few rendered frames and a click-through shape update
         shot = _screenshot(env, tmp_path / "desktop.png")
 
         # The avatar: Tama's pink hair and blue sleeves fill a good part of the window.
-        hair = _count(shot, (x, y, width, height), lambda c: c.red() > 200 and c.green() < 150 and c.blue() > 100)
-        sleeves = _count(shot, (x, y, width, height), lambda c: c.blue() > 200 and c.red() < 120)
+        hair, sleeves = _avatar_pixels(shot, (x, y, width, height))
         assert hair > 300 and sleeves > 300, (hair, sleeves)
         # Transparent where the stage is empty: the window's top corners show the desktop (as it is far from it).
         desktop = shot.pixelColor(2, 2)
@@ -167,6 +186,67 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
             stacking = _run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
             order = [int(w.strip(), 16) for w in stacking.split(",")]
             assert order.index(int(window)) > order.index(int(other[0])), order
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
+
+
+def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_and_shows(
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    env = desktop_env
+    profile = str(tmp_path / "profile")
+    _run(env, sys.executable, "-m", "app", "settings", "set", "--user-data", profile, "stage.window", "glued")
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", profile],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        _wait_for(log, "is glued over the tamagotchi window", app, 10)
+        window = _run(env, "xdotool", "search", "--name", "^Stage Tamagotchi$").split()[0]
+        stage = _run(env, "xdotool", "search", "--name", f"^{STAGE_WINDOW_TITLE}$").split()[0]
+        assert f'"{STAGE_WINDOW_TITLE}"' not in _run(env, "xwininfo", "-children", "-id", window)  # its own window
+
+        def over_the_window() -> bool:
+            (sx, sy, sw, sh), (x, y, w, h) = _geometry(env, stage), _geometry(env, window)
+            return x <= sx and sx + sw <= x + w and y <= sy and sy + sh <= y + h and sw > w * 0.9 and sh > h * 0.6
+
+        def viewable() -> bool:
+            return "IsViewable" in _run(env, "xwininfo", "-id", stage)
+
+        _eventually(over_the_window, "the stage's window over the avatar's place")
+        x, y, width, height = _geometry(env, window)
+        time.sleep(1.0)
+        shot = _screenshot(env, tmp_path / "glued.png")
+        assert min(_avatar_pixels(shot, (x, y, width, height))) > 300
+        desktop = shot.pixelColor(2, 2)
+        for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
+            assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name())
+
+        # The user drags the window elsewhere: the stage comes along, and nothing is left at the old place.
+        _run(env, "xdotool", "windowmove", "--sync", window, "40", "40")
+        _eventually(lambda: _geometry(env, window)[:2] == (40, 40), "the window moved")
+        _eventually(over_the_window, "the stage's window followed")
+        time.sleep(1.0)
+        moved = _screenshot(env, tmp_path / "moved.png")
+        assert min(_avatar_pixels(moved, (40, 40, width, height))) > 300
+        assert max(_avatar_pixels(moved, (x, y, width, height))) == 0
+
+        # Hidden with the shortcut: the stage goes too; shown again: it is back over the window.
+        _run(env, "xdotool", "key", "ctrl+alt+shift+t")
+        _eventually(lambda: not viewable(), "the stage's window hidden with the window")
+        hidden = _screenshot(env, tmp_path / "hidden.png")
+        assert max(_avatar_pixels(hidden, (40, 40, width, height))) == 0
+        _run(env, "xdotool", "key", "ctrl+alt+shift+t")
+        _eventually(viewable, "the stage's window shown with the window")
+        _eventually(over_the_window, "the stage's window back over the window")
     finally:
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)
