@@ -19,7 +19,7 @@ from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QWidget
 
 from app.ui.stage_glue import StageGlue
-from app.ui.tamagotchi_window import FOREIGN_STAGE, TamagotchiWindow
+from app.ui.tamagotchi_window import FOREIGN_STAGE, STAGE_WINDOW_ID, TamagotchiWindow
 
 log = logging.getLogger("app.ui.native_stage")
 
@@ -69,6 +69,7 @@ def wrap_foreign_window(window_id: int) -> QWidget | None:
         return None
     container = QWidget.createWindowContainer(foreign)
     container.setObjectName(FOREIGN_STAGE)
+    container.setProperty(STAGE_WINDOW_ID, window_id)
     return container
 
 

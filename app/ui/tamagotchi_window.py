@@ -44,6 +44,7 @@ from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
 from app.stage_service import ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
+from app.ui.x11_window import set_input_shape, window_alpha
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,7 +94,9 @@ def _screen(s: QScreen) -> Screen:
 
 
 FOREIGN_STAGE = "foreignStage"
-"""The object name of a stage view that wraps another process's window (``app/ui/native_stage.py``)."""
+"""The object name of a stage view that another process draws in (``app/ui/native_stage.py``)."""
+STAGE_WINDOW_ID = "stageWindowId"
+"""The property of such a view holding the X11 window it wraps."""
 
 
 class TamagotchiWindow(QWidget):
@@ -122,6 +125,8 @@ class TamagotchiWindow(QWidget):
         self._quitting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._drag_from: QPoint | None = None
+        self.input_shape: list[tuple[int, int, int, int]] | None = None
+        """What of the window takes the mouse when only its input is shaped (X11, a foreign stage), in pixels."""
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("tamagotchi")
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
@@ -281,6 +286,7 @@ class TamagotchiWindow(QWidget):
         else:
             self._mask_timer.stop()
             self.clearMask()
+            self._shape_input(None)
             self.mask_updated.emit()
 
     def showEvent(self, event: QEvent) -> None:  # noqa: N802
@@ -338,17 +344,43 @@ class TamagotchiWindow(QWidget):
             if widget.isVisible():
                 region += QRegion(widget.geometry())
         view = self.stage_view
+        taking: QRegion | None = None
         if view is not None and view.isVisible() and view.objectName() == FOREIGN_STAGE:
-            # Another process draws there, out of reach of render(); its pixels are not known before they show, and
-            # the shape would clip them, so the stage's whole place takes the mouse.
+            # Another process draws there, out of reach of render(). Its pixels are read back from the X server, and
+            # only the window's input is shaped by them: a visible shape would clip what the stage has yet to draw.
+            taking = QRegion(region)
             region += QRegion(view.geometry())
+            window_id = view.property(STAGE_WINDOW_ID)
+            alpha = window_alpha(int(window_id)) if window_id and self._on_x11() else None
+            taking += (
+                _opaque_region(alpha, view.geometry().topLeft()) if alpha is not None else QRegion(view.geometry())
+            )
         elif (alpha := self.stage_alpha()) is not None and view is not None:
             region += _opaque_region(alpha, view.geometry().topLeft())
         if region.isEmpty():
             region = QRegion(0, 0, 1, 1)  # an empty mask means "no mask" to Qt
         if region != self.mask():
             self.setMask(region)
+        self._shape_input(taking)
         self.mask_updated.emit()
+
+    def _on_x11(self) -> bool:
+        return QGuiApplication.platformName() == "xcb"
+
+    def _shape_input(self, region: QRegion | None) -> None:
+        """Only ``region`` takes the mouse (X11), or, with None, all the window's visible shape."""
+        if not self._on_x11() or (region is None and self.input_shape is None):
+            return
+        if region is not None:
+            ratio = self.devicePixelRatioF()
+            rects = [
+                (round(r.x() * ratio), round(r.y() * ratio), round(r.width() * ratio), round(r.height() * ratio))
+                for r in region  # type: ignore[attr-defined] # PySide6 iterates a QRegion; its stubs do not say so
+            ]
+        else:
+            rects = [(0, 0, 0x7FFF, 0x7FFF)]
+        if rects != self.input_shape and set_input_shape(int(self.winId()), rects):
+            self.input_shape = None if region is None else rects
 
     # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
+from Xlib import display
 
 from tests.support.xvfb import running_xvfb
 
@@ -98,6 +99,17 @@ def _avatar_pixels(image: QImage, box: tuple[int, int, int, int]) -> tuple[int, 
     return hair, sleeves
 
 
+def _window_under_pointer(env: dict[str, str], x: int, y: int) -> int:
+    """The top-level window the X server would give a click at (x, y) (input shapes count), 0 for the desktop."""
+    _run(env, "xdotool", "mousemove", "--sync", str(x), str(y))
+    connection = display.Display(env["DISPLAY"])
+    try:
+        child = connection.screen().root.query_pointer().child
+        return int(child.id) if child else 0
+    finally:
+        connection.close()
+
+
 def _eventually(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -147,6 +159,10 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         assert x > 100 and y > 100, "the window starts at the bottom right, away from the sampled desktop"
         for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
             assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name(), desktop.name())
+        # Click-through: the empty part of the stage lets the mouse through to the desktop, the avatar's body takes it.
+        body = _window_under_pointer(env, x + width // 2, y + height // 2)
+        assert body != 0 and _window_under_pointer(env, x + 26, y + 106) == 0
+        assert _window_under_pointer(env, x + width // 2, y + height // 2) == body
 
         # The say box (bottom of the window) takes a sentence; the bubble at the top shows it, and the mouth moves
         # with the voice (lip-sync cues on the stage): Tama's dark red mouth grows well past its closed smile.
