@@ -253,9 +253,11 @@ class DesktopApp:
             )
 
             def follow(state: SidecarState, _reason: str) -> None:
-                if state is SidecarState.RUNNING:
+                if state is SidecarState.STARTING:
+                    embedder.stage_starting(lambda: stage.manager.pid)
+                elif state is SidecarState.RUNNING:
                     embedder.stage_running(stage.manager.pid)
-                elif state is not SidecarState.STARTING:
+                else:
                     embedder.stage_gone()
 
             stage.manager.subscribe(follow)

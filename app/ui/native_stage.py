@@ -101,6 +101,24 @@ class NativeStageEmbedder:
         self.embedded: int | None = None
         self._timer = QTimer(window, interval=interval_ms)
         self._timer.timeout.connect(self._look)
+        self._pid_of: Callable[[], int | None] = lambda: None
+        self._stale: int | None = None
+        self._starting = QTimer(window, interval=interval_ms // 2)
+        self._starting.timeout.connect(self._started)
+
+    def stage_starting(self, pid_of: Callable[[], int | None]) -> None:
+        """Look from the moment the stage's process exists, not only once it is ready: otherwise its window shows on
+        its own, elsewhere on the screen, for the seconds the engine takes to start."""
+        self._pid_of = pid_of
+        self._stale = pid_of()  # a restart: the process that ended, until the new one is launched
+        self._starting.start()
+        self._started()
+
+    def _started(self) -> None:
+        pid = self._pid_of()
+        if pid is not None and pid != self._stale:
+            self._starting.stop()
+            self.stage_running(pid)
 
     def stage_running(self, pid: int | None) -> None:
         if pid is None or pid == self._pid:
@@ -111,6 +129,7 @@ class NativeStageEmbedder:
         self._look()
 
     def stage_gone(self) -> None:
+        self._starting.stop()
         self._timer.stop()
         self._pid = None
         if self._glue is not None and self._glue.glued is not None:

@@ -201,3 +201,20 @@ async def test_a_window_that_cannot_be_wrapped_is_glued_instead(qtbot: QtBot, tm
     )
     embedder.stage_running(4444)
     assert embedder.embedded is None and ("keep_above", 0x3C00009) in mover.calls
+
+
+@pytest.mark.qt
+async def test_the_window_is_looked_for_as_soon_as_the_stage_process_exists(qtbot: QtBot, tmp_path: Path) -> None:
+    window = tamagotchi(qtbot, tmp_path)
+    pids: list[int | None] = [None, 51, 51, 51, 52]  # launching; the previous process, still known; the new one
+    finder = SteppingFinder([0x2A00011])
+    embedder = NativeStageEmbedder(window, finder, lambda _id: QWidget(), interval_ms=10)
+    embedder.stage_starting(lambda: pids.pop(0) if len(pids) > 1 else pids[0])
+    await until(lambda: embedder.embedded == 0x2A00011, 2, "the window wrapped while the stage starts")
+    assert finder.asked == [51]
+    embedder.stage_gone()
+    pids[:] = [51, 51, 52]
+    finder.answers = [0x2A00012]
+    embedder.stage_starting(lambda: pids.pop(0) if len(pids) > 1 else pids[0])
+    await until(lambda: embedder.embedded == 0x2A00012, 2, "the restarted stage's window wrapped")
+    assert finder.asked == [51, 52]
