@@ -8,7 +8,7 @@
   most 150 MB). Measured twice: offscreen with ``--runtime native`` and no Godot installed (the app alone), and on
   Xvfb with ``--runtime embedded``: the Godot web runtime runs in the stage host process (``web-stage-host``, whose
   QtWebEngine never loads into the app) and the tamagotchi window shows the host's window. The host's own resident
-  memory, and that of the host with its web engine helper processes, are printed apart.
+  memory, and the proportional memory (PSS) of the host with its web engine helper processes, are printed apart.
 
 The cold start runs offscreen (``QT_QPA_PLATFORM=offscreen``), ``--runtime native`` with no Godot: the app's own cost.
 
@@ -117,11 +117,20 @@ def embedded_idle(idle_s: float, profile: str) -> dict[str, float]:
             return {
                 "app_rss_mb": round(rss_mb(app.pid), 1),
                 "host_rss_mb": round(rss_mb(host), 1),
-                "host_tree_rss_mb": round(sum(rss_mb(pid) for pid in _tree(host)), 1),
+                "host_tree_pss_mb": round(sum(pss_mb(pid) for pid in _tree(host)), 1),
                 "avatar_shown_s": round(ready_s, 3),
             }
         finally:
             _stop(app)
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages split between the processes sharing them, so a sum over processes that
+    share libraries (the host and its web engine helpers) counts each page once."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no Pss")
 
 
 def rss_mb(pid: int) -> float:
@@ -184,8 +193,8 @@ def main() -> int:
         if embedded:
             print(
                 f"desktop idle memory with the embedded stage: app {embedded['app_rss_mb']:.1f} MB (goal <= "
-                f"{GOAL_RSS_MB:g} MB); stage host {embedded['host_rss_mb']:.1f} MB, "
-                f"{embedded['host_tree_rss_mb']:.1f} MB with its web engine processes [on Xvfb, after "
+                f"{GOAL_RSS_MB:g} MB); stage host {embedded['host_rss_mb']:.1f} MB resident, "
+                f"{embedded['host_tree_pss_mb']:.1f} MB proportional with its web engine processes [on Xvfb, after "
                 f"{args.idle:g} s; Tama shown {embedded['avatar_shown_s']:.1f} s after launch]"
             )
     return 0
