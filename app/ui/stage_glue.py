@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from PySide6.QtCore import QEvent, QObject, QRect, QTimer
 from PySide6.QtWidgets import QWidget
 
-from app.ui.tamagotchi_window import FOREIGN_STAGE, TamagotchiWindow
+from app.ui.tamagotchi_window import FOREIGN_STAGE, STAGE_WINDOW_ID, TamagotchiWindow
 
 log = logging.getLogger("app.ui.stage_glue")
 
 Rect = tuple[int, int, int, int]
+REFRAMED_MS = (300, 1000)
+"""When a window mapped again has surely been framed by the window manager (it takes a few milliseconds)."""
 FOLLOW_EVENTS = {
     QEvent.Type.Move,
     QEvent.Type.Resize,
@@ -45,6 +47,11 @@ class WindowMover(Protocol):
 
     def set_visible(self, window_id: int, visible: bool) -> None: ...
 
+    def refresh_input_shape(self, window_id: int) -> None:
+        """Set the window's input shape again, as it is: a window manager that framed the window without looking at
+        it (openbox) then shapes the frame, so a stage window that lets clicks through really does."""
+        ...
+
     def geometry(self, window_id: int) -> Rect | None:
         """Where the window is now (the window manager, or the user, may have moved it), or None if it is gone."""
         ...
@@ -65,10 +72,12 @@ class StageGlue(QObject):
 
     def attach(self, window_id: int) -> None:
         self.glued, self.shown = window_id, None
-        # The avatar's place stays reserved (and, as another process draws over it, takes the mouse: a host window
-        # lets clicks through to it, so the window is still dragged by the avatar's body).
+        # The avatar's place stays reserved. Another process draws over it: the tamagotchi window reads that window's
+        # pixels for its click-through, so the avatar's body (under a host window that lets clicks through) still
+        # drags the window and the empty stage does not catch the mouse.
         placeholder = QWidget()
         placeholder.setObjectName(FOREIGN_STAGE)
+        placeholder.setProperty(STAGE_WINDOW_ID, window_id)
         self._window.set_stage_view(placeholder)
         self._mover.keep_above(window_id, int(self._window.winId()))
         self._window.installEventFilter(self)
@@ -88,6 +97,10 @@ class StageGlue(QObject):
             QTimer.singleShot(0, self.follow)
         return False
 
+    def _refresh_input_shape(self) -> None:
+        if self.glued is not None and self.shown:
+            self._mover.refresh_input_shape(self.glued)
+
     def stage_rect(self) -> Rect:
         """The stage's place on the screen in physical pixels (what the window manager counts in)."""
         area: QRect = self._window.stage_area()
@@ -106,6 +119,9 @@ class StageGlue(QObject):
         if visible != self.shown:
             self._mover.set_visible(self.glued, visible)
             self.shown = visible
+            if visible:  # once the window manager has framed it again
+                for delay_ms in REFRAMED_MS:
+                    QTimer.singleShot(delay_ms, self._refresh_input_shape)
         if visible and (rect := self.stage_rect()) != self._mover.geometry(self.glued):
             self._mover.place(self.glued, rect)
 
@@ -149,6 +165,21 @@ class X11WindowMover:
             window.map()
         else:
             window.unmap()
+        connection.flush()
+
+    def refresh_input_shape(self, window_id: int) -> None:
+        from Xlib import X  # noqa: PLC0415
+        from Xlib.error import XError  # noqa: PLC0415
+        from Xlib.ext import shape  # noqa: PLC0415
+
+        connection = self._x()
+        window = connection.create_resource_object("window", window_id)
+        try:
+            rects = shape.get_rectangles(window, shape.SK.Input).rectangles
+        except XError:
+            return
+        boxes = [(r.x, r.y, r.width, r.height) for r in rects]
+        shape.rectangles(window, shape.SO.Set, shape.SK.Input, X.Unsorted, 0, 0, boxes)
         connection.flush()
 
     def geometry(self, window_id: int) -> Rect | None:

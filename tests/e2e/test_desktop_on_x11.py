@@ -245,6 +245,10 @@ def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_an
         desktop = shot.pixelColor(2, 2)
         for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
             assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name())
+        # The host's window lets clicks through: the avatar's body gives them to the tamagotchi window (dragged by
+        # it), the empty stage to the desktop.
+        body = _window_under_pointer(env, x + width // 2, y + height // 2)
+        assert body not in {0, int(stage)} and _window_under_pointer(env, x + 26, y + 106) == 0
 
         # The user drags the window elsewhere: the stage comes along, and nothing is left at the old place.
         _run(env, "xdotool", "windowmove", "--sync", window, "40", "40")

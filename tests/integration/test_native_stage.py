@@ -68,6 +68,9 @@ class RecordingMover:
     def set_visible(self, window_id: int, visible: bool) -> None:
         self.calls.append(("visible", visible))
 
+    def refresh_input_shape(self, window_id: int) -> None:
+        self.calls.append(("refresh_input_shape", window_id))
+
     def geometry(self, window_id: int) -> Rect | None:
         return self.where
 
@@ -183,6 +186,7 @@ async def test_a_glued_stage_window_is_kept_over_the_avatars_place_as_the_window
     mover.where = (0, 0, 5, 5)  # the window manager or the user moved it: put back
     await until(lambda: mover.where == glue.stage_rect(), 2, "put back")
 
+    await until(lambda: ("refresh_input_shape", 0x3C00002) in mover.calls, 2, "the frame shaped like the window")
     window.hide()
     await until(lambda: mover.calls[-1] == ("visible", False), 2, "hidden along")
     window.show()
