@@ -29,6 +29,7 @@ from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV, resolve_user_data_dir
 from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
 from app.speech.cli import add_say_parser, run_say
+from app.ui import web_stage_host
 from app.version import app_version
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_say_parser(commands)
     add_lipsync_parser(commands, _user_data)
     add_settings_command(commands, _user_data)
+    web_stage_host.add_parser(commands)
     return parser
 
 
@@ -185,11 +187,6 @@ def _run_gui(options: AppOptions) -> int:
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415 - Qt only for the GUI
 
     from app.qt_loop import QtAsyncioLoop  # noqa: PLC0415
-
-    with contextlib.suppress(ImportError):  # without QtWebEngine the app runs, just without an embedded stage
-        from app.ui.embedded_stage import prepare_web_engine  # noqa: PLC0415
-
-        prepare_web_engine()
     from app.ui.app_identity import name_the_app, qt_argv  # noqa: PLC0415
     from app.ui.single_instance import SingleInstance  # noqa: PLC0415
 
@@ -219,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
+    if args.command == "web-stage-host":
+        return web_stage_host.run(args)
     if args.command == "models":
         return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
     if args.command == "shortcuts":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +18,7 @@ from godot_bridge.protocol.messages import SceneApplied, SceneApply
 from godot_bridge.server import BridgeConfig, BridgeServer
 from godot_bridge.sidecar.attach import AttachLauncher
 from godot_bridge.sidecar.discovery import GodotFinder
-from godot_bridge.sidecar.embedded import EmbeddedLauncher, PageHost
+from godot_bridge.sidecar.embedded import EmbeddedLauncher
 from godot_bridge.sidecar.launch import StageLauncher
 from godot_bridge.sidecar.manager import SidecarManager, SidecarSettings
 from godot_bridge.sidecar.native import NativeLauncher
@@ -70,11 +71,11 @@ class LauncherUnavailable(Exception):
         self.message = message
 
 
-def build_launcher(options: AppOptions, page_host: PageHost | None = None) -> StageLauncher:
+def build_launcher(options: AppOptions, page_host: Sequence[str] | None = None) -> StageLauncher:
     """The launcher for the chosen runtime; raises :class:`LauncherUnavailable` saying what is missing.
 
-    ``page_host`` is the window's web view, where the ``embedded`` runtime (and ``auto`` without a native Godot)
-    runs the stage."""
+    ``page_host`` is the command of the process that shows the stage's page for the window to take in
+    (``app/ui/web_stage_host.py``), where the ``embedded`` runtime (and ``auto`` without a native Godot) runs."""
     if options.runtime == "attach":
         return AttachLauncher()
     if options.runtime == "web":
@@ -168,7 +169,7 @@ def open_library(options: AppOptions) -> ModelLibrary:
 
 
 def build_stage_runtime(
-    options: AppOptions, library: ModelLibrary, page_host: PageHost | None = None
+    options: AppOptions, library: ModelLibrary, page_host: Sequence[str] | None = None
 ) -> tuple[ManagedStage | None, str]:
     """The stage for these options, or None and why there is none."""
     try:

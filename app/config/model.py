@@ -16,6 +16,7 @@ DEFAULT_REMOTE_DEBUG_URI = "tcp://127.0.0.1:6007"
 
 Applies = Literal["now", "stage", "app"]
 StageRuntime = Literal["auto", "native", "embedded", "web", "attach"]
+StageWindow = Literal["inside", "glued"]
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
 
 _STAGE: Any = {"applies": "stage"}
@@ -49,6 +50,9 @@ class StageSettings(Section):
     godot_path: str | None = Field(default=None, json_schema_extra=_STAGE)
     remote_debug: bool = Field(default=False, json_schema_extra=_STAGE)
     remote_debug_uri: str = Field(default=DEFAULT_REMOTE_DEBUG_URI, json_schema_extra=_STAGE)
+    window: StageWindow = Field(default="inside", json_schema_extra=_STAGE)
+    """Where the stage's own window goes: ``inside`` the tamagotchi window where the platform allows (X11), else
+    ``glued``: a borderless window of its own, kept over the avatar's place as the tamagotchi window moves."""
 
     @field_validator("remote_debug_uri")
     @classmethod

@@ -36,8 +36,10 @@ from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
 from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
+from app.ui.stage_glue import StageGlue, X11WindowMover
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray, tray_available
+from app.ui.web_stage_host import host_command, web_engine_available
 from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
@@ -46,7 +48,6 @@ LLM_KEY_ENV = "STAGE_TAMAGOTCHI_LLM_API_KEY"
 if TYPE_CHECKING:
     from app.lipsync.service import LipSyncService
     from app.speech.service import SpeechService
-    from app.ui.embedded_stage import WebStageView
 
 log = logging.getLogger("app.ui")
 
@@ -66,7 +67,6 @@ class DesktopApp:
         self.options = options
         self.settings = settings
         self.stage_service = stage_service
-        self.stage_view: WebStageView | None = None
         self.stage = stage
         self.speech = speech
         self.window = window
@@ -111,16 +111,12 @@ class DesktopApp:
     async def open(cls, options: AppOptions, quit_requested: asyncio.Event) -> DesktopApp:
         settings = SettingsService(SettingsStore(options.user_data))
         options = options.with_settings(settings.settings)
-        stage_view = _web_stage_view() if options.runtime in ("auto", "embedded") else None
         library = open_library(options)
-        stage, missing = build_stage_runtime(options, library, stage_view)
-        if stage_view is not None and (stage is None or stage.launcher.kind != "embedded"):
-            stage_view.deleteLater()  # a native Godot shows the avatar in its own window
-            stage_view = None
+        stage, missing = build_stage_runtime(options, library, _page_host(options))
         stage_service = StageService(library, stage, missing)
         hooks = SpeakerHooks()
         speech = SpeakerLink(hooks)
-        window = TamagotchiWindow(stage_service, settings, speech, stage_view)
+        window = TamagotchiWindow(stage_service, settings, speech)
         desktop = cls(
             options,
             settings=settings,
@@ -130,7 +126,6 @@ class DesktopApp:
             window=window,
             quit_requested=quit_requested,
         )
-        desktop.stage_view = stage_view
         for warning in settings.load_warnings:
             log.warning("settings: %s", warning)
         window.show()
@@ -254,13 +249,20 @@ class DesktopApp:
         if stage is None:
             return
         stage.bridge.observe_frames(self.envelopes.observe)
-        if stage.launcher.kind == "native" and QGuiApplication.platformName() == "xcb":
-            embedder = NativeStageEmbedder(self.window, X11WindowFinder())
+        if stage.launcher.kind in ("native", "embedded") and QGuiApplication.platformName() == "xcb":
+            embedder = NativeStageEmbedder(
+                self.window,
+                X11WindowFinder(),
+                glue=StageGlue(self.window, X11WindowMover()),
+                inside=self.settings.settings.stage.window == "inside",
+            )
 
             def follow(state: SidecarState, _reason: str) -> None:
-                if state is SidecarState.RUNNING:
+                if state is SidecarState.STARTING:
+                    embedder.stage_starting(lambda: stage.manager.pid)
+                elif state is SidecarState.RUNNING:
                     embedder.stage_running(stage.manager.pid)
-                elif state is not SidecarState.STARTING:
+                else:
                     embedder.stage_gone()
 
             stage.manager.subscribe(follow)
@@ -306,8 +308,7 @@ class DesktopApp:
     async def restart_stage(self) -> None:
         """Apply changed Stage settings: a new launcher if the runtime or Godot path changed, then a fresh start."""
         options = AppOptions(self.options.user_data, "auto").with_settings(self.settings.settings)
-        page_host = self.stage_view if options.runtime in ("auto", "embedded") else None
-        stage, missing = build_stage_runtime(options, self.stage_service.library, page_host)
+        stage, missing = build_stage_runtime(options, self.stage_service.library, _page_host(options))
         self.stage, self.options = stage, options
         self._watch_bridge(stage)
         await self.stage_service.replace_runtime(stage, missing)  # stops the old stage first
@@ -353,13 +354,14 @@ class DesktopApp:
                     extra.close()
 
 
-def _web_stage_view() -> WebStageView | None:
-    try:
-        from app.ui.embedded_stage import WebStageView  # noqa: PLC0415 - QtWebEngine is heavy and optional
-    except ImportError as error:
-        log.warning("QtWebEngine is unavailable (%s): no embedded stage", error)
+def _page_host(options: AppOptions) -> list[str] | None:
+    """The embedded stage's host process (QtWebEngine stays out of the app's own process), when it can run."""
+    if options.runtime not in ("auto", "embedded"):
         return None
-    return WebStageView()
+    if not web_engine_available():
+        log.warning("QtWebEngine is unavailable: no embedded stage")
+        return None
+    return host_command()
 
 
 def speech_settings(settings: Settings) -> SpeechProviderSettings:

@@ -1,9 +1,10 @@
-"""A native Godot stage inside the tamagotchi window: once the stage runs, find its top-level window by the
-process id (X11: ``_NET_WM_PID``) and put it where the avatar goes (Qt wraps a foreign window in a container).
+"""A stage in a process of its own shown with the tamagotchi window: once the stage runs, find its top-level window
+by the process id (X11: ``_NET_WM_PID``) and put it where the avatar goes (Qt wraps a foreign window in a container),
+or, with ``stage.window = "glued"`` or when it cannot be wrapped, glue it over that place (``app/ui/stage_glue.py``).
 
-Only X11 is done here; on other platforms (and when no window turns up) the stage keeps its own transparent,
-borderless, always-on-top window. This machine has no native Godot: the finder is tested on a real X server with a
-stand-in window, the embedding with the platform calls faked.
+The stage is a native Godot, or the embedded stage's host (``app/ui/web_stage_host.py``), which the desktop tests
+embed and glue for real on Xvfb. Only X11 is done here; on other platforms (and when no window turns up) the stage
+keeps its own transparent, borderless, always-on-top window.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QWidget
 
-from app.ui.tamagotchi_window import TamagotchiWindow
+from app.ui.stage_glue import StageGlue
+from app.ui.tamagotchi_window import FOREIGN_STAGE, STAGE_WINDOW_ID, TamagotchiWindow
 
 log = logging.getLogger("app.ui.native_stage")
 
@@ -65,11 +67,15 @@ def wrap_foreign_window(window_id: int) -> QWidget | None:
     foreign = QWindow.fromWinId(window_id)
     if foreign is None:
         return None
-    return QWidget.createWindowContainer(foreign)
+    container = QWidget.createWindowContainer(foreign)
+    container.setObjectName(FOREIGN_STAGE)
+    container.setProperty(STAGE_WINDOW_ID, window_id)
+    return container
 
 
 class NativeStageEmbedder:
-    """Looks for the running stage's window for up to ``timeout_s`` and puts it in the tamagotchi window."""
+    """Looks for the running stage's window for up to ``timeout_s`` and puts it in the tamagotchi window (``inside``)
+    or, with a ``glue``, glued over it when it is not to be, or cannot be, inside."""
 
     def __init__(
         self,
@@ -77,6 +83,8 @@ class NativeStageEmbedder:
         finder: WindowFinder,
         wrap: Callable[[int], QWidget | None] = wrap_foreign_window,
         *,
+        glue: StageGlue | None = None,
+        inside: bool = True,
         timeout_s: float = 10.0,
         interval_ms: int = 200,
         clock: Callable[[], float] = time.monotonic,
@@ -84,6 +92,8 @@ class NativeStageEmbedder:
         self._window = window
         self._finder = finder
         self._wrap = wrap
+        self._glue = glue
+        self._inside = inside
         self._timeout_s = timeout_s
         self._clock = clock
         self._pid: int | None = None
@@ -91,6 +101,24 @@ class NativeStageEmbedder:
         self.embedded: int | None = None
         self._timer = QTimer(window, interval=interval_ms)
         self._timer.timeout.connect(self._look)
+        self._pid_of: Callable[[], int | None] = lambda: None
+        self._stale: int | None = None
+        self._starting = QTimer(window, interval=interval_ms // 2)
+        self._starting.timeout.connect(self._started)
+
+    def stage_starting(self, pid_of: Callable[[], int | None]) -> None:
+        """Look from the moment the stage's process exists, not only once it is ready: otherwise its window shows on
+        its own, elsewhere on the screen, for the seconds the engine takes to start."""
+        self._pid_of = pid_of
+        self._stale = pid_of()  # a restart: the process that ended, until the new one is launched
+        self._starting.start()
+        self._started()
+
+    def _started(self) -> None:
+        pid = self._pid_of()
+        if pid is not None and pid != self._stale:
+            self._starting.stop()
+            self.stage_running(pid)
 
     def stage_running(self, pid: int | None) -> None:
         if pid is None or pid == self._pid:
@@ -101,8 +129,11 @@ class NativeStageEmbedder:
         self._look()
 
     def stage_gone(self) -> None:
+        self._starting.stop()
         self._timer.stop()
         self._pid = None
+        if self._glue is not None and self._glue.glued is not None:
+            self._glue.detach()
         if self.embedded is not None:
             self.embedded = None
             self._window.set_stage_view(None)
@@ -118,9 +149,12 @@ class NativeStageEmbedder:
                 log.info("the stage's window did not turn up; it stays a window of its own")
             return
         self._timer.stop()
-        container = self._wrap(found)
+        container = self._wrap(found) if self._inside else None
         if container is None:
-            log.info("window %#x could not be wrapped; the stage stays a window of its own", found)
+            if self._glue is not None:
+                self._glue.attach(found)
+            else:
+                log.info("window %#x could not be wrapped; the stage stays a window of its own", found)
             return
         self.embedded = found
         self._window.set_stage_view(container)

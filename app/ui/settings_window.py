@@ -54,6 +54,7 @@ LABELS = {
     "lead_ms": "Mouth lead (ms)",
     "base_url": "Base URL",
     "click_through": "Click through empty areas",
+    "window": "Stage window (inside or glued)",
 }
 
 

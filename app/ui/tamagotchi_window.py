@@ -48,6 +48,7 @@ from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
 from app.stage_service import ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
+from app.ui.x11_window import set_input_shape, window_alpha
 
 if TYPE_CHECKING:
     import numpy as np
@@ -98,6 +99,12 @@ def _screen(s: QScreen) -> Screen:
     return Screen(s.name(), _rect(s.geometry()), _rect(s.availableGeometry()))
 
 
+FOREIGN_STAGE = "foreignStage"
+"""The object name of a stage view that another process draws in (``app/ui/native_stage.py``)."""
+STAGE_WINDOW_ID = "stageWindowId"
+"""The property of such a view holding the X11 window it wraps."""
+
+
 class TamagotchiWindow(QWidget):
     status_changed = Signal(object)
     speech_event = Signal(object)
@@ -127,6 +134,8 @@ class TamagotchiWindow(QWidget):
         self._menu: QMenu | None = None
         self.hides_on_close: Callable[[], bool] = lambda: False
         """Set by the app: true while a tray icon can bring the window back, so closing hides instead of quitting."""
+        self.input_shape: list[tuple[int, int, int, int]] | None = None
+        """What of the window takes the mouse when only its input is shaped (X11, a foreign stage), in pixels."""
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("tamagotchi")
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
@@ -302,6 +311,7 @@ class TamagotchiWindow(QWidget):
         else:
             self._mask_timer.stop()
             self.clearMask()
+            self._shape_input(None)
             self.mask_updated.emit()
 
     def showEvent(self, event: QEvent) -> None:  # noqa: N802
@@ -314,6 +324,11 @@ class TamagotchiWindow(QWidget):
         from app.ui.x11_window import set_on_all_desktops  # noqa: PLC0415 - X11 only
 
         set_on_all_desktops(int(self.winId()), everywhere)
+
+    def stage_area(self) -> QRect:
+        """Where the avatar goes, on the screen (a stage window glued over the window is kept there)."""
+        area = self.stage_view.geometry() if self.stage_view is not None else self._stage_slot.geometry()
+        return QRect(self.mapToGlobal(area.topLeft()), area.size())
 
     def set_stage_view(self, view: QWidget | None) -> None:
         """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
@@ -353,14 +368,44 @@ class TamagotchiWindow(QWidget):
         for widget in (self.bubble, self.status, self.controls):
             if widget.isVisible():
                 region += QRegion(widget.geometry())
-        alpha = self.stage_alpha()
-        if alpha is not None and self.stage_view is not None:
-            region += _opaque_region(alpha, self.stage_view.geometry().topLeft())
+        view = self.stage_view
+        taking: QRegion | None = None
+        if view is not None and view.isVisible() and view.objectName() == FOREIGN_STAGE:
+            # Another process draws there, out of reach of render(). Its pixels are read back from the X server, and
+            # only the window's input is shaped by them: a visible shape would clip what the stage has yet to draw.
+            taking = QRegion(region)
+            region += QRegion(view.geometry())
+            window_id = view.property(STAGE_WINDOW_ID)
+            alpha = window_alpha(int(window_id)) if window_id and self._on_x11() else None
+            taking += (
+                _opaque_region(alpha, view.geometry().topLeft()) if alpha is not None else QRegion(view.geometry())
+            )
+        elif (alpha := self.stage_alpha()) is not None and view is not None:
+            region += _opaque_region(alpha, view.geometry().topLeft())
         if region.isEmpty():
             region = QRegion(0, 0, 1, 1)  # an empty mask means "no mask" to Qt
         if region != self.mask():
             self.setMask(region)
+        self._shape_input(taking)
         self.mask_updated.emit()
+
+    def _on_x11(self) -> bool:
+        return QGuiApplication.platformName() == "xcb"
+
+    def _shape_input(self, region: QRegion | None) -> None:
+        """Only ``region`` takes the mouse (X11), or, with None, all the window's visible shape."""
+        if not self._on_x11() or (region is None and self.input_shape is None):
+            return
+        if region is not None:
+            ratio = self.devicePixelRatioF()
+            rects = [
+                (round(r.x() * ratio), round(r.y() * ratio), round(r.width() * ratio), round(r.height() * ratio))
+                for r in region  # type: ignore[attr-defined] # PySide6 iterates a QRegion; its stubs do not say so
+            ]
+        else:
+            rects = [(0, 0, 0x7FFF, 0x7FFF)]
+        if rects != self.input_shape and set_input_shape(int(self.winId()), rects):
+            self.input_shape = None if region is None else rects
 
     # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
 

@@ -1,13 +1,18 @@
-"""The one EWMH request Qt has no API for: show a window on every workspace (``_NET_WM_DESKTOP = 0xFFFFFFFF``), or
-back on the current one."""
+"""X11 requests Qt has no API for: show a window on every workspace (``_NET_WM_DESKTOP = 0xFFFFFFFF``) or back on
+the current one; read another process's window's alpha; shape only a window's input."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger("app.ui.x11")
 
 ALL_DESKTOPS = 0xFFFFFFFF
+ALPHA_DEPTH = 32
 
 
 def set_on_all_desktops(window_id: int, everywhere: bool = True) -> bool:
@@ -39,6 +44,62 @@ def set_on_all_desktops(window_id: int, everywhere: bool = True) -> bool:
         return True
     except Exception as error:  # a window that went away meanwhile
         log.info("could not stick the window to all workspaces: %s", error)
+        return False
+    finally:
+        connection.close()
+
+
+def window_alpha(window_id: int) -> np.ndarray | None:
+    """The alpha channel (rows x columns) of a 32-bit window as it is drawn now, also another process's; None when
+    it has no alpha or cannot be read."""
+    try:
+        from Xlib import X, display  # noqa: PLC0415 - Linux only
+    except ImportError:
+        return None
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        connection = display.Display()
+    except Exception:  # no X server behind DISPLAY, or refused
+        return None
+    try:
+        window = connection.create_resource_object("window", window_id)
+        geometry = window.get_geometry()
+        if geometry.depth != ALPHA_DEPTH:
+            return None
+        width, height = geometry.width, geometry.height
+        image = window.get_image(0, 0, width, height, X.ZPixmap, 0xFFFFFFFF)
+        pixels = np.frombuffer(image.data, np.uint8)
+        if pixels.size < width * height * 4:
+            return None
+        # 32 bits a pixel, alpha in the top byte: the fourth byte of each pixel on a little-endian server.
+        return pixels.reshape(height, -1, 4)[:, :width, 3].copy()
+    except Exception as error:  # the window went away meanwhile
+        log.debug("could not read window %#x: %s", window_id, error)
+        return None
+    finally:
+        connection.close()
+
+
+def set_input_shape(window_id: int, rects: list[tuple[int, int, int, int]]) -> bool:
+    """Let only ``rects`` (x, y, width, height) of the window take the mouse (the X Shape extension's input shape):
+    clicks anywhere else reach the windows below, while everything stays visible."""
+    try:
+        from Xlib import X, display  # noqa: PLC0415 - Linux only
+        from Xlib.ext import shape  # noqa: PLC0415
+    except ImportError:
+        return False
+    try:
+        connection = display.Display()
+    except Exception:
+        return False
+    try:
+        window = connection.create_resource_object("window", window_id)
+        shape.rectangles(window, shape.SO.Set, shape.SK.Input, X.Unsorted, 0, 0, rects)
+        connection.sync()
+        return True
+    except Exception as error:
+        log.info("could not shape the window's input: %s", error)
         return False
     finally:
         connection.close()

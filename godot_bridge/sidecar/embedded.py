@@ -1,90 +1,26 @@
-"""The ``embedded`` launcher: the stage in the Godot 4 web runtime, inside a page the app itself shows.
+"""The ``embedded`` launcher: the stage in the Godot 4 web runtime, in a page host process the app shows in its window.
 
-The same page server as the ``web`` launcher serves the engine, our page and the project pack; instead of starting
-headless Chromium, a :class:`PageHost` (the tamagotchi window's web view, see ``app/ui/embedded_stage.py``) loads the
-page. To the sidecar manager it is a process like any other: lines on stdout/stderr and an exit code, which comes
-from the engine quitting, or from the host losing the page (its renderer crashed, the window was closed).
+The same page server as the ``web`` launcher serves the engine, our page and the project pack; instead of headless
+Chromium, a *host command* given by the app shows the page (``python -m app web-stage-host URL``: a transparent,
+frameless window with a web view, which the tamagotchi window then takes in). This module knows nothing of Qt: the
+host is a process like a native Godot, with its lines on stdout/stderr passed on and its exit the stage ending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from godot_bridge.sidecar.launch import LaunchError, LaunchRequest, LineSink
-from godot_bridge.sidecar.web import start_page_server
+from godot_bridge.sidecar.native import pump_lines
+from godot_bridge.sidecar.process_group import child_preexec
+from godot_bridge.sidecar.web import WebStageProcess, start_page_server
 from godot_bridge.sidecar.web_runtime import FILES as RUNTIME_FILES
 from godot_bridge.sidecar.web_runtime import WebRuntimeError
 
 log = logging.getLogger("godot_bridge.sidecar.embedded")
-
-PAGE_CLOSED = 0
-"""The exit code when the app closed the page itself (a stop it asked for)."""
-
-
-class PageHost(Protocol):
-    """Something that shows one web page at a time: a web view in a window."""
-
-    def open_page(self, url: str, on_gone: Callable[[int], None]) -> None:
-        """Load ``url``; call ``on_gone`` with an exit code if the page dies by itself (renderer crash: non-zero)."""
-        ...
-
-    def close_page(self) -> None:
-        """Unload the page (the engine in it stops at once)."""
-        ...
-
-
-class EmbeddedStageProcess:
-    def __init__(
-        self,
-        host: PageHost,
-        engine_exit: asyncio.Future[int],
-        page_gone: asyncio.Future[int],
-        release: Callable[[], None],
-    ) -> None:
-        self._host = host
-        self._engine_exit = engine_exit
-        self._page_gone = page_gone
-        self._release = release
-        self._returncode: int | None = None
-        self._waiter: asyncio.Task[int] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None  # the engine runs in the app's own web view process
-
-    @property
-    def returncode(self) -> int | None:
-        return self._returncode
-
-    async def wait(self) -> int:
-        if self._waiter is None:
-            self._waiter = asyncio.ensure_future(self._run_until_exit())
-        return await asyncio.shield(self._waiter)
-
-    async def _run_until_exit(self) -> int:
-        try:
-            done, _ = await asyncio.wait({self._engine_exit, self._page_gone}, return_when=asyncio.FIRST_COMPLETED)
-            code = (self._engine_exit if self._engine_exit in done else self._page_gone).result()
-        finally:
-            self._host.close_page()
-            await asyncio.to_thread(self._release)
-        self._returncode = code
-        return code
-
-    def page_gone(self, code: int) -> None:
-        if not self._page_gone.done():
-            self._page_gone.set_result(code)
-
-    def terminate(self) -> None:
-        self._host.close_page()
-        self.page_gone(PAGE_CLOSED)
-
-    def kill(self) -> None:
-        self.terminate()
 
 
 class EmbeddedLauncher:
@@ -93,20 +29,21 @@ class EmbeddedLauncher:
     def __init__(
         self,
         runtime: Path | Callable[[], Path],
-        host: PageHost,
+        host_command: Sequence[str],
         extra_pack_files: dict[str, bytes] | None = None,
     ) -> None:
         """``runtime``: the runtime's folder, or a function that prepares it (fetching and checking it can take a
-        while on the first start, so it runs in a thread when the stage launches, never before the window shows)."""
+        while on the first start, so it runs in a thread when the stage launches, never before the window shows).
+        ``host_command``: the command that shows a page, given its URL as the last argument."""
         self.runtime = runtime
-        self.host = host
+        self.host_command = list(host_command)
         self.extra_pack_files = extra_pack_files or {}
         self._origins: set[str] = set()
 
     def allows_origin(self, origin: str) -> bool:
         return origin in self._origins
 
-    async def launch(self, request: LaunchRequest, on_line: LineSink) -> EmbeddedStageProcess:
+    async def launch(self, request: LaunchRequest, on_line: LineSink) -> WebStageProcess:
         if isinstance(self.runtime, Path):
             runtime_dir = self.runtime
         else:
@@ -122,25 +59,28 @@ class EmbeddedLauncher:
         server, engine_exit = await start_page_server(request, runtime_dir, self.extra_pack_files, on_line)
         origin = server.origin
         self._origins.add(origin)
-        loop = asyncio.get_running_loop()
-        page_gone: asyncio.Future[int] = loop.create_future()
-
-        def release() -> None:
-            self._origins.discard(origin)  # the origin is allowed while this stage runs, and no longer
+        try:
+            host = await asyncio.create_subprocess_exec(
+                *self.host_command,
+                f"{origin}/index.html",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # the host and its web engine processes end together
+                preexec_fn=child_preexec(),
+            )
+        except OSError as error:
+            self._origins.discard(origin)
             server.shutdown()
             server.server_close()
-
-        process = EmbeddedStageProcess(self.host, engine_exit, page_gone, release)
-
-        def gone(code: int) -> None:
-            loop.call_soon_threadsafe(process.page_gone, code)
-
-        try:
-            self.host.open_page(f"{origin}/index.html", gone)
-        except Exception as error:
-            release()
-            raise LaunchError(f"the window could not show the stage: {error}") from error
-        return process
+            raise LaunchError(f"could not start the stage host {self.host_command[0]}: {error}") from error
+        assert host.stdout is not None and host.stderr is not None
+        readers = [
+            asyncio.ensure_future(pump_lines(host.stdout, "stdout", on_line)),
+            asyncio.ensure_future(pump_lines(host.stderr, "stderr", on_line)),
+        ]
+        # The origin is allowed while this stage runs, and no longer.
+        return WebStageProcess(host, server, None, engine_exit, lambda: self._origins.discard(origin), readers=readers)
 
     async def aclose(self) -> None:
         self._origins.clear()

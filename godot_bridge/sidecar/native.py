@@ -55,7 +55,7 @@ class NativeStageProcess:
         signal_group(self._process.pid, signal.SIGKILL)
 
 
-async def _pump(stream: asyncio.StreamReader, name: StreamName, on_line: LineSink) -> None:
+async def pump_lines(stream: asyncio.StreamReader, name: StreamName, on_line: LineSink) -> None:
     while line := await stream.readline():
         on_line(name, line.decode("utf-8", "replace").rstrip("\r\n"))
 
@@ -88,8 +88,8 @@ class NativeLauncher:
             raise LaunchError(f"could not start {self.godot[0]}: {error.strerror or error}") from error
         assert process.stdout is not None and process.stderr is not None
         readers = [
-            asyncio.ensure_future(_pump(process.stdout, "stdout", on_line)),
-            asyncio.ensure_future(_pump(process.stderr, "stderr", on_line)),
+            asyncio.ensure_future(pump_lines(process.stdout, "stdout", on_line)),
+            asyncio.ensure_future(pump_lines(process.stderr, "stderr", on_line)),
         ]
         return NativeStageProcess(process, readers)
 

@@ -15,7 +15,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,15 +157,20 @@ class WebStageProcess:
         self,
         browser: asyncio.subprocess.Process,
         server: _PageServer,
-        profile: Path,
+        profile: Path | None,
         engine_exit: asyncio.Future[int],
         on_finished: Callable[[], None] | None = None,
+        *,
+        readers: Sequence[asyncio.Task[None]] = (),
     ) -> None:
+        """``browser``: the process showing the page (headless Chromium, or the app's stage host); ``profile``: a
+        folder of its own to remove afterwards; ``readers``: tasks passing on what it prints, done when it exits."""
         self._browser = browser
         self._server = server
         self._profile = profile
         self._engine_exit = engine_exit
         self._on_finished = on_finished
+        self._readers = readers
         self._returncode: int | None = None
         self._waiter: asyncio.Task[int] | None = None
 
@@ -197,9 +202,11 @@ class WebStageProcess:
             self._kill_group(signal.SIGKILL)
             if not browser_exit.done():
                 await browser_exit
+            await asyncio.gather(*self._readers, return_exceptions=True)
             await asyncio.to_thread(self._server.shutdown)
             self._server.server_close()
-            shutil.rmtree(self._profile, ignore_errors=True)
+            if self._profile is not None:
+                shutil.rmtree(self._profile, ignore_errors=True)
             if self._on_finished is not None:
                 self._on_finished()
         self._returncode = code

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
+from Xlib import display
 
-from tests.support.x11_desktop import background, geometry, run
+from tests.support.x11_desktop import background, geometry, is_viewable, run, wait_for
 from tests.support.xvfb import running_xvfb
 
 pytestmark = pytest.mark.tier3
 ROOT = Path(__file__).resolve().parents[2]
+STAGE_WINDOW_TITLE = "Stage Tamagotchi stage"
 TOOLS = ("Xvfb", "openbox", "xcompmgr", "xdotool", "xwininfo", "xprop", "import", "xmessage")
 
 
@@ -61,6 +63,24 @@ def _count(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor
     )
 
 
+def _avatar_pixels(image: QImage, box: tuple[int, int, int, int]) -> tuple[int, int]:
+    """Tama's pink hair and blue sleeves in ``box``."""
+    hair = _count(image, box, lambda c: c.red() > 200 and c.green() < 150 and c.blue() > 100)
+    sleeves = _count(image, box, lambda c: c.blue() > 200 and c.red() < 120)
+    return hair, sleeves
+
+
+def _window_under_pointer(env: dict[str, str], x: int, y: int) -> int:
+    """The top-level window the X server would give a click at (x, y) (input shapes count), 0 for the desktop."""
+    run(env, "xdotool", "mousemove", "--sync", str(x), str(y))
+    connection = display.Display(env["DISPLAY"])
+    try:
+        child = connection.screen().root.query_pointer().child
+        return int(child.id) if child else 0
+    finally:
+        connection.close()
+
+
 def _wait_for(log: Path, text: str, app: subprocess.Popen[bytes], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while text not in log.read_text() and app.poll() is None and time.monotonic() < deadline:
@@ -87,18 +107,26 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         x, y, width, height = geometry(env, window)
         state = run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
         assert "_NET_WM_STATE_ABOVE" in state and "4294967295" in state, state  # above others, on every workspace
+        # The stage runs in its own host process, whose window is taken into the tamagotchi window; QtWebEngine
+        # never loads into the app's process (that is what keeps the app's memory small).
+        children = run(env, "xwininfo", "-children", "-id", window)
+        assert f'"{STAGE_WINDOW_TITLE}"' in children, children
+        assert "WebEngine" not in Path(f"/proc/{app.pid}/maps").read_text()
         time.sleep(1.5)  # a few rendered frames and a click-through shape update
         shot = _screenshot(env, tmp_path / "desktop.png")
 
         # The avatar: Tama's pink hair and blue sleeves fill a good part of the window.
-        hair = _count(shot, (x, y, width, height), lambda c: c.red() > 200 and c.green() < 150 and c.blue() > 100)
-        sleeves = _count(shot, (x, y, width, height), lambda c: c.blue() > 200 and c.red() < 120)
+        hair, sleeves = _avatar_pixels(shot, (x, y, width, height))
         assert hair > 300 and sleeves > 300, (hair, sleeves)
         # Transparent where the stage is empty: the window's top corners show the desktop (as it is far from it).
         desktop = shot.pixelColor(2, 2)
         assert x > 100 and y > 100, "the window starts at the bottom right, away from the sampled desktop"
         for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
             assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name(), desktop.name())
+        # Click-through: the empty part of the stage lets the mouse through to the desktop, the avatar's body takes it.
+        body = _window_under_pointer(env, x + width // 2, y + height // 2)
+        assert body != 0 and _window_under_pointer(env, x + 26, y + 106) == 0
+        assert _window_under_pointer(env, x + width // 2, y + height // 2) == body
 
         # The say box (bottom of the window) takes a sentence; the bubble at the top shows it, and the mouth moves
         # with the voice (lip-sync cues on the stage): Tama's dark red mouth grows well past its closed smile.
@@ -138,6 +166,68 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
             stacking = run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
             order = [int(w.strip(), 16) for w in stacking.split(",")]
             assert order.index(int(window)) > order.index(int(other[0])), order
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
+
+
+def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_and_shows(
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    env = desktop_env
+    profile = str(tmp_path / "profile")
+    run(env, sys.executable, "-m", "app", "settings", "set", "--user-data", profile, "stage.window", "glued")
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", profile],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        _wait_for(log, "is glued over the tamagotchi window", app, 10)
+        window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
+        stage = run(env, "xdotool", "search", "--onlyvisible", "--name", f"^{STAGE_WINDOW_TITLE}$").split()[0]
+        assert f'"{STAGE_WINDOW_TITLE}"' not in run(env, "xwininfo", "-children", "-id", window)  # its own window
+
+        def over_the_window() -> bool:
+            (sx, sy, sw, sh), (x, y, w, h) = geometry(env, stage), geometry(env, window)
+            return x <= sx and sx + sw <= x + w and y <= sy and sy + sh <= y + h and sw > w * 0.9 and sh > h * 0.6
+
+        wait_for(over_the_window, 10, "the stage's window over the avatar's place")
+        x, y, width, height = geometry(env, window)
+        time.sleep(1.0)
+        shot = _screenshot(env, tmp_path / "glued.png")
+        assert min(_avatar_pixels(shot, (x, y, width, height))) > 300
+        desktop = shot.pixelColor(2, 2)
+        for corner in ((x + 4, y + 4), (x + width - 5, y + 4)):
+            assert _near(shot.pixelColor(*corner), desktop), (corner, shot.pixelColor(*corner).name())
+        # The host's window lets clicks through: the avatar's body gives them to the tamagotchi window (dragged by
+        # it), the empty stage to the desktop.
+        body = _window_under_pointer(env, x + width // 2, y + height // 2)
+        assert body not in {0, int(stage)} and _window_under_pointer(env, x + 26, y + 106) == 0
+
+        # The user drags the window elsewhere: the stage comes along, and nothing is left at the old place.
+        run(env, "xdotool", "windowmove", "--sync", window, "40", "40")
+        wait_for(lambda: geometry(env, window)[:2] == (40, 40), 10, "the window moved")
+        wait_for(over_the_window, 10, "the stage's window followed")
+        time.sleep(1.0)
+        moved = _screenshot(env, tmp_path / "moved.png")
+        assert min(_avatar_pixels(moved, (40, 40, width, height))) > 300
+        assert max(_avatar_pixels(moved, (x, y, width, height))) == 0
+
+        # Hidden with the shortcut: the stage goes too; shown again: it is back over the window.
+        run(env, "xdotool", "key", "ctrl+alt+shift+t")
+        wait_for(lambda: not is_viewable(env, stage), 10, "the stage's window hidden with the window")
+        hidden = _screenshot(env, tmp_path / "hidden.png")
+        assert max(_avatar_pixels(hidden, (40, 40, width, height))) == 0
+        run(env, "xdotool", "key", "ctrl+alt+shift+t")
+        wait_for(lambda: is_viewable(env, stage), 10, "the stage's window shown with the window")
+        wait_for(over_the_window, 10, "the stage's window back over the window")
     finally:
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)

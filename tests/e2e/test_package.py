@@ -1,11 +1,14 @@
 """``make package`` for real: PyInstaller builds the one-folder bundle (about 50 s and 670 MB on a 2-core machine),
-then the bundle answers ``--version`` and shows Tama in the real engine with ``stage-check --runtime web --json``."""
+then the bundle answers ``--version``, shows Tama in the real engine with ``stage-check --runtime web --json``, and
+its ``web-stage-host`` (how the app starts the embedded stage's host from a bundle) shows a page on Xvfb."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.models.default_avatar import build_default_avatar
+from tests.e2e.test_web_stage_host import ended, page_server, x_env
 
 pytestmark = [pytest.mark.tier3, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +71,21 @@ def test_the_bundle_runs_its_version_and_a_stage_check_in_the_web_runtime(web_ru
         result = json.loads(check.stdout)
         assert check.returncode == 0 and result["ok"] is True, (check.stdout, check.stderr[-2000:])
         assert result["vrmVersion"] == "1.0" and "aa" in result["expressions"]
+        # The embedded stage's host is the same executable: it shows a page with the bundle's own QtWebEngine.
+        with x_env() as env, page_server() as url:
+            shown = subprocess.Popen(
+                [str(executable), "web-stage-host", url],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            assert shown.stdout is not None
+            line = shown.stdout.readline()
+            os.killpg(shown.pid, signal.SIGTERM)
+            code, stderr = ended(shown)
+        assert line.startswith("stage window ") and code == -signal.SIGTERM, (line, stderr[-2000:])
     finally:
         shutil.rmtree(dist, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)

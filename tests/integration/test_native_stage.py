@@ -1,6 +1,7 @@
-"""A native stage's window inside the tamagotchi window. The finder runs against a real X server (Xvfb) with a
-stand-in stage window (a Qt window in another process, which sets _NET_WM_PID as Godot does); the foreign-window
-wrapping, which needs a real native Godot, is faked at exactly that platform call."""
+"""A stage process's window inside the tamagotchi window, or glued over it. The finder runs against a real X server
+(Xvfb) with a stand-in stage window (a Qt window in another process, which sets _NET_WM_PID as Godot does); here the
+foreign-window wrapping and the window mover are faked at exactly those platform calls, the real ones run with the
+embedded stage's host in ``tests/e2e/test_desktop_on_x11.py``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from app.speech_link import NoSpeech
 from app.stage_service import StageService
 from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
 from app.ui.placement import Screen
-from app.ui.tamagotchi_window import TamagotchiWindow
+from app.ui.stage_glue import Rect, StageGlue
+from app.ui.tamagotchi_window import FOREIGN_STAGE, TamagotchiWindow
 from tests.integration.test_stage_service import library_at
 from tests.support.xvfb import XvfbUnavailable, running_xvfb
 from tests.waiting import until
@@ -47,6 +49,33 @@ class SteppingFinder:
     def window_of(self, pid: int) -> int | None:
         self.asked.append(pid)
         return self.answers.pop(0) if self.answers else None
+
+
+class RecordingMover:
+    """Records the platform calls; a window it placed is where it was put."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.where: Rect | None = None
+
+    def keep_above(self, window_id: int, owner_id: int) -> None:
+        self.calls.append(("keep_above", window_id))
+
+    def place(self, window_id: int, rect: Rect) -> None:
+        self.calls.append(("place", rect))
+        self.where = rect
+
+    def set_visible(self, window_id: int, visible: bool) -> None:
+        self.calls.append(("visible", visible))
+
+    def refresh_input_shape(self, window_id: int) -> None:
+        self.calls.append(("refresh_input_shape", window_id))
+
+    def geometry(self, window_id: int) -> Rect | None:
+        return self.where
+
+    def close(self) -> None:
+        self.calls.append(("close", None))
 
 
 def tamagotchi(qtbot: QtBot, tmp_path: Path) -> TamagotchiWindow:
@@ -127,3 +156,69 @@ def test_the_x11_finder_finds_a_processs_top_level_window_by_its_pid() -> None:
         stand_in.terminate()
         stand_in.wait(10)
         xvfb.__exit__(None, None, None)
+
+
+@pytest.mark.qt
+async def test_a_glued_stage_window_is_kept_over_the_avatars_place_as_the_window_moves_hides_and_shows(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    window = tamagotchi(qtbot, tmp_path)
+    mover = RecordingMover()
+    glue = StageGlue(window, mover, interval_ms=20)
+    wrapped: list[int] = []
+
+    def wrap(window_id: int) -> QWidget:
+        wrapped.append(window_id)
+        return QWidget()
+
+    embedder = NativeStageEmbedder(window, SteppingFinder([0x3C00002]), wrap, glue=glue, inside=False)
+    embedder.stage_running(4343)
+    assert wrapped == [] and embedder.embedded is None and glue.glued == 0x3C00002
+    assert mover.calls[:2] == [("keep_above", 0x3C00002), ("visible", True)]
+    # The avatar's place is kept free in the window, and it takes the mouse (clicks fall through the stage window).
+    assert window.stage_view is not None and window.stage_view.objectName() == FOREIGN_STAGE
+    await until(lambda: mover.where == glue.stage_rect(), 2, "the stage window placed")
+    first = mover.where
+    assert first is not None and first[2] > 100 and first[3] > 100
+
+    window.move(window.x() + 37, window.y() + 11)
+    await until(lambda: mover.where is not None and mover.where[:2] == (first[0] + 37, first[1] + 11), 2, "followed")
+    mover.where = (0, 0, 5, 5)  # the window manager or the user moved it: put back
+    await until(lambda: mover.where == glue.stage_rect(), 2, "put back")
+
+    await until(lambda: ("refresh_input_shape", 0x3C00002) in mover.calls, 2, "the frame shaped like the window")
+    window.hide()
+    await until(lambda: mover.calls[-1] == ("visible", False), 2, "hidden along")
+    window.show()
+    await until(lambda: ("visible", True) in mover.calls[-3:], 2, "shown along")
+
+    embedder.stage_gone()
+    assert mover.calls[-1] == ("close", None) and glue.glued is None and window.stage_view is None
+
+
+@pytest.mark.qt
+async def test_a_window_that_cannot_be_wrapped_is_glued_instead(qtbot: QtBot, tmp_path: Path) -> None:
+    window = tamagotchi(qtbot, tmp_path)
+    mover = RecordingMover()
+    embedder = NativeStageEmbedder(
+        window, SteppingFinder([0x3C00009]), lambda _id: None, glue=StageGlue(window, mover), interval_ms=10
+    )
+    embedder.stage_running(4444)
+    assert embedder.embedded is None and ("keep_above", 0x3C00009) in mover.calls
+
+
+@pytest.mark.qt
+async def test_the_window_is_looked_for_as_soon_as_the_stage_process_exists(qtbot: QtBot, tmp_path: Path) -> None:
+    window = tamagotchi(qtbot, tmp_path)
+    pids: list[int | None] = [None, 51, 51, 51, 52]  # launching; the previous process, still known; the new one
+    finder = SteppingFinder([0x2A00011])
+    embedder = NativeStageEmbedder(window, finder, lambda _id: QWidget(), interval_ms=10)
+    embedder.stage_starting(lambda: pids.pop(0) if len(pids) > 1 else pids[0])
+    await until(lambda: embedder.embedded == 0x2A00011, 2, "the window wrapped while the stage starts")
+    assert finder.asked == [51]
+    embedder.stage_gone()
+    pids[:] = [51, 51, 52]
+    finder.answers = [0x2A00012]
+    embedder.stage_starting(lambda: pids.pop(0) if len(pids) > 1 else pids[0])
+    await until(lambda: embedder.embedded == 0x2A00012, 2, "the restarted stage's window wrapped")
+    assert finder.asked == [51, 52]

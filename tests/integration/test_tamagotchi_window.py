@@ -277,6 +277,11 @@ async def test_the_settings_window_edits_every_section_and_shows_refusals_inline
     assert isinstance(runtime, QComboBox)
     runtime.setCurrentText("embedded")
     assert settings.settings.stage.runtime == "embedded"
+    stage_window = stage.editors["window"]
+    assert isinstance(stage_window, QComboBox) and stage_window.currentText() == "inside"
+    assert [stage_window.itemText(i) for i in range(stage_window.count())] == ["inside", "glued"]
+    stage_window.setCurrentText("glued")
+    assert settings.settings.stage.window == "glued"
     uri = stage.editors["remote_debug_uri"]
     assert isinstance(uri, QLineEdit)
     uri.setText("http://nope")
