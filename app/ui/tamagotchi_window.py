@@ -294,13 +294,19 @@ class TamagotchiWindow(QWidget):
     def _apply_window_settings(self, settings: Settings, changed: Changed) -> None:
         window = settings.window
         if changed & {"window.always_on_top", "window.all_workspaces"}:
-            visible = self.isVisible()
             flags = Qt.WindowType.FramelessWindowHint | Qt.WindowType.Tool | Qt.WindowType.NoDropShadowWindowHint
             if window.always_on_top:
                 flags |= Qt.WindowType.WindowStaysOnTopHint
-            self.setWindowFlags(flags)
-            if visible:
-                self.show()  # showEvent sticks it to every workspace again, or not
+            handle = self.windowHandle()
+            if handle is None:
+                self.setWindowFlags(flags)
+            else:
+                # QWidget.setWindowFlags would destroy the native window and make a new one, and an embedded stage
+                # window (a child of it) would go with it: tell the existing window instead.
+                self.overrideWindowFlags(flags)
+                handle.setFlags(flags)
+                if self.isVisible():
+                    self._stick_to_all_workspaces(window.all_workspaces)
 
         self.setWindowOpacity(window.opacity)
         if not window.show_bubble:

@@ -166,6 +166,19 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
             stacking = run(env, "xprop", "-root", "_NET_CLIENT_LIST_STACKING").split("#", 1)[1]
             order = [int(w.strip(), 16) for w in stacking.split(",")]
             assert order.index(int(window)) > order.index(int(other[0])), order
+
+        # "Always on top" off from the window's menu (a right click on the avatar, the menu's fourth entry): the
+        # window manager hears of it, and the stage stays inside, as Qt keeps the same X window (recreating it
+        # used to destroy the embedded stage window with it).
+        run(env, "xdotool", "mousemove", str(x + width // 2), str(y + height // 2), "click", "3")
+        time.sleep(1.0)
+        run(env, "xdotool", "key", "--delay", "80", "Down", "Down", "Down", "Down", "Return")
+        wait_for(
+            lambda: "_NET_WM_STATE_ABOVE" not in run(env, "xprop", "-id", window, "_NET_WM_STATE"), 10, "not above"
+        )
+        assert f'"{STAGE_WINDOW_TITLE}"' in run(env, "xwininfo", "-children", "-id", window)
+        time.sleep(1.0)
+        assert min(_avatar_pixels(_screenshot(env, tmp_path / "not-on-top.png"), (x, y, width, height))) > 300
     finally:
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)
