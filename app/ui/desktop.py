@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Coroutine
@@ -33,6 +34,7 @@ from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
 from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
+from app.ui.settings_watcher import SettingsFileWatcher
 from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
@@ -101,6 +103,7 @@ class DesktopApp:
         window.settings_requested.connect(self.open_settings)
         window.closed.connect(quit_requested.set)
         settings.subscribe(self._settings_changed)
+        self.settings_watcher = SettingsFileWatcher(settings, settings.path)
 
     @classmethod
     async def open(cls, options: AppOptions, quit_requested: asyncio.Event) -> DesktopApp:
@@ -312,6 +315,9 @@ class DesktopApp:
             self._run(self._apply_speech(self.speech_service, settings))
         if any(name.startswith("language_model.") for name in changed):
             self._configure_chat(settings)
+        if self.lipsync is not None and "lip_sync.lead_ms" in changed:
+            scheduler = self.lipsync.scheduler
+            scheduler.shaping = dataclasses.replace(scheduler.shaping, lead_s=settings.lip_sync.lead_ms / 1000)
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
 
@@ -327,6 +333,7 @@ class DesktopApp:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        self.settings_watcher.stop()
         for task in list(self._tasks):
             task.cancel()
         try:
