@@ -108,12 +108,14 @@ def _choices(items: Any, where: str, id_keys: tuple[str, ...] = ("id",)) -> list
     return sorted(set(found), key=lambda choice: choice.id)
 
 
-async def list_models(http: httpx.AsyncClient, base_url: str, key: ApiKey | None) -> list[Choice]:
+async def list_models(
+    http: httpx.AsyncClient, base_url: str, key: ApiKey | None, timeout_s: float = LIST_TIMEOUT_S
+) -> list[Choice]:
     """An OpenAI-compatible server's models: ``GET {base}/models`` answering ``{"data": [{"id": ...}, ...]}``."""
     if not base_url:
         raise CatalogError("not-configured", "set the base URL first")
     url = f"{base_url.rstrip('/')}/models"
-    answer = await get_json(http, url, key)
+    answer = await get_json(http, url, key, timeout_s)
     data = answer.get("data") if isinstance(answer, dict) else answer
     return _choices(data, redact(url))
 
@@ -126,7 +128,11 @@ def http_root(url: str) -> str:
 
 
 async def list_voices(
-    http: httpx.AsyncClient, definition: ProviderDefinition, settings: SpeechSettings, key: ApiKey | None
+    http: httpx.AsyncClient,
+    definition: ProviderDefinition,
+    settings: SpeechSettings,
+    key: ApiKey | None,
+    timeout_s: float = LIST_TIMEOUT_S,
 ) -> list[Choice]:
     """The voices of a speech provider (``settings`` resolved: defaults filled in). The embedded voice is listed by
     its engine, not here."""
@@ -143,7 +149,7 @@ async def list_voices(
         url = f"{settings.base_url.rstrip('/')}/audio/voices"
     else:
         return []
-    answer = await get_json(http, url, key)
+    answer = await get_json(http, url, key, timeout_s)
     voices = answer.get("voices") if isinstance(answer, dict) else answer
     return _choices(voices, redact(url), ("id", "voice_id", "name"))
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -178,6 +179,8 @@ class StreamingServer:
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[Headers] = field(default_factory=list)
     handshakes: int = 0
+    voices: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    """unspeech's ``GET /api/voices?provider=<backend>`` on the same port: backend -> (status, JSON body)."""
     _server: Server | None = None
 
     @property
@@ -196,6 +199,12 @@ class StreamingServer:
         await self._server.wait_closed()
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.startswith("/api/voices"):
+            self.headers.append(request.headers)
+            backend = parse_qs(urlsplit(request.path).query).get("provider", [""])[0]
+            status, body = self.voices.get(backend, (404, b'{"errors": [{"detail": "unsupported backend"}]}'))
+            headers = Headers({"Content-Type": "application/json", "Content-Length": str(len(body))})
+            return Response(status, HTTPStatus(status).phrase, headers, body)
         self.handshakes += 1
         self.headers.append(request.headers)
         if self.behaviour.mode == "refuse-401":
