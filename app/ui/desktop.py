@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QPushButton, QTabWidget, QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from app.config.model import Settings
 from app.config.service import Changed, SettingsBindingStore, SettingsService
@@ -26,6 +26,7 @@ from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, T
 from app.shortcuts.backend import Phase
 from app.shortcuts.select import open_shortcut_service
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
+from app.speech.keys import LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV
 from app.speech.player import SpeakerHooks
 from app.speech.providers import SpeechSettings as SpeechProviderSettings
 from app.speech_link import SpeakerLink, SpeechLink
@@ -35,7 +36,7 @@ from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
 from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
 from app.ui.settings_watcher import SettingsFileWatcher
-from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
+from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.tamagotchi_window import TamagotchiWindow
@@ -43,12 +44,11 @@ from app.ui.tray import TrayActions, TrayMenu, make_tray
 from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
-LLM_KEY_ENV = "STAGE_TAMAGOTCHI_LLM_API_KEY"
-
 if TYPE_CHECKING:
     from app.lipsync.service import LipSyncService
     from app.speech.service import SpeechService
     from app.ui.embedded_stage import WebStageView
+    from app.ui.provider_settings import ProviderSettings
 
 log = logging.getLogger("app.ui")
 
@@ -78,6 +78,8 @@ class DesktopApp:
         self.lipsync: LipSyncService | None = None
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
+        self.provider_settings: ProviderSettings | None = None
+        self._own_http: httpx.AsyncClient | None = None
         self.devtools: QWidget | None = None
         self.envelopes = EnvelopeLog()
         self._watch_bridge(stage)
@@ -171,22 +173,28 @@ class DesktopApp:
 
     def _configure_chat(self, settings: Settings) -> None:
         """The optional language model (Settings > Language model): when on, the say box asks it and the reply is
-        spoken as it streams. Its API key, if it needs one, comes from ``$STAGE_TAMAGOTCHI_LLM_API_KEY``."""
-        from app.speech.chat import ChatClient, ChatSettings, Conversation  # noqa: PLC0415
-        from app.speech.providers import ApiKey  # noqa: PLC0415
-
+        spoken as it streams. Its API key, if it needs one, comes from ``$STAGE_TAMAGOTCHI_LLM_API_KEY`` or the OS
+        keyring (Settings > Language model > API key), looked up off the GUI thread."""
         if not isinstance(self.speech, SpeakerLink) or self.speech_service is None:
             return
         model = settings.language_model
         if not (model.enabled and model.base_url and model.model):
             self.speech.conversation = None
             return
+        self._run(self._start_chat(self.speech, self.speech_service, settings))
+
+    async def _start_chat(self, link: SpeakerLink, service: SpeechService, settings: Settings) -> None:
+        from app.speech.chat import ChatClient, ChatSettings, Conversation  # noqa: PLC0415
+        from app.speech.providers import find_api_key  # noqa: PLC0415
+
+        model = settings.language_model
         chat_settings = ChatSettings(model.base_url, model.model)
         if model.system_prompt:
             chat_settings = ChatSettings(model.base_url, model.model, system_prompt=model.system_prompt)
-        key = os.environ.get(LLM_KEY_ENV)
-        chat = ChatClient(self.speech_service.http, chat_settings, ApiKey(key) if key else None)
-        self.speech.conversation = Conversation(chat, self.speech_service.speaker)
+        key = await asyncio.to_thread(find_api_key, LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV)
+        if self.settings.settings.language_model != model:
+            return  # changed again while the key was looked up: the newer change configures it
+        link.conversation = Conversation(ChatClient(service.http, chat_settings, key), service.speaker)
 
     # -- actions ------------------------------------------------------------------------------------------------
 
@@ -232,9 +240,20 @@ class DesktopApp:
             pages: dict[str, QWidget] = {"models": ModelsPage(self.stage_service)}
             if self.shortcuts is not None:
                 pages["shortcuts"] = ShortcutSettingsPage(self.shortcuts, self.shortcut_results)
-            test_voice = QPushButton("Test the voice")
-            test_voice.setObjectName("testVoice")
-            test_voice.clicked.connect(lambda _=False: self.speech.say("Hello! This is how I sound."))
+            from app.ui.provider_settings import ProviderServices, ProviderSettings  # noqa: PLC0415 - on first open
+
+            self.provider_settings = ProviderSettings(
+                ProviderServices(
+                    self.settings,
+                    self._catalog_http(),
+                    speech=lambda: self.speech_service,
+                    lipsync=lambda: self.lipsync,
+                    speech_unavailable=lambda: getattr(self.speech, "unavailable", None),
+                    speech_settings=speech_settings,
+                    lipsync_voice=lipsync_voice,
+                    keys_changed=self._key_changed,
+                )
+            )
             self.settings_window = SettingsWindow(
                 self.settings,
                 pages,
@@ -242,11 +261,26 @@ class DesktopApp:
                 on_restart_stage=lambda: self._run(self.restart_stage()),
                 page_extras={
                     "stage": [GodotDetector(self.settings, find_godot)],
-                    "speech": [VoicePicker(self.settings, self.provider_voices), test_voice],
+                    **self.provider_settings.page_extras(),
                 },
             )
             self.settings_window.setWindowIcon(app_icon())
+            self.provider_settings.load()
         self.settings_window.show_page(page)
+
+    def _catalog_http(self) -> httpx.AsyncClient:
+        """The settings pages' HTTP client (model and voice lists, tests): the speech service's when it runs."""
+        if self.speech_service is not None:
+            return self.speech_service.http
+        if self._own_http is None:
+            self._own_http = httpx.AsyncClient()
+        return self._own_http
+
+    def _key_changed(self, user: str) -> None:
+        """A key saved or removed in Settings: the language model's client is rebuilt with it (a speech provider
+        looks its key up at every reply already)."""
+        if user == LANGUAGE_MODEL_KEY:
+            self._configure_chat(self.settings.settings)
 
     def _watch_bridge(self, stage: ManagedStage | None) -> None:
         if stage is None:
@@ -262,13 +296,6 @@ class DesktopApp:
                     embedder.stage_gone()
 
             stage.manager.subscribe(follow)
-
-    def provider_voices(self, provider: str) -> list[tuple[str, str]]:
-        """(voice id, name) pairs the provider offers; espeak lists its own, servers are asked nothing here."""
-        if provider != "espeak" or self.speech_service is None:
-            return []
-        voices = self.speech_service.espeak.voices()
-        return sorted(((v.identifier.rsplit("/", 1)[-1], v.name) for v in voices), key=lambda pair: pair[1])
 
     def open_devtools(self) -> None:
         if self.devtools is None:
@@ -343,6 +370,8 @@ class DesktopApp:
                 await self.speech.aclose()
             if self.speech_service is not None:
                 await self.speech_service.close()
+            if self._own_http is not None:
+                await self._own_http.aclose()
             if self.lipsync is not None:
                 await self.lipsync.close()
             if self.shortcuts is not None:
