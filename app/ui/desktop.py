@@ -361,6 +361,8 @@ class DesktopApp:
 
     async def close(self) -> None:
         self.settings_watcher.stop()
+        if self.provider_settings is not None:
+            await self.provider_settings.aclose()
         for task in list(self._tasks):
             task.cancel()
         try:

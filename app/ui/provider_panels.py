@@ -58,6 +58,12 @@ class _Jobs:
     def busy(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    async def cancel(self) -> None:
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)  # bounded: quitting never waits on a stuck request
+
 
 def _note(name: str) -> QLabel:
     label = QLabel()
@@ -103,6 +109,9 @@ class ApiKeyField(QWidget):
         column.addLayout(row)
         column.addWidget(self.status)
         self.refresh()
+
+    async def aclose(self) -> None:
+        await self._jobs.cancel()
 
     def refresh(self) -> None:
         """Re-reads where the key comes from (the provider may have changed); hidden for providers without keys."""
@@ -218,10 +227,16 @@ class ChoicePicker(QWidget):
         self.note.setText("Asking the provider…")
         self.note.setStyleSheet(MUTED_STYLE)
         self.combo.setEnabled(False)
-        self._jobs.start(asyncio.wait_for(self._fetch(), self._timeout_s), self._filled)
+        self._jobs.start(self._fetch_in_time(), self._filled)
+
+    async def _fetch_in_time(self) -> list[Choice]:
+        return await asyncio.wait_for(self._fetch(), self._timeout_s)
 
     def loading(self) -> bool:
         return self._jobs.busy()
+
+    async def aclose(self) -> None:
+        await self._jobs.cancel()
 
     def choices(self) -> list[str]:
         return [str(self.combo.itemData(i)) for i in range(self.combo.count())]
@@ -284,10 +299,16 @@ class CheckButton(QWidget):
             return
         self.button.setEnabled(False)
         self.progress("Working…")
-        self._jobs.start(asyncio.wait_for(self._run(self.progress), self._timeout_s), self._finished)
+        self._jobs.start(self._run_in_time(), self._finished)
+
+    async def _run_in_time(self) -> str:
+        return await asyncio.wait_for(self._run(self.progress), self._timeout_s)
 
     def busy(self) -> bool:
         return self._jobs.busy()
+
+    async def aclose(self) -> None:
+        await self._jobs.cancel()
 
     def progress(self, text: str) -> None:
         self.result.setText(text)

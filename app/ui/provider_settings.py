@@ -56,14 +56,14 @@ class ProviderSettings:
             "Models of this provider",
             "speechModels",
             fetch=self._speech_models,
-            current=lambda: settings.settings.speech.model,
+            current=lambda: self._resolved().model or "",  # an empty field means the provider's default
             pick=lambda model: settings.update("speech", model=model),
         )
         self.speech_voices = ChoicePicker(
             "Voices of this provider",
             "speechVoices",
             fetch=self._speech_voices,
-            current=lambda: settings.settings.speech.voice,
+            current=lambda: self._resolved().voice or "",
             pick=lambda voice: settings.update("speech", voice=voice),
         )
         self.speech_test = CheckButton("Test the voice", "testVoice", self._speak_test)
@@ -79,7 +79,7 @@ class ProviderSettings:
         )
         self.chat_test = CheckButton("Test the language model", "testChat", self._chat_test)
         self.calibrate = CheckButton("Calibrate this voice", "calibrateVoice", self._calibrate, timeout_s=180.0)
-        settings.subscribe(self._changed)
+        self._unsubscribe = settings.subscribe(self._changed)
 
     def page_extras(self) -> dict[str, list[QWidget]]:
         return {
@@ -87,6 +87,13 @@ class ProviderSettings:
             "language_model": [self.chat_key, self.chat_models, self.chat_test],
             "lip_sync": [self.calibrate],
         }
+
+    async def aclose(self) -> None:
+        """Stops whatever the pages are still asking or running (the app quits)."""
+        self._unsubscribe()
+        widgets = (self.speech_key, self.speech_models, self.speech_voices, self.speech_test, self.chat_key)
+        for widget in (*widgets, self.chat_models, self.chat_test, self.calibrate):
+            await widget.aclose()
 
     def load(self) -> None:
         """Fill the pickers (the settings window opened)."""
@@ -165,7 +172,9 @@ class ProviderSettings:
         if speech is None:
             raise CatalogError("no-speech", self.services.speech_unavailable() or "speech is not running")
         voices = speech.espeak.voices()
-        return sorted((Choice(v.identifier.rsplit("/", 1)[-1], v.name) for v in voices), key=lambda c: c.name)
+        # "gmw/en-US" is selected as "en-us" (espeak ignores case; the settings and profiles use lower case)
+        choices = {Choice(v.identifier.rsplit("/", 1)[-1].lower(), v.name) for v in voices}
+        return sorted(choices, key=lambda c: c.name)
 
     def _running_speech(self) -> SpeechService:
         speech = self.services.speech()
