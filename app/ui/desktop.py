@@ -46,6 +46,7 @@ from godot_bridge.sidecar.manager import SidecarState
 
 if TYPE_CHECKING:
     from app.lipsync.service import LipSyncService
+    from app.lipsync.timing import CueTiming
     from app.speech.service import SpeechService
     from app.ui.embedded_stage import WebStageView
     from app.ui.provider_settings import ProviderSettings
@@ -301,15 +302,23 @@ class DesktopApp:
         if self.devtools is None:
             tabs = QTabWidget()
             tabs.setWindowTitle("Stage Tamagotchi devtools")
-            tabs.addTab(
-                BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
+            inspector = BridgeInspector(
+                self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage()), self.cue_timing
             )
+            tabs.addTab(inspector, "Bridge")
             if self.shortcuts is not None:
                 tabs.addTab(ShortcutsDevtool(self.shortcuts), "Shortcuts")
             tabs.resize(720, 520)
             self.devtools = tabs
         self.devtools.show()
         self.devtools.raise_()
+
+    def cue_timing(self) -> tuple[CueTiming | None, float | None]:
+        """For the bridge inspector: how far ahead the lip-sync cues leave for the stage, and the configured lead."""
+        if self.lipsync is None:
+            return None, None
+        output = self.lipsync.stage_output
+        return (output.timing if output is not None else None), self.lipsync.scheduler.shaping.lead_s * 1000.0
 
     def versions(self) -> dict[str, str]:
         versions = base_versions(app_version())
