@@ -354,8 +354,19 @@ class DesktopApp:
         if self.lipsync is not None and "lip_sync.lead_ms" in changed:
             scheduler = self.lipsync.scheduler
             scheduler.shaping = dataclasses.replace(scheduler.shaping, lead_s=settings.lip_sync.lead_ms / 1000)
+        if self.lipsync is not None and changed & {"lip_sync.vmc_enabled", "lip_sync.vmc_host", "lip_sync.vmc_port"}:
+            self._run(self._apply_vmc(self.lipsync, settings))
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
+
+    async def _apply_vmc(self, lipsync: LipSyncService, settings: Settings) -> None:
+        from app.lipsync.vmc import VmcSettings  # noqa: PLC0415
+
+        lip = settings.lip_sync
+        try:
+            await lipsync.set_vmc(VmcSettings(enabled=lip.vmc_enabled, host=lip.vmc_host, port=lip.vmc_port))
+        except Exception as error:  # an unusable host: lip sync goes on without VMC, and the log says why
+            log.warning("VMC output not applied: %s", error)
 
     async def _apply_speech(self, service: SpeechService, settings: Settings) -> None:
         try:

@@ -215,7 +215,9 @@ class SettingsWindow(QWidget):
             column = QVBoxLayout(wrapper)
             column.addWidget(built[name])
             for widget in widgets:
-                column.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
+                # A lone button keeps its size; panels take the page's width (their wrapped notes need it).
+                alignment = Qt.AlignmentFlag.AlignLeft if isinstance(widget, QPushButton) else Qt.AlignmentFlag(0)
+                column.addWidget(widget, 0, alignment)
             column.addStretch(1)
             built[name] = wrapper
         for name, title in PAGE_TITLES.items():
