@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QTabWidget, QWidget
 
@@ -45,6 +44,8 @@ from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
 if TYPE_CHECKING:
+    import httpx
+
     from app.lipsync.service import LipSyncService
     from app.lipsync.timing import CueTiming
     from app.speech.service import SpeechService
@@ -274,6 +275,8 @@ class DesktopApp:
         if self.speech_service is not None:
             return self.speech_service.http
         if self._own_http is None:
+            import httpx  # noqa: PLC0415 - only when speech could not start
+
             self._own_http = httpx.AsyncClient()
         return self._own_http
 
