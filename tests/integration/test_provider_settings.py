@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from app.speech.providers import KEYRING_SERVICE
 from app.speech.service import SpeechService
 from app.speech.sink import NullSink
 from app.ui.desktop import lipsync_voice, speech_settings
+from app.ui.provider_panels import ApiKeyField, CheckButton, ChoicePicker
 from app.ui.provider_settings import ProviderServices, ProviderSettings
 from app.ui.settings_window import SettingsWindow
 from tests.support.keyrings import keyring_in, keyring_set
@@ -91,7 +92,14 @@ async def pages(qtbot: QtBot, tmp_path: Path, keyring_file: Path) -> AsyncIterat
             if any(name.startswith("speech.") for name in changed):
                 await speech.apply_settings(speech_settings(new))
 
-        settings.subscribe(lambda new, changed: asyncio.ensure_future(apply(new, changed)))
+        tasks: set[asyncio.Task[None]] = set()
+
+        def applied(new: Settings, changed: frozenset[str]) -> None:
+            task = asyncio.ensure_future(apply(new, changed))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        settings.subscribe(applied)
         window = SettingsWindow(settings, {}, {"app": "test"}, page_extras=panels.page_extras())
         qtbot.addWidget(window)
         window.show()
@@ -108,7 +116,11 @@ async def settle(pages: Pages) -> None:
     panels = pages.panels
     widgets = (panels.speech_key, panels.speech_models, panels.speech_voices, panels.speech_test, panels.chat_key)
     for widget in (*widgets, panels.chat_models, panels.chat_test, panels.calibrate):
-        await until(lambda w=widget: not w._jobs.busy(), 15, f"{type(widget).__name__} idle")
+        await until(idle(widget), 15, f"{type(widget).__name__} idle")
+
+
+def idle(widget: ApiKeyField | ChoicePicker | CheckButton) -> Callable[[], bool]:
+    return lambda: not widget._jobs.busy()
 
 
 async def test_the_speech_page_keeps_the_key_in_the_keyring_and_fills_its_pickers_from_the_provider(
@@ -189,7 +201,7 @@ async def test_list_failures_show_inline_and_never_hang_the_page(pages: Pages) -
 async def test_without_a_keyring_saving_says_so_and_names_the_variable(pages: Pages) -> None:
     pages.settings.update("speech", provider="openai")
     key = pages.panels.speech_key
-    with keyring_set(keyring.backends.fail.Keyring()):
+    with keyring_set(keyring.backends.fail.Keyring()):  # type: ignore[no-untyped-call]
         key.refresh()
         await until(lambda: "no OS keyring on this machine" in key.status.text(), 5, "no keyring shown")
         assert "OPENAI_API_KEY" in key.status.text()

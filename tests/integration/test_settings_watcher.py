@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,10 @@ async def settings_set(user_data: Path, field: str, value: str) -> tuple[int, st
     return process.returncode or 0, out.decode()
 
 
+def voice_is(service: SettingsService, voice: str) -> Callable[[], bool]:
+    return lambda: service.settings.speech.voice == voice
+
+
 async def test_the_cli_changes_the_running_app_every_time(tmp_path: Path) -> None:
     service = SettingsService(SettingsStore(tmp_path))
     heard: list[Changed] = []
@@ -55,7 +60,7 @@ async def test_the_cli_changes_the_running_app_every_time(tmp_path: Path) -> Non
         for voice in ("en-gb", "fr"):
             code, out = await settings_set(tmp_path, "speech.voice", voice)
             assert code == 0, out
-            await until(lambda v=voice: service.settings.speech.voice == v, 10, f"voice {voice} applied")
+            await until(voice_is(service, voice), 10, f"voice {voice} applied")
         assert heard.count(frozenset({"speech.voice"})) == 2
         # The app's own save is read back as "nothing changed": no echo to the subscribers.
         before = len(heard)

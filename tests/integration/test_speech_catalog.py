@@ -111,14 +111,15 @@ async def test_voices_per_provider(http: httpx.AsyncClient) -> None:
         assert await list_voices(http, compatible, settings, None) == [Choice("af_heart"), Choice("bf_emma")]
     # unspeech: GET /api/voices?provider=<the model's backend> on the streaming server's host.
     streaming = PROVIDERS["unspeech-stream"]
-    async with StreamingServer() as server:
+    async with StreamingServer() as streaming_server:
         voices = {"voices": [{"id": "zh_female_1", "name": "Vivi", "labels": {}}, {"id": "en_male_2", "name": "Max"}]}
-        server.voices["volcengine"] = (200, json.dumps(voices).encode())
-        settings = streaming.resolve(SpeechSettings("unspeech-stream", base_url=server.url))
+        streaming_server.voices["volcengine"] = (200, json.dumps(voices).encode())
+        settings = streaming.resolve(SpeechSettings("unspeech-stream", base_url=streaming_server.url))
         listed = await list_voices(http, streaming, settings, KEY)
         assert listed == [Choice("en_male_2", "Max"), Choice("zh_female_1", "Vivi")]
-        assert server.headers[-1]["Authorization"] == f"Bearer {KEY.reveal()}"
-        other = streaming.resolve(SpeechSettings("unspeech-stream", base_url=server.url, model="elevenlabs/v2"))
+        assert streaming_server.headers[-1]["Authorization"] == f"Bearer {KEY.reveal()}"
+        elevenlabs = SpeechSettings("unspeech-stream", base_url=streaming_server.url, model="elevenlabs/v2")
+        other = streaming.resolve(elevenlabs)
         with pytest.raises(CatalogError, match="unsupported backend") as failure:
             await list_voices(http, streaming, other, KEY)
         assert failure.value.code == "http-404"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keyring
 import keyring.backend
-from keyrings.alt.file import PlaintextKeyring
+from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]
 
 
 @contextmanager

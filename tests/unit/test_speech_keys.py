@@ -35,7 +35,7 @@ def test_a_stored_key_is_found_by_the_provider_lookup_and_shown_masked(tmp_path:
 
 
 def test_without_a_keyring_the_error_points_to_the_environment_variable() -> None:
-    with keyring_set(keyring.backends.fail.Keyring()):
+    with keyring_set(keyring.backends.fail.Keyring()):  # type: ignore[no-untyped-call]
         with pytest.raises(KeyringUnavailable) as failure:
             store_key("openai", "sk-x", "OPENAI_API_KEY")
         message = str(failure.value)
