@@ -10,7 +10,13 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.profile import CalibrationRecording, Synthesize, VoiceProfile, calibrate
+from app.lipsync.profile import (
+    CalibrationRecording,
+    Synthesize,
+    VoiceProfile,
+    profile_from_take,
+    record_calibration,
+)
 from app.speech.events import AudioEvent, ErrorEvent, SpeechMark, SpeechProviderError
 from app.speech.session import SpeechSession
 from app.speech.sink import LinearResampler
@@ -57,35 +63,17 @@ def session_synthesize(make_session: Callable[[], SpeechSession | Awaitable[Spee
 async def calibrate_off_loop(
     voice: str, language: str, synthesize: Synthesize, progress: Callable[[int], None] | None = None
 ) -> VoiceProfile:
-    """:func:`~app.lipsync.profile.calibrate` with its analysis in a worker thread (the GUI stays responsive) and
-    its speech on this loop (where the provider's connections live); ``progress(n)`` after the n-th recording."""
-    loop = asyncio.get_running_loop()
+    """:func:`~app.lipsync.profile.calibrate` with its speech on this loop (where the provider's connections live)
+    and its analysis in a worker thread (the GUI stays responsive); ``progress(n)`` after the n-th recording."""
     done = 0
 
-    async def on_this_loop(text: str) -> CalibrationRecording:
+    async def counted(text: str) -> CalibrationRecording:
         nonlocal done
-
-        async def speak() -> CalibrationRecording:
-            return await synthesize(text)
-
-        recording = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(speak(), loop))
+        recording = await synthesize(text)
         done += 1
         if progress is not None:
-            loop.call_soon_threadsafe(progress, done)
+            progress(done)
         return recording
 
-    worker: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[VoiceProfile]]] = []
-
-    async def in_worker() -> VoiceProfile:
-        task = asyncio.ensure_future(calibrate(voice, language, on_this_loop))
-        worker.append((asyncio.get_running_loop(), task))
-        return await task
-
-    job = asyncio.ensure_future(asyncio.to_thread(asyncio.run, in_worker()))
-    try:
-        return await asyncio.shield(job)
-    except asyncio.CancelledError:  # the worker thread must end too, or it would keep the process alive
-        for worker_loop, task in worker:
-            worker_loop.call_soon_threadsafe(task.cancel)
-        await asyncio.gather(job, return_exceptions=True)
-        raise
+    take = await record_calibration(language, counted)
+    return await asyncio.to_thread(profile_from_take, voice, take)

@@ -221,7 +221,7 @@ class ProviderSettings:
                 voice,
                 language,
                 session_synthesize(lambda: factory.open(provider_settings)),
-                lambda done: progress(f"Calibrating {voice}: {done} recordings analysed…"),
+                lambda done: progress(f"Calibrating {voice}: {done} recordings made…"),
             )
             path = await asyncio.to_thread(lipsync.store.save, profile)
         except SpeechProviderError as error:
