@@ -147,15 +147,21 @@ class ProviderSettings:
     async def _key(self, user: str, env_name: str | None) -> ApiKey | None:
         return await asyncio.to_thread(find_api_key, user, env_name)
 
+    async def _speech_key(self, definition: ProviderDefinition, env_name: str | None) -> ApiKey | None:
+        key = await self._key(definition.id, env_name)
+        if key is None and definition.capabilities.needs_key:  # asking without one would only say "refused"
+            where = f" (or set ${env_name})" if env_name else ""
+            raise CatalogError("missing-key", f"{definition.label} needs an API key: save it above{where}")
+        return key
+
     async def _speech_models(self) -> list[Choice]:
         definition, resolved = self._provider(), self._resolved()
         if definition.capabilities.transport == "local":
             raise CatalogError("no-models", "the embedded voice has one model; pick a voice below")
         if definition.capabilities.transport == "bidirectional-ws":
             raise CatalogError("no-models", "unspeech lists no models: type backend/model in the Model field")
-        models = await list_models(
-            self.services.http, resolved.base_url or "", await self._key(definition.id, resolved.api_key_env)
-        )
+        key = await self._speech_key(definition, resolved.api_key_env)
+        models = await list_models(self.services.http, resolved.base_url or "", key)
         if definition.id == "openai":  # the account lists every model; these are the speech ones
             models = [model for model in models if "tts" in model.id]
         return models
@@ -164,7 +170,9 @@ class ProviderSettings:
         definition, resolved = self._provider(), self._resolved()
         if definition.capabilities.transport == "local":
             return await asyncio.to_thread(self._espeak_voices)
-        key = await self._key(definition.id, resolved.api_key_env)
+        if definition.id == "openai":  # a fixed list: no request, no key needed to see it
+            return await list_voices(self.services.http, definition, resolved, None)
+        key = await self._speech_key(definition, resolved.api_key_env)
         return await list_voices(self.services.http, definition, resolved, key)
 
     def _espeak_voices(self) -> list[Choice]:

@@ -214,6 +214,11 @@ async def test_without_a_keyring_saving_says_so_and_names_the_variable(pages: Pa
         await until(lambda: "could not be saved" in key.status.text(), 5, "the save refused")
         assert "set the environment variable OPENAI_API_KEY instead" in key.status.text()
         assert key.edit.text() == "sk-kept-in-the-field"  # nothing typed is lost
+        # Without a key the pickers say so instead of asking the server for a refusal; OpenAI's voices need none.
+        pages.panels.load()
+        await settle(pages)
+        assert "needs an API key: save it above (or set $OPENAI_API_KEY)" in pages.panels.speech_models.note.text()
+        assert "alloy" in pages.panels.speech_voices.choices()
         await settle(pages)
 
 
