@@ -35,6 +35,20 @@ class KeyStatus:
     env_name: str | None
     keyring_problem: str | None = None
     """Why the keyring could not be asked (the key may still come from the environment)."""
+    backend: str = ""
+    """Which keyring keeps it, in words (e.g. "SecretService Keyring"), with a warning for a plain file."""
+
+
+def backend_name() -> str:
+    """The keyring backend keyring chose, as shown to the user; the plaintext backends of keyrings.alt (a dev
+    dependency, chosen only where no OS keyring exists) are named as what they are."""
+    import keyring  # noqa: PLC0415
+
+    backend = keyring.get_keyring()
+    name = getattr(backend, "name", type(backend).__name__)
+    if type(backend).__module__.startswith("keyrings.alt"):
+        return f"{name}: a file, not encrypted"
+    return str(name)
 
 
 def mask(key: str) -> str:
@@ -62,7 +76,7 @@ def store_key(user: str, key: str, env_name: str | None) -> None:
         keyring.set_password(KEYRING_SERVICE, user, key.strip())
     except Exception as error:  # NoKeyringError, a refused unlock, a D-Bus failure: all are "not kept"
         raise _unavailable("saved", env_name, error) from None
-    log.info("stored the %s key in the OS keyring (%s)", user, type(keyring.get_keyring()).__name__)
+    log.info("stored the %s key in the OS keyring (%s)", user, backend_name())
 
 
 def forget_key(user: str, env_name: str | None) -> bool:
@@ -90,4 +104,6 @@ def key_status(user: str, env_name: str | None, environ: Mapping[str, str] = os.
         stored = keyring.get_password(KEYRING_SERVICE, user)
     except Exception as error:
         return KeyStatus("none", "", env_name, str(_unavailable("read", env_name, error)))
-    return KeyStatus("keyring", mask(stored), env_name) if stored else KeyStatus("none", "", env_name)
+    if not stored:
+        return KeyStatus("none", "", env_name)
+    return KeyStatus("keyring", mask(stored), env_name, backend=backend_name())

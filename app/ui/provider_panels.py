@@ -133,7 +133,7 @@ class ApiKeyField(QWidget):
             self._show(f"Using the key from ${env} ({status.masked}); it wins over a saved one.", OK_STYLE)
         elif status.source == "keyring":
             self.edit.setPlaceholderText(status.masked)
-            self._show(f"A key is saved in the OS keyring ({status.masked}).", OK_STYLE)
+            self._show(f"A key is saved in the OS keyring ({status.masked}; {status.backend}).", OK_STYLE)
         else:
             self.edit.setPlaceholderText("paste the key here")
             if status.keyring_problem:

@@ -144,7 +144,8 @@ async def test_the_speech_page_keeps_the_key_in_the_keyring_and_fills_its_picker
         key.edit.setText("sk-good-1234")
         assert key.edit.echoMode() == key.edit.EchoMode.Password
         key.save.click()
-        await until(lambda: "saved in the OS keyring (••••••••1234)" in key.status.text(), 5, "the key saved")
+        await until(lambda: "saved in the OS keyring (••••••••1234" in key.status.text(), 5, "the key saved")
+        assert "PlaintextKeyring: a file, not encrypted" in key.status.text()  # which keyring, and what it is
         assert key.edit.text() == "" and key.edit.placeholderText() == "••••••••1234"
         assert keyring.get_password(KEYRING_SERVICE, "openai-compatible") == "sk-good-1234"
         assert "sk-good-1234" not in pages.settings.path.read_text()

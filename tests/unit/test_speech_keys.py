@@ -20,6 +20,7 @@ def test_a_stored_key_is_found_by_the_provider_lookup_and_shown_masked(tmp_path:
         assert backend.get_password(KEYRING_SERVICE, "openai") == "sk-live-abcdef123456"
         status = key_status("openai", "OPENAI_API_KEY", {})
         assert (status.source, status.masked) == ("keyring", "••••••••3456")
+        assert status.backend == "file PlaintextKeyring: a file, not encrypted"
         found = find_api_key("openai", "OPENAI_API_KEY", {})
         assert found is not None and found.reveal() == "sk-live-abcdef123456"
         # The environment variable wins, as it does when speaking.
