@@ -2,7 +2,8 @@
 
 - ``settings show [--json]``: the file, what loading found (a damaged file set aside, a migration), every value.
 - ``settings set SECTION.FIELD VALUE [--json]``: change one field (``VALUE`` is JSON when it parses as JSON, else
-  text), validated as the window validates it; a running app reads it at its next start.
+  text), validated as the window validates it; a running app sees the file change and applies it at once (or when
+  the field says it applies: at the stage's restart, at the next start).
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.config.model import Applies
 from app.config.service import SettingsRejected, SettingsService
 from app.config.store import SettingsStore
+
+APPLIES_TEXT: dict[Applies, str] = {
+    "now": "applies at once, in a running app too",
+    "stage": "applies when the stage restarts",
+    "app": "applies at the app's next start",
+}
 
 
 def add_settings_command(commands: Any, user_data: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -60,10 +68,9 @@ def run_settings_command(args: argparse.Namespace, user_data: Path) -> int:
         print(json.dumps(failure) if args.json else f"settings set failed: {service.save_error}")
         return 1
     new_value = getattr(service.settings, section).model_dump(mode="json")[name]
-    result = {"ok": True, "field": args.field, "value": new_value, "changed": name in changed}
-    # A running app keeps its settings in memory (and saves them on its next change): this is for the next start.
-    human = f"{args.field} = {json.dumps(new_value)}" + (
-        " (used from the app's next start)" if name in changed else " (unchanged)"
-    )
+    applies = changed.get(name)
+    result = {"ok": True, "field": args.field, "value": new_value, "changed": applies is not None, "applies": applies}
+    # A running app watches the file (app/ui/settings_watcher.py) and applies the change as its window would.
+    human = f"{args.field} = {json.dumps(new_value)} ({APPLIES_TEXT[applies] if applies else 'unchanged'})"
     print(json.dumps(result) if args.json else human)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +31,11 @@ class SettingsService:
         self.load_warnings = list(store.report.warnings)
         self._listeners: list[Listener] = []
         self.save_error: str | None = None
+
+    @property
+    def path(self) -> Path:
+        """The settings file."""
+        return self._store.path
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` after every change; returns a function that unsubscribes it."""
@@ -65,14 +71,44 @@ class SettingsService:
         except OSError as error:  # the change still applies for this run; the UI shows why it was not kept
             self.save_error = f"settings could not be saved to {self._store.path}: {error}"
             log.warning("%s", self.save_error)
-        dotted = frozenset(f"{section}.{name}" for name in changed)
-        log.info("settings changed: %s", ", ".join(sorted(dotted)))
+        self._notify(frozenset(f"{section}.{name}" for name in changed))
+        return changed
+
+    def reload(self) -> Changed:
+        """Re-reads the file after someone else wrote it (``python -m app settings set`` while the app runs, a hand
+        edit) and notifies the changed fields, as if they had been changed here.
+
+        A file that no longer loads cleanly (not JSON, a newer version, an invalid section) is set aside by the
+        store as at a start; the running app then keeps its own values and writes them back, so nothing is lost.
+        """
+        loaded = self._store.load()
+        if self._store.report.set_aside is not None:
+            self.load_warnings.extend(self._store.report.warnings)
+            log.warning("settings file changed but did not load; keeping the running values")
+            try:
+                self._store.save(self.settings)
+            except OSError as error:
+                self.save_error = f"settings could not be saved to {self._store.path}: {error}"
+            return frozenset()
+        before, after = self.settings.model_dump(), loaded.model_dump()
+        dotted = frozenset(
+            f"{section}.{name}"
+            for section in SECTIONS
+            for name in after[section]
+            if after[section][name] != before[section][name]
+        )
+        if dotted:
+            self.settings = loaded
+            self._notify(dotted, "settings file changed")
+        return dotted
+
+    def _notify(self, dotted: Changed, why: str = "settings changed") -> None:
+        log.info("%s: %s", why, ", ".join(sorted(dotted)))
         for listener in list(self._listeners):
             try:
                 listener(self.settings, dotted)
             except Exception:  # one broken listener must not stop the others or the save
                 log.exception("a settings listener failed")
-        return changed
 
 
 class SettingsBindingStore:

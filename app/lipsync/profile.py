@@ -218,6 +218,36 @@ def calibration_prompts(language: str) -> dict[str, str]:
     return CALIBRATION_PROMPTS.get(prefix, CALIBRATION_PROMPTS["*"])
 
 
+@dataclass(frozen=True)
+class CalibrationTake:
+    """What the voice spoke for a calibration: sentences with their phonemes, or each vowel on its own."""
+
+    sentences: list[CalibrationRecording] | None = None
+    vowels: dict[str, tuple[npt.NDArray[np.int16], int]] | None = None
+
+
+async def record_calibration(language: str, synthesize: Synthesize) -> CalibrationTake:
+    """The speaking half of :func:`calibrate` (a provider failure propagates as is)."""
+    prefix = language.lower().split("-")[0].split("_")[0]
+    sentences = CALIBRATION_SPEECH.get(prefix)
+    if sentences:
+        first = await synthesize(sentences[0])
+        if first.phones:
+            return CalibrationTake(sentences=[first] + [await synthesize(text) for text in sentences[1:]])
+    recordings = {}
+    for name, text in calibration_prompts(language).items():
+        spoken = await synthesize(text)
+        recordings[name] = (spoken.pcm, spoken.sample_rate)
+    return CalibrationTake(vowels=recordings)
+
+
+def profile_from_take(voice: str, take: CalibrationTake) -> VoiceProfile:
+    """The analysing half of :func:`calibrate`: plain CPU work, fit for a worker thread."""
+    if take.sentences is not None:
+        return profile_from_speech(voice, take.sentences)
+    return profile_from_recordings(voice, take.vowels or {})
+
+
 async def calibrate(voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
     """Builds the voice's profile; a provider failure propagates as is.
 
@@ -225,17 +255,7 @@ async def calibrate(voice: str, language: str, synthesize: Synthesize) -> VoiceP
     espeak speech this classifies 79 % of vowel frames right, against 65 % from isolated vowels); any other voice
     speaks each vowel on its own.
     """
-    prefix = language.lower().split("-")[0].split("_")[0]
-    sentences = CALIBRATION_SPEECH.get(prefix)
-    if sentences:
-        first = await synthesize(sentences[0])
-        if first.phones:
-            return profile_from_speech(voice, [first] + [await synthesize(text) for text in sentences[1:]])
-    recordings = {}
-    for name, text in calibration_prompts(language).items():
-        spoken = await synthesize(text)
-        recordings[name] = (spoken.pcm, spoken.sample_rate)
-    return profile_from_recordings(voice, recordings)
+    return profile_from_take(voice, await record_calibration(language, synthesize))
 
 
 def default_profile() -> VoiceProfile:

@@ -3,23 +3,33 @@ settings, and its audio (with the phoneme marks, when the provider gives them) b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
 from app.lipsync.espeak_voice import phones_of
-from app.lipsync.profile import CalibrationRecording, Synthesize
+from app.lipsync.profile import (
+    CalibrationRecording,
+    Synthesize,
+    VoiceProfile,
+    profile_from_take,
+    record_calibration,
+)
 from app.speech.events import AudioEvent, ErrorEvent, SpeechMark, SpeechProviderError
 from app.speech.session import SpeechSession
 from app.speech.sink import LinearResampler
 
 
-def session_synthesize(make_session: Callable[[], SpeechSession]) -> Synthesize:
+def session_synthesize(make_session: Callable[[], SpeechSession | Awaitable[SpeechSession]]) -> Synthesize:
     """A :data:`~app.lipsync.profile.Synthesize` for any provider; its first error is raised as
-    :class:`~app.speech.events.SpeechProviderError`."""
+    :class:`~app.speech.events.SpeechProviderError`. ``make_session`` may be a coroutine (``SessionFactory.open``,
+    which looks the key up in the OS keyring off the loop)."""
 
     async def synthesize(text: str) -> CalibrationRecording:
-        session = make_session()
+        made = make_session()
+        session = await made if inspect.isawaitable(made) else made
         await session.append_text(text)
         await session.finish()
         pieces: list[np.ndarray] = []
@@ -48,3 +58,22 @@ def session_synthesize(make_session: Callable[[], SpeechSession]) -> Synthesize:
         return CalibrationRecording(pcm, rate, phones_of(marks, rate, len(pcm)))
 
     return synthesize
+
+
+async def calibrate_off_loop(
+    voice: str, language: str, synthesize: Synthesize, progress: Callable[[int], None] | None = None
+) -> VoiceProfile:
+    """:func:`~app.lipsync.profile.calibrate` with its speech on this loop (where the provider's connections live)
+    and its analysis in a worker thread (the GUI stays responsive); ``progress(n)`` after the n-th recording."""
+    done = 0
+
+    async def counted(text: str) -> CalibrationRecording:
+        nonlocal done
+        recording = await synthesize(text)
+        done += 1
+        if progress is not None:
+            progress(done)
+        return recording
+
+    take = await record_calibration(language, counted)
+    return await asyncio.to_thread(profile_from_take, voice, take)

@@ -42,8 +42,7 @@ class LipSyncService:
         if self.stage_output is not None:
             self.scheduler.add_output(self.stage_output)
         self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
-        if self.vmc_output is not None:
-            self.scheduler.add_output(self.vmc_output)
+        self._remove_vmc = self.scheduler.add_output(self.vmc_output) if self.vmc_output is not None else None
 
     def current_profile(self) -> VoiceProfile:
         """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
@@ -96,6 +95,19 @@ class LipSyncService:
             self.stage_output.start()
         if self.vmc_output is not None:
             await self.vmc_output.start()
+
+    async def set_vmc(self, vmc: VmcSettings) -> None:
+        """Applies changed VMC settings while the app runs: the old output closes, a new one starts if enabled."""
+        if self.vmc_output is not None:
+            if self._remove_vmc is not None:
+                self._remove_vmc()
+            await self.vmc_output.close()
+            self.vmc_output = self._remove_vmc = None
+        if vmc.enabled:
+            output = VmcOutput(vmc)
+            await output.start()
+            self.vmc_output = output
+            self._remove_vmc = self.scheduler.add_output(output)
 
     async def close(self) -> None:
         if self.stage_output is not None:

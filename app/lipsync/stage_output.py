@@ -3,6 +3,9 @@
 Host times become stage times when each event leaves, with the bridge's current clock-offset estimate, so every
 batch is anchored afresh. Events for a stage that is not connected, or that did not announce ``speech.cues``, are
 dropped (the stage closes its mouth on its own when frames stop coming).
+
+:class:`CueTiming` measures, as each batch leaves, how far ahead of its sound it goes (the devtools show it): the
+margin the stage has to apply it. A batch that leaves after its first frame was due is late (the mouth lags).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from app.lipsync.cues import CueBatch
+from app.lipsync.timing import CueTiming
 from godot_bridge.protocol.messages import Payload, SpeechBegin, SpeechCancel, SpeechCues, SpeechEnd
 from godot_bridge.server.bridge import BridgeServer, StageNotConnected
 
@@ -21,8 +25,8 @@ log = logging.getLogger("app.lipsync.stage")
 CAPABILITY = "speech.cues"
 WEIGHT_DECIMALS = 3
 
-_Pending = tuple[str, str, Callable[[], Payload]]
-"""(utterance, type, payload maker called when the event leaves)."""
+_Pending = tuple[str, str, Callable[[], Payload], float | None]
+"""(utterance, type, payload maker called when the event leaves, host time its first frame is due (cues only))."""
 
 
 class StageCueOutput:
@@ -32,6 +36,7 @@ class StageCueOutput:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.timing = CueTiming()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -52,6 +57,7 @@ class StageCueOutput:
     # -- CueOutput -----------------------------------------------------------------------------------------------
 
     def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
+        self.timing.lead_ms = lead_ms
         self._put(
             utterance,
             "speech.begin",
@@ -76,6 +82,7 @@ class StageCueOutput:
                 frame_rate=batch.frame_rate,
                 frames=frames,
             ),
+            batch.host_time_ms,
         )
 
     def end(self, utterance: str, host_time_ms: float) -> None:
@@ -90,7 +97,7 @@ class StageCueOutput:
     def cancel(self, utterance: str) -> None:
         # Whatever of this utterance has not left yet never will; the cancel goes first.
         self._queue = [item for item in self._queue if item[0] != utterance]
-        self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance)))
+        self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance), None))
         self._idle.clear()
         self._wake.set()
 
@@ -100,8 +107,8 @@ class StageCueOutput:
 
     # -- sending -------------------------------------------------------------------------------------------------
 
-    def _put(self, utterance: str, type_: str, make: Callable[[], Payload]) -> None:
-        self._queue.append((utterance, type_, make))
+    def _put(self, utterance: str, type_: str, make: Callable[[], Payload], due_ms: float | None = None) -> None:
+        self._queue.append((utterance, type_, make, due_ms))
         self._idle.clear()
         self._wake.set()
 
@@ -114,12 +121,14 @@ class StageCueOutput:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                _utterance, type_, make = self._queue.pop(0)
+                _utterance, type_, make, due_ms = self._queue.pop(0)
                 if not self._stage_listens():
                     continue
                 try:
                     await self.bridge.send_event(type_, make())
                     self.sent += 1
+                    if due_ms is not None:
+                        self.timing.record(due_ms, self.bridge.now_ms())
                 except StageNotConnected:
                     continue
                 except Exception:  # a closed socket or an over-size frame must not stop later utterances

@@ -83,6 +83,8 @@ class Turn:
     sentences: list[SentenceEvent] = field(default_factory=list)
     placements: list[Placement] = field(default_factory=list)
     """Where each audio event went on the sink, to tell later what was heard."""
+    errors: list[ErrorEvent] = field(default_factory=list)
+    """What went wrong in this turn (also reported to ``on_error``), for a caller that waits on the turn."""
 
     async def append_text(self, text: str) -> None:
         await self.session.append_text(text)
@@ -205,6 +207,7 @@ class Speaker:
                     self.sink.write(scheduled.pcm)
                     await self.sink.wait_buffered_below(lookahead)
                 elif isinstance(event, ErrorEvent):
+                    turn.errors.append(event)
                     self._call(self.hooks.on_error, turn.number, event)
                 elif isinstance(event, DoneEvent):
                     self._call(self.hooks.on_audio_end, turn.number)
@@ -221,6 +224,7 @@ class Speaker:
                 self._turn = None
 
     async def _fail(self, turn: Turn, error: ErrorEvent) -> None:
+        turn.errors.append(error)
         self._call(self.hooks.on_error, turn.number, error)
         self._close_mouth(turn)
         if self._turn is turn:

@@ -1,5 +1,6 @@
 """Devtools: the bridge inspector. The live envelope log (time, direction, type, size, round trip), a type filter,
-a form to send a hand-written request, the stage's stdout/stderr, the clock offset, and restarting the stage."""
+a form to send a hand-written request, the stage's stdout/stderr, the clock offset, the lip-sync cue lead/lag, and
+restarting the stage."""
 
 from __future__ import annotations
 
@@ -24,9 +25,28 @@ from PySide6.QtWidgets import (
 )
 
 from app.devtools.envelope_log import EnvelopeLog, LoggedFrame
+from app.lipsync.timing import RECENT_BATCHES, CueTiming
 
 COLUMNS = ("time", "dir", "type", "id / re", "bytes", "round trip")
 MAX_ROWS = 500
+CUE_REFRESH_MS = 250
+
+CueTimingSource = Callable[[], tuple[CueTiming | None, float | None]]
+"""The stage cue output's timing (None: no stage listens) and the configured lead in ms (None: no lip sync)."""
+
+
+def describe_cue_timing(timing: CueTiming | None, configured_lead_ms: float | None) -> str:
+    """One line: how far ahead of their sound the cue batches leave for the stage, and the lead."""
+    lead = "lead: no lip sync" if configured_lead_ms is None else f"lead {configured_lead_ms:.0f} ms"
+    if timing is None:
+        return f"lip-sync cues: no stage output · {lead}"
+    last, least = timing.last_ahead_ms, timing.min_ahead_ms
+    if last is None or least is None:
+        return f"lip-sync cues: none sent yet · {lead}"
+    return (
+        f"lip-sync cues: last sent {last:.0f} ms ahead of its sound (least {least:.0f} ms over the last "
+        f"{min(timing.batches, RECENT_BATCHES)}) · {lead} · {timing.late} of {timing.batches} late"
+    )
 
 
 class InspectedStage(Protocol):
@@ -47,10 +67,12 @@ class BridgeInspector(QWidget):
         log: EnvelopeLog,
         stage: Callable[[], InspectedStage | None],
         restart_stage: Callable[[], None],
+        cue_timing: CueTimingSource | None = None,
     ) -> None:
         super().__init__()
         self._log = log
         self._stage = stage
+        self._cue_timing = cue_timing
         self._tasks: set[asyncio.Task[Any]] = set()
         self.filter = QLineEdit()
         self.filter.setObjectName("typeFilter")
@@ -61,6 +83,7 @@ class BridgeInspector(QWidget):
         restart = QPushButton("Restart the stage")
         restart.setObjectName("restartStage")
         restart.clicked.connect(lambda _=False: restart_stage())
+        self.cue_timing = self._build_cue_timing()
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
         top.addWidget(self.offset)
@@ -84,6 +107,7 @@ class BridgeInspector(QWidget):
         split.addWidget(lower)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.cue_timing)
         layout.addWidget(split, 1)
 
         self.frame_logged.connect(self._append, Qt.ConnectionType.QueuedConnection)
@@ -93,6 +117,16 @@ class BridgeInspector(QWidget):
         self._timer.start()
         self.reload()
         self.refresh_stage()
+        self.refresh_cue_timing()
+
+    def _build_cue_timing(self) -> QLabel:
+        label = QLabel()
+        label.setObjectName("cueTiming")
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._cue_timer = QTimer(self, interval=CUE_REFRESH_MS)
+        self._cue_timer.timeout.connect(self.refresh_cue_timing)
+        self._cue_timer.start()
+        return label
 
     def _build_sender(self) -> QWidget:
         self.send_type = QLineEdit()
@@ -170,6 +204,11 @@ class BridgeInspector(QWidget):
             self.output.setPlainText(text)
             self.output.verticalScrollBar().setValue(self.output.verticalScrollBar().maximum())
 
+    def refresh_cue_timing(self) -> None:
+        self.cue_timing.setVisible(self._cue_timing is not None)
+        if self._cue_timing is not None:
+            self.cue_timing.setText(describe_cue_timing(*self._cue_timing()))
+
     def send(self) -> None:
         type_ = self.send_type.text().strip()
         try:
@@ -202,4 +241,5 @@ class BridgeInspector(QWidget):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self._timer.stop()
+        self._cue_timer.stop()
         super().closeEvent(event)

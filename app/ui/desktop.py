@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QPushButton, QTabWidget, QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from app.config.model import Settings
 from app.config.service import Changed, SettingsBindingStore, SettingsService
@@ -25,6 +25,7 @@ from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, T
 from app.shortcuts.backend import Phase
 from app.shortcuts.select import open_shortcut_service
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
+from app.speech.keys import LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV
 from app.speech.player import SpeakerHooks
 from app.speech.providers import SpeechSettings as SpeechProviderSettings
 from app.speech_link import SpeakerLink, SpeechLink
@@ -33,7 +34,8 @@ from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
 from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
-from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
+from app.ui.settings_watcher import SettingsFileWatcher
+from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
 from app.ui.stage_glue import StageGlue, X11WindowMover
@@ -43,11 +45,13 @@ from app.ui.web_stage_host import host_command, web_engine_available
 from app.version import app_version
 from godot_bridge.sidecar.manager import SidecarState
 
-LLM_KEY_ENV = "STAGE_TAMAGOTCHI_LLM_API_KEY"
-
 if TYPE_CHECKING:
+    import httpx
+
     from app.lipsync.service import LipSyncService
+    from app.lipsync.timing import CueTiming
     from app.speech.service import SpeechService
+    from app.ui.provider_settings import ProviderSettings
 
 log = logging.getLogger("app.ui")
 
@@ -76,6 +80,8 @@ class DesktopApp:
         self.lipsync: LipSyncService | None = None
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
+        self.provider_settings: ProviderSettings | None = None
+        self._own_http: httpx.AsyncClient | None = None
         self.devtools: QWidget | None = None
         self.envelopes = EnvelopeLog()
         self._watch_bridge(stage)
@@ -106,6 +112,7 @@ class DesktopApp:
         window.settings_requested.connect(self.open_settings)
         window.closed.connect(quit_requested.set)
         settings.subscribe(self._settings_changed)
+        self.settings_watcher = SettingsFileWatcher(settings, settings.path)
 
     @classmethod
     async def open(cls, options: AppOptions, quit_requested: asyncio.Event) -> DesktopApp:
@@ -168,22 +175,28 @@ class DesktopApp:
 
     def _configure_chat(self, settings: Settings) -> None:
         """The optional language model (Settings > Language model): when on, the say box asks it and the reply is
-        spoken as it streams. Its API key, if it needs one, comes from ``$STAGE_TAMAGOTCHI_LLM_API_KEY``."""
-        from app.speech.chat import ChatClient, ChatSettings, Conversation  # noqa: PLC0415
-        from app.speech.providers import ApiKey  # noqa: PLC0415
-
+        spoken as it streams. Its API key, if it needs one, comes from ``$STAGE_TAMAGOTCHI_LLM_API_KEY`` or the OS
+        keyring (Settings > Language model > API key), looked up off the GUI thread."""
         if not isinstance(self.speech, SpeakerLink) or self.speech_service is None:
             return
         model = settings.language_model
         if not (model.enabled and model.base_url and model.model):
             self.speech.conversation = None
             return
+        self._run(self._start_chat(self.speech, self.speech_service, settings))
+
+    async def _start_chat(self, link: SpeakerLink, service: SpeechService, settings: Settings) -> None:
+        from app.speech.chat import ChatClient, ChatSettings, Conversation  # noqa: PLC0415
+        from app.speech.providers import find_api_key  # noqa: PLC0415
+
+        model = settings.language_model
         chat_settings = ChatSettings(model.base_url, model.model)
         if model.system_prompt:
             chat_settings = ChatSettings(model.base_url, model.model, system_prompt=model.system_prompt)
-        key = os.environ.get(LLM_KEY_ENV)
-        chat = ChatClient(self.speech_service.http, chat_settings, ApiKey(key) if key else None)
-        self.speech.conversation = Conversation(chat, self.speech_service.speaker)
+        key = await asyncio.to_thread(find_api_key, LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV)
+        if self.settings.settings.language_model != model:
+            return  # changed again while the key was looked up: the newer change configures it
+        link.conversation = Conversation(ChatClient(service.http, chat_settings, key), service.speaker)
 
     # -- actions ------------------------------------------------------------------------------------------------
 
@@ -229,9 +242,20 @@ class DesktopApp:
             pages: dict[str, QWidget] = {"models": ModelsPage(self.stage_service)}
             if self.shortcuts is not None:
                 pages["shortcuts"] = ShortcutSettingsPage(self.shortcuts, self.shortcut_results)
-            test_voice = QPushButton("Test the voice")
-            test_voice.setObjectName("testVoice")
-            test_voice.clicked.connect(lambda _=False: self.speech.say("Hello! This is how I sound."))
+            from app.ui.provider_settings import ProviderServices, ProviderSettings  # noqa: PLC0415 - on first open
+
+            self.provider_settings = ProviderSettings(
+                ProviderServices(
+                    self.settings,
+                    self._catalog_http(),
+                    speech=lambda: self.speech_service,
+                    lipsync=lambda: self.lipsync,
+                    speech_unavailable=lambda: getattr(self.speech, "unavailable", None),
+                    speech_settings=speech_settings,
+                    lipsync_voice=lipsync_voice,
+                    keys_changed=self._key_changed,
+                )
+            )
             self.settings_window = SettingsWindow(
                 self.settings,
                 pages,
@@ -239,11 +263,28 @@ class DesktopApp:
                 on_restart_stage=lambda: self._run(self.restart_stage()),
                 page_extras={
                     "stage": [GodotDetector(self.settings, find_godot)],
-                    "speech": [VoicePicker(self.settings, self.provider_voices), test_voice],
+                    **self.provider_settings.page_extras(),
                 },
             )
             self.settings_window.setWindowIcon(app_icon())
+            self.provider_settings.load()
         self.settings_window.show_page(page)
+
+    def _catalog_http(self) -> httpx.AsyncClient:
+        """The settings pages' HTTP client (model and voice lists, tests): the speech service's when it runs."""
+        if self.speech_service is not None:
+            return self.speech_service.http
+        if self._own_http is None:
+            import httpx  # noqa: PLC0415 - only when speech could not start
+
+            self._own_http = httpx.AsyncClient()
+        return self._own_http
+
+    def _key_changed(self, user: str) -> None:
+        """A key saved or removed in Settings: the language model's client is rebuilt with it (a speech provider
+        looks its key up at every reply already)."""
+        if user == LANGUAGE_MODEL_KEY:
+            self._configure_chat(self.settings.settings)
 
     def _watch_bridge(self, stage: ManagedStage | None) -> None:
         if stage is None:
@@ -267,26 +308,27 @@ class DesktopApp:
 
             stage.manager.subscribe(follow)
 
-    def provider_voices(self, provider: str) -> list[tuple[str, str]]:
-        """(voice id, name) pairs the provider offers; espeak lists its own, servers are asked nothing here."""
-        if provider != "espeak" or self.speech_service is None:
-            return []
-        voices = self.speech_service.espeak.voices()
-        return sorted(((v.identifier.rsplit("/", 1)[-1], v.name) for v in voices), key=lambda pair: pair[1])
-
     def open_devtools(self) -> None:
         if self.devtools is None:
             tabs = QTabWidget()
             tabs.setWindowTitle("Devtools")  # Qt appends " — Stage Tamagotchi", the display name
-            tabs.addTab(
-                BridgeInspector(self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage())), "Bridge"
+            inspector = BridgeInspector(
+                self.envelopes, lambda: self.stage, lambda: self._run(self.restart_stage()), self.cue_timing
             )
+            tabs.addTab(inspector, "Bridge")
             if self.shortcuts is not None:
                 tabs.addTab(ShortcutsDevtool(self.shortcuts), "Shortcuts")
             tabs.resize(720, 520)
             self.devtools = tabs
         self.devtools.show()
         self.devtools.raise_()
+
+    def cue_timing(self) -> tuple[CueTiming | None, float | None]:
+        """For the bridge inspector: how far ahead the lip-sync cues leave for the stage, and the configured lead."""
+        if self.lipsync is None:
+            return None, None
+        output = self.lipsync.stage_output
+        return (output.timing if output is not None else None), self.lipsync.scheduler.shaping.lead_s * 1000.0
 
     def versions(self) -> dict[str, str]:
         versions = base_versions(app_version())
@@ -318,8 +360,22 @@ class DesktopApp:
             self._run(self._apply_speech(self.speech_service, settings))
         if any(name.startswith("language_model.") for name in changed):
             self._configure_chat(settings)
+        if self.lipsync is not None and "lip_sync.lead_ms" in changed:
+            scheduler = self.lipsync.scheduler
+            scheduler.shaping = dataclasses.replace(scheduler.shaping, lead_s=settings.lip_sync.lead_ms / 1000)
+        if self.lipsync is not None and changed & {"lip_sync.vmc_enabled", "lip_sync.vmc_host", "lip_sync.vmc_port"}:
+            self._run(self._apply_vmc(self.lipsync, settings))
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
+
+    async def _apply_vmc(self, lipsync: LipSyncService, settings: Settings) -> None:
+        from app.lipsync.vmc import VmcSettings  # noqa: PLC0415
+
+        lip = settings.lip_sync
+        try:
+            await lipsync.set_vmc(VmcSettings(enabled=lip.vmc_enabled, host=lip.vmc_host, port=lip.vmc_port))
+        except Exception as error:  # an unusable host: lip sync goes on without VMC, and the log says why
+            log.warning("VMC output not applied: %s", error)
 
     async def _apply_speech(self, service: SpeechService, settings: Settings) -> None:
         try:
@@ -333,6 +389,9 @@ class DesktopApp:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        self.settings_watcher.stop()
+        if self.provider_settings is not None:
+            await self.provider_settings.aclose()
         for task in list(self._tasks):
             task.cancel()
         try:
@@ -342,6 +401,8 @@ class DesktopApp:
                 await self.speech.aclose()
             if self.speech_service is not None:
                 await self.speech_service.close()
+            if self._own_http is not None:
+                await self._own_http.aclose()
             if self.lipsync is not None:
                 await self.lipsync.close()
             if self.shortcuts is not None:

@@ -226,7 +226,9 @@ class SettingsWindow(QWidget):
             column = QVBoxLayout(wrapper)
             column.addWidget(built[name])
             for widget in widgets:
-                column.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
+                # A lone button keeps its size; panels take the page's width (their wrapped notes need it).
+                alignment = Qt.AlignmentFlag.AlignLeft if isinstance(widget, QPushButton) else Qt.AlignmentFlag(0)
+                column.addWidget(widget, 0, alignment)
             column.addStretch(1)
             built[name] = wrapper
         for name, title in PAGE_TITLES.items():
@@ -274,51 +276,3 @@ class GodotDetector(QWidget):
         found, message = self._find(self._service.settings.stage.godot_path)
         self.result.setText(message)
         self.result.setStyleSheet("" if found else "color: #c0392b;")
-
-
-class VoicePicker(QWidget):
-    """The voices the current speech provider offers, as a list to pick from (the Voice field takes any name too)."""
-
-    def __init__(self, service: SettingsService, voices: Callable[[str], list[tuple[str, str]]]) -> None:
-        super().__init__()
-        self._service = service
-        self._voices = voices
-        self._loading = False
-        self.combo = QComboBox()
-        self.combo.setObjectName("voicePicker")
-        self.combo.setMinimumWidth(260)
-        self.note = QLabel()
-        self.note.setObjectName("voiceNote")
-        self.note.setWordWrap(True)
-        row = QVBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Voices of this provider"))
-        row.addWidget(self.combo)
-        row.addWidget(self.note)
-        self.combo.currentIndexChanged.connect(self._picked)
-        service.subscribe(lambda _settings, changed: self.reload() if "speech.provider" in changed else None)
-        self.reload()
-
-    def reload(self) -> None:
-        speech = self._service.settings.speech
-        self._loading = True
-        try:
-            self.combo.clear()
-            try:
-                voices = self._voices(speech.provider)
-            except Exception as error:  # the voice library or the server could not be asked
-                voices = []
-                self.note.setText(f"The voices could not be listed: {error}")
-            else:
-                self.note.setText("" if voices else "This provider's voices come from its server: type one above.")
-            for identifier, name in voices:
-                self.combo.addItem(f"{name} ({identifier})", identifier)
-            found = self.combo.findData(speech.voice)
-            self.combo.setCurrentIndex(found)
-            self.combo.setEnabled(bool(voices))
-        finally:
-            self._loading = False
-
-    def _picked(self, index: int) -> None:
-        if not self._loading and index >= 0:
-            self._service.update("speech", voice=str(self.combo.itemData(index)))

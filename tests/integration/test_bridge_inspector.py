@@ -6,12 +6,15 @@ import asyncio
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.devtools.envelope_log import EnvelopeLog
-from app.ui.bridge_inspector import BridgeInspector
+from app.lipsync.cues import CueBatch
+from app.lipsync.stage_output import StageCueOutput
+from app.ui.bridge_inspector import BridgeInspector, describe_cue_timing
 from godot_bridge.server import BridgeConfig, BridgeServer
 from tests.integration.stage_client import open_stage, recv_json
 from tests.waiting import until
@@ -88,3 +91,41 @@ async def test_the_log_shows_both_directions_filters_and_sends_a_hand_written_re
             assert restarts == [True]
         finally:
             await ws.close()
+
+
+async def test_the_lip_sync_cue_lead_and_lag_show_live(qtbot: QtBot) -> None:
+    configured = [30.0]
+    async with BridgeServer(BridgeConfig()) as bridge:
+        ws, _welcome = await open_stage(bridge.url, bridge.token, capabilities=("speech.cues",))
+        await bridge.wait_connected(2.0)
+        output = StageCueOutput(bridge)
+        inspector = BridgeInspector(
+            EnvelopeLog(), lambda: BridgeStage(bridge), lambda: None, lambda: (output.timing, configured[0])
+        )
+        qtbot.addWidget(inspector)
+        assert inspector.cue_timing.text() == "lip-sync cues: none sent yet · lead 30 ms"
+        output.start()
+        try:
+            weights = np.zeros((10, 5), np.float32)
+            output.begin("u1", bridge.now_ms(), 100.0, 30.0)
+            # Due 200 ms from now (its sound 30 ms later still): it leaves about 230 ms ahead of the sound.
+            output.cues(CueBatch("u1", bridge.now_ms() + 200.0, 100.0, weights))
+            await output.drained()
+            for _ in range(2):
+                await recv_json(ws)
+            await until(lambda: "last sent" in inspector.cue_timing.text(), 2, "the first batch shown")
+            ahead = output.timing.last_ahead_ms
+            assert ahead is not None and 180.0 < ahead <= 230.0, ahead
+            assert f"last sent {ahead:.0f} ms ahead of its sound" in inspector.cue_timing.text()
+            assert "lead 30 ms · 0 of 1 late" in inspector.cue_timing.text()
+            # A batch already due when it leaves is late: the mouth lags the sound.
+            output.cues(CueBatch("u1", bridge.now_ms() - 80.0, 100.0, weights))
+            await output.drained()
+            configured[0] = 60.0  # the setting changed: shown with the next refresh
+            await until(lambda: "1 of 2 late" in inspector.cue_timing.text(), 2, "the late batch shown")
+            text = inspector.cue_timing.text()
+            assert "lead 60 ms" in text and "least -" in text, text
+        finally:
+            await output.close()
+            await ws.close()
+    assert describe_cue_timing(None, None) == "lip-sync cues: no stage output · lead: no lip sync"

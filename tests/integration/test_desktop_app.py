@@ -4,6 +4,7 @@ the actions the shortcuts trigger work, stage settings can restart the stage, an
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,23 @@ async def test_the_app_without_godot_opens_its_windows_and_speaks(
         await until(lambda: desktop.speech_service is not None and desktop.speech_service.settings.voice == "de", 2)
 
         desktop.tray_menu.click_through.trigger()
-        assert desktop.settings.settings.window.click_through is False
+        assert desktop.settings.settings.window.click_through is False and desktop.window.mask().isEmpty()
+        # The command line changes the running app: the settings file is watched and reloaded.
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app",
+            "settings",
+            "set",
+            "window.click_through",
+            "true",
+            "--user-data",
+            str(tmp_path),
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await asyncio.wait_for(cli.wait(), 60) == 0
+        await until(lambda: desktop.settings.settings.window.click_through is True, 10, "the CLI's change applied")
+        assert not desktop.window.mask().isEmpty()  # the window applied it: transparent areas let clicks through
 
         desktop.settings.update("stage", runtime="attach")  # waits for a stage started from the editor
         desktop.settings_window.findChild(QPushButton, "restartStage").click()  # type: ignore[union-attr]

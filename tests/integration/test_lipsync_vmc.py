@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.lipsync.cues import CueBatch
 from app.lipsync.osc import OscError, OscMessage, decode_packet, encode_bundle, encode_message
+from app.lipsync.service import LipSyncService
 from app.lipsync.vmc import VmcOutput, VmcSettings
+from app.speech.sink import NullSink
 
 
 class Receiver(asyncio.DatagramProtocol):
@@ -119,3 +122,27 @@ def test_osc_round_trip_and_bad_packets() -> None:
         encode_message(OscMessage("/x", (True,)))
     with pytest.raises(ValueError):
         VmcSettings(port=0)
+
+
+async def test_vmc_settings_apply_while_the_app_runs(tmp_path: Path) -> None:
+    first, first_protocol, first_port = await receiver()
+    second, second_protocol, second_port = await receiver()
+    service = LipSyncService(NullSink(24_000), None, tmp_path, voice=lambda: "espeak:en-us")
+    try:
+        assert service.vmc_output is None and service.scheduler.outputs == []
+        await service.set_vmc(VmcSettings(enabled=True, port=first_port))
+        weights = np.full((2, 5), 0.5, np.float32)
+        for output in service.scheduler.outputs:
+            output.cues(CueBatch("u1", time.monotonic() * 1000.0, 50.0, weights))
+        await asyncio.wait_for(first_protocol.packets.get(), 2.0)
+        # Another port: the old output stops, the new one receives the next cues.
+        await service.set_vmc(VmcSettings(enabled=True, port=second_port))
+        assert len(service.scheduler.outputs) == 1 and service.vmc_output is service.scheduler.outputs[0]
+        service.scheduler.outputs[0].cues(CueBatch("u2", time.monotonic() * 1000.0, 50.0, weights))
+        await asyncio.wait_for(second_protocol.packets.get(), 2.0)
+        await service.set_vmc(VmcSettings(enabled=False, port=second_port))
+        assert service.vmc_output is None and service.scheduler.outputs == []
+    finally:
+        await service.close()
+        first.close()
+        second.close()

@@ -28,9 +28,11 @@ def test_set_then_show_and_refusals_name_the_field(tmp_path: Path) -> None:
         "field": "window.click_through",
         "value": False,
         "changed": True,
+        "applies": "now",
     }
     text = run("set", "speech.voice", "en-gb", "--user-data", str(tmp_path))
-    assert text.returncode == 0 and text.stdout.strip() == 'speech.voice = "en-gb" (used from the app\'s next start)'
+    assert text.returncode == 0
+    assert text.stdout.strip() == 'speech.voice = "en-gb" (applies at once, in a running app too)'
     shown = json.loads(run("show", "--user-data", str(tmp_path), "--json").stdout)
     assert shown["settings"]["window"]["click_through"] is False and shown["settings"]["speech"]["voice"] == "en-gb"
     for field, value, says in (

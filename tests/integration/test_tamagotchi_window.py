@@ -25,7 +25,7 @@ from app.config.store import SettingsStore
 from app.speech_link import NoSpeech, SpeechEvent, SpeechEvents
 from app.stage_service import StageService
 from app.ui.placement import Screen, screen_key
-from app.ui.settings_window import GodotDetector, SettingsWindow, VoicePicker, base_versions
+from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu
 from tests.integration.test_stage_service import RecordingRuntime, library_at, vrm_file
@@ -341,26 +341,6 @@ async def test_a_dropped_vrm_becomes_the_avatar_and_a_bad_file_is_refused_in_pla
     window.open_model(bogus)
     await until(lambda: "was refused" in window.status_text.text(), 3)
     assert not window.fix_button.isVisible() and len(runtime.scenes) == 1  # nothing to fix in the settings
-
-
-async def test_the_voice_picker_lists_the_providers_voices_and_picks_one(qtbot: QtBot, tmp_path: Path) -> None:
-    settings = SettingsService(SettingsStore(tmp_path))
-
-    def voices(provider: str) -> list[tuple[str, str]]:
-        if provider == "espeak":
-            return [("de", "German"), ("en-us", "English (America)")]
-        raise ConnectionError("server down")
-
-    picker = VoicePicker(settings, voices)
-    qtbot.addWidget(picker)
-    assert [picker.combo.itemText(i) for i in range(picker.combo.count())] == [
-        "German (de)",
-        "English (America) (en-us)",
-    ]
-    picker.combo.setCurrentIndex(0)
-    assert settings.settings.speech.voice == "de"
-    settings.update("speech", provider="openai-compatible")
-    assert picker.combo.count() == 0 and not picker.combo.isEnabled() and "server down" in picker.note.text()
 
 
 async def test_number_fields_offer_exactly_the_range_the_settings_accept(qtbot: QtBot, tmp_path: Path) -> None:

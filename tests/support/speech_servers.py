@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -178,6 +179,8 @@ class StreamingServer:
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[Headers] = field(default_factory=list)
     handshakes: int = 0
+    voices: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    """unspeech's ``GET /api/voices?provider=<backend>`` on the same port: backend -> (status, JSON body)."""
     _server: Server | None = None
 
     @property
@@ -196,6 +199,12 @@ class StreamingServer:
         await self._server.wait_closed()
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.startswith("/api/voices"):
+            self.headers.append(request.headers)
+            backend = parse_qs(urlsplit(request.path).query).get("provider", [""])[0]
+            status, body = self.voices.get(backend, (404, b'{"errors": [{"detail": "unsupported backend"}]}'))
+            headers = Headers({"Content-Type": "application/json", "Content-Length": str(len(body))})
+            return Response(status, HTTPStatus(status).phrase, headers, body)
         self.handshakes += 1
         self.headers.append(request.headers)
         if self.behaviour.mode == "refuse-401":
@@ -291,8 +300,10 @@ class ChatScript:
 class SseChatServer:
     """OpenAI-compatible ``POST /v1/chat/completions`` with ``stream: true``, answering server-sent events."""
 
-    def __init__(self, script: ChatScript) -> None:
+    def __init__(self, script: ChatScript, models: list[str] | None = None) -> None:
         self.script = script
+        self.models = models or []
+        """Answered to ``GET /v1/models`` (OpenAI's list form); a refusing script refuses it too."""
         self.requests: list[dict[str, Any]] = []
         self.last_token_sent_at: float | None = None
         self._server: asyncio.Server | None = None
@@ -315,8 +326,13 @@ class SseChatServer:
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if ":" in h)}
-            self.requests.append(json.loads(await reader.readexactly(int(headers["content-length"]))))
             script = self.script
+            if head[0].startswith("GET ") and script.mode != "refuse":
+                listing = {"object": "list", "data": [{"id": model, "object": "model"} for model in self.models]}
+                await self._send_json(writer, 200 if " /v1/models " in head[0] else 404, listing)
+                return
+            raw = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append(json.loads(raw or b"{}"))
             if script.mode == "refuse":
                 body = b'{"error": {"message": "Invalid API key", "type": "invalid_request_error"}}'
                 writer.write(
@@ -357,3 +373,10 @@ class SseChatServer:
             pass
         finally:
             writer.close()
+
+    @staticmethod
+    async def _send_json(writer: asyncio.StreamWriter, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+        writer.write((head + f"Connection: close\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data)
+        await writer.drain()
