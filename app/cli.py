@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config.cli import add_settings_command, run_settings_command
-from app.config.model import DEFAULT_REMOTE_DEBUG_URI
+from app.config.model import DEFAULT_REMOTE_DEBUG_URI, checked_remote_debug_uri
 from app.lipsync.cli import add_lipsync_parser, run_lipsync
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
 from app.models import cli as models_cli
@@ -37,7 +37,18 @@ from godot_bridge.sidecar.manager import StageStartError
 
 
 def _user_data(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user-data", metavar="DIR", help=f"the app's data folder (also ${USER_DATA_ENV})")
+    # SUPPRESS: a subcommand's copy of an option must not overwrite what was given before the subcommand's name
+    # (``--user-data DIR models list``); build_parser sets the defaults once, on the main parser.
+    parser.add_argument(
+        "--user-data", metavar="DIR", default=argparse.SUPPRESS, help=f"the app's data folder (also ${USER_DATA_ENV})"
+    )
+
+
+def _remote_debug_uri(value: str) -> str:
+    try:
+        return checked_remote_debug_uri(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -45,16 +56,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",
         choices=("auto", "native", "embedded", "web", "attach"),
+        default=argparse.SUPPRESS,
         help="auto (the app's default: native Godot 4 if found, else the stage embedded in the window), native "
         "Godot (stage-check's default), the Godot web runtime embedded in the window or in headless Chromium, "
         "or attach to a stage you start from the Godot editor",
     )
-    parser.add_argument("--godot", metavar="PATH", help="the Godot 4 executable (default: searched)")
+    parser.add_argument(
+        "--godot", metavar="PATH", default=argparse.SUPPRESS, help="the Godot 4 executable (default: searched)"
+    )
     parser.add_argument(
         "--remote-debug",
         metavar="URI",
         nargs="?",
         const=DEFAULT_REMOTE_DEBUG_URI,
+        default=argparse.SUPPRESS,
+        type=_remote_debug_uri,
         help=f"let the Godot editor's debugger see the stage (native Godot; default {DEFAULT_REMOTE_DEBUG_URI})",
     )
 
@@ -63,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stage-tamagotchi", description="A desktop body for an AI companion.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     _common(parser)
+    parser.set_defaults(user_data=None, runtime=None, godot=None, remote_debug=None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command")
     check = commands.add_parser("stage-check", help="launch the stage, show a model, report, and stop")
@@ -70,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", required=True, type=Path, help="a .vrm file")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     info = commands.add_parser("godot-info", help="which Godot 4 would be used, or why none qualifies")
-    info.add_argument("--godot", metavar="PATH", help="check this executable instead of searching")
+    info.add_argument(
+        "--godot", metavar="PATH", default=argparse.SUPPRESS, help="check this executable instead of searching"
+    )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     models_cli.add_parser(commands, _user_data)
     add_shortcuts_command(commands)

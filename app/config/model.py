@@ -22,6 +22,14 @@ Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center
 _STAGE: Any = {"applies": "stage"}
 
 
+def checked_remote_debug_uri(value: str) -> str:
+    """``value`` if Godot's ``--remote-debug`` takes it (``tcp://host:port``), else ValueError saying what it takes."""
+    host, _, port = value.removeprefix("tcp://").rpartition(":")
+    if not value.startswith("tcp://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"a remote debug URI looks like {DEFAULT_REMOTE_DEBUG_URI}, not {value!r}")
+    return value
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True, frozen=True)
 
@@ -57,9 +65,7 @@ class StageSettings(Section):
     @field_validator("remote_debug_uri")
     @classmethod
     def _uri(cls, value: str) -> str:
-        if not value.startswith("tcp://") or ":" not in value.removeprefix("tcp://"):
-            raise ValueError("a remote debug URI looks like tcp://127.0.0.1:6007")
-        return value
+        return checked_remote_debug_uri(value)
 
 
 class SpeechSettings(Section):

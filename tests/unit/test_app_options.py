@@ -18,6 +18,30 @@ def test_remote_debug_without_a_value_uses_the_editors_default_uri() -> None:
     assert build_parser().parse_args(["--runtime", "embedded"]).runtime == "embedded"
 
 
+def test_options_before_the_subcommand_name_are_kept() -> None:
+    # The subcommands repeat these options; their unset copies used to overwrite what was given before the name,
+    # so `--user-data DIR models list` worked on the default library.
+    parsed = build_parser().parse_args(["--user-data", "/tmp/x", "models", "list"])
+    assert parsed.user_data == "/tmp/x"
+    parsed = build_parser().parse_args(["--runtime", "web", "--godot", "/g", "stage-check", "--model", "m.vrm"])
+    assert (parsed.runtime, parsed.godot) == ("web", "/g")
+    assert build_parser().parse_args(["--godot", "/g", "godot-info"]).godot == "/g"
+    assert build_parser().parse_args(["models", "list", "--user-data", "/tmp/y"]).user_data == "/tmp/y"
+    assert build_parser().parse_args(["say", "hello"]).user_data is None
+
+
+@pytest.mark.parametrize(
+    "uri", ["stage-check", "tcp://", "tcp://:6007", "tcp://host:port", "tcp://host:70000", "http://h:1"]
+)
+def test_a_remote_debug_uri_godot_would_refuse_is_refused_on_the_command_line(
+    uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--remote-debug", uri])
+    assert exit_.value.code == 2
+    assert "a remote debug URI looks like tcp://127.0.0.1:6007" in capsys.readouterr().err
+
+
 def test_the_settings_fill_what_the_command_line_leaves_open(tmp_path: Path) -> None:
     settings = Settings(
         stage=StageSettings(
