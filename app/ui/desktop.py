@@ -67,8 +67,13 @@ class DesktopApp:
         speech: SpeechLink,
         window: TamagotchiWindow,
         quit_requested: asyncio.Event,
+        command_line: AppOptions | None = None,
     ) -> None:
         self.options = options
+        self.command_line = command_line or options
+        """What the command line asked for, before the settings filled the rest in: a restart starts from it again."""
+        self._stage_settings_at_start = settings.settings.stage
+        self._restarting = asyncio.Lock()
         self.settings = settings
         self.stage_service = stage_service
         self.stage = stage
@@ -117,7 +122,7 @@ class DesktopApp:
     @classmethod
     async def open(cls, options: AppOptions, quit_requested: asyncio.Event) -> DesktopApp:
         settings = SettingsService(SettingsStore(options.user_data))
-        options = options.with_settings(settings.settings)
+        command_line, options = options, options.with_settings(settings.settings)
         library = open_library(options)
         stage, missing = build_stage_runtime(options, library, _page_host(options))
         stage_service = StageService(library, stage, missing)
@@ -132,6 +137,7 @@ class DesktopApp:
             speech=speech,
             window=window,
             quit_requested=quit_requested,
+            command_line=command_line,
         )
         for warning in settings.load_warnings:
             log.warning("settings: %s", warning)
@@ -348,12 +354,28 @@ class DesktopApp:
         return versions
 
     async def restart_stage(self) -> None:
-        """Apply changed Stage settings: a new launcher if the runtime or Godot path changed, then a fresh start."""
-        options = AppOptions(self.options.user_data, "auto").with_settings(self.settings.settings)
-        stage, missing = build_stage_runtime(options, self.stage_service.library, _page_host(options))
-        self.stage, self.options = stage, options
-        self._watch_bridge(stage)
-        await self.stage_service.replace_runtime(stage, missing)  # stops the old stage first
+        """Apply changed Stage settings: a new launcher if the runtime or Godot path changed, then a fresh start.
+
+        What the command line chose stays (``--runtime attach --remote-debug`` stays so) unless the user has since
+        changed that setting. One restart at a time: two at once would each stop the stage the other had not
+        started yet, and leave one running."""
+        async with self._restarting:
+            options = self._restart_options()
+            stage, missing = build_stage_runtime(options, self.stage_service.library, _page_host(options))
+            self.stage, self.options = stage, options
+            self._watch_bridge(stage)
+            await self.stage_service.replace_runtime(stage, missing)  # stops the old stage first
+
+    def _restart_options(self) -> AppOptions:
+        """The command line's stage options, except those the user has changed in the settings since the start."""
+        now, then, given = self.settings.settings.stage, self._stage_settings_at_start, self.command_line
+        if now.runtime != then.runtime:
+            given = dataclasses.replace(given, runtime="auto")  # "auto" on the command line: the settings decide
+        if now.godot_path != then.godot_path:
+            given = dataclasses.replace(given, godot=None)
+        if (now.remote_debug, now.remote_debug_uri) != (then.remote_debug, then.remote_debug_uri):
+            given = dataclasses.replace(given, remote_debug=None)
+        return given.with_settings(self.settings.settings)
 
     def _settings_changed(self, settings: Settings, changed: Changed) -> None:
         if self.speech_service is not None and any(name.startswith("speech.") for name in changed):

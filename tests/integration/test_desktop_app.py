@@ -4,6 +4,8 @@ the actions the shortcuts trigger work, stage settings can restart the stage, an
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from app.main import AppOptions
 from app.speech_link import SpeakerLink, SpeechEvent
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.desktop import DesktopApp
+from tests.integration.test_cli import fake_godot
 from tests.support.speech_servers import ChatScript, SseChatServer
 from tests.unit.test_lipsync_cues import Recorder
 from tests.waiting import until
@@ -117,3 +120,48 @@ async def test_with_a_language_model_the_say_box_asks_it_and_speaks_the_answer(
             await until(lambda: isinstance(desktop.speech, SpeakerLink) and desktop.speech.conversation is None, 2)
         finally:
             await asyncio.wait_for(desktop.close(), 10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_restarts_keep_the_command_line_and_never_leave_a_second_stage_running(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GODOT4", "GODOT", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    launches = tmp_path / "launches.jsonl"
+    monkeypatch.setenv("STAND_IN_RECORD", str(launches))
+    godot = fake_godot(tmp_path)
+    given = AppOptions(tmp_path / "data", "native", str(godot), "tcp://127.0.0.1:6011")
+    desktop = await DesktopApp.open(given, asyncio.Event())
+    try:
+        qtbot.addWidget(desktop.window)
+        await desktop.stage_service.start()  # as run_gui does
+        await until(lambda: desktop.stage_service.status.phase == "applied", 30, "the stand-in stage showing Tama")
+        # Restart twice at once (the devtools button and the settings button, say).
+        await asyncio.gather(desktop.restart_stage(), desktop.restart_stage())
+        assert (desktop.options.runtime, desktop.options.godot, desktop.options.remote_debug) == (
+            "native",
+            str(godot),
+            "tcp://127.0.0.1:6011",
+        )
+        await until(lambda: desktop.stage_service.status.phase == "applied", 30, "showing again")
+        started = [json.loads(line) for line in launches.read_text().splitlines()]
+        pids = [entry["pid"] for entry in started if entry["event"] == "launch"]
+        assert len(pids) == 3 and all("--remote-debug" in e["argv"] for e in started if e["event"] == "launch")
+        assert [pid for pid in pids if _alive(pid)] == pids[-1:]  # only the last one runs
+
+        # A setting the user changes afterwards does win over the command line at the next restart.
+        desktop.settings.update("stage", remote_debug=True, remote_debug_uri="tcp://127.0.0.1:6012")
+        await desktop.restart_stage()
+        assert desktop.options.remote_debug == "tcp://127.0.0.1:6012" and desktop.options.runtime == "native"
+    finally:
+        await asyncio.wait_for(desktop.close(), 20)
+    records = [json.loads(line) for line in launches.read_text().splitlines()]
+    assert not [entry["pid"] for entry in records if entry["event"] == "launch" and _alive(entry["pid"])]

@@ -112,7 +112,15 @@ def main(argv: list[str]) -> int:
     mode = os.environ.get("STAND_IN_MODE", "normal")
     user_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     url = next((arg.split("=", 1)[1] for arg in user_args if arg.startswith("--bridge-url=")), "")
-    record({"event": "launch", "argv": argv, "token_in_env": bool(os.environ.get(TOKEN_ENV)), "cwd": os.getcwd()})
+    record(
+        {
+            "event": "launch",
+            "pid": os.getpid(),
+            "argv": argv,
+            "token_in_env": bool(os.environ.get(TOKEN_ENV)),
+            "cwd": os.getcwd(),
+        }
+    )
     print(f"stand-in: started in mode {mode}", flush=True)
     if mode == "ignore-shutdown":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
