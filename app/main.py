@@ -146,6 +146,10 @@ class ManagedStage:
         reply = await self.bridge.request(type_, payload)
         return json.dumps(reply.model_dump(exclude_none=True), ensure_ascii=False)
 
+    async def send_event(self, type_: str, payload: dict[str, Any]) -> None:
+        """Send a hand-written event (no reply expected)."""
+        await self.bridge.send_event(type_, payload)
+
     def output(self) -> list[tuple[str, str]]:
         return list(self.manager.output)
 

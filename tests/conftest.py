@@ -24,6 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
 import contextlib
+import gc
 
 import pytest
 import pytestqt.plugin
@@ -121,6 +122,17 @@ def live_descendants() -> dict[int, str]:
         else:
             alive[pid] = name
     return alive
+
+
+@pytest.fixture(autouse=True)
+def qt_objects_collected_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Qt objects a test leaves in reference cycles (widgets holding callbacks that hold them) are collected right
+    after it, on this, the GUI thread. Left to the garbage collector they may be freed later inside a worker thread
+    of another test (an executor allocating), and a QTimer destroyed off its thread crashes Qt (seen as rare
+    segfaults in whichever test ran next)."""
+    yield
+    if request.node.get_closest_marker("qt") is not None or "qtbot" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -54,9 +55,15 @@ class InspectedStage(Protocol):
 
     async def request(self, type_: str, payload: dict[str, Any]) -> str: ...
 
+    async def send_event(self, type_: str, payload: dict[str, Any]) -> None: ...
+
     def output(self) -> list[tuple[str, str]]: ...
 
     def clock_offset_ms(self) -> float | None: ...
+
+
+def _failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else f"{type(error).__name__} (no details)"
 
 
 class BridgeInspector(QWidget):
@@ -111,9 +118,10 @@ class BridgeInspector(QWidget):
         layout.addWidget(split, 1)
 
         self.frame_logged.connect(self._append, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = log.subscribe(self.frame_logged.emit)
+        log.subscribe(self.frame_logged.emit)
+        self._following = True
         self._timer = QTimer(self, interval=1000)
-        self._timer.timeout.connect(self.refresh_stage)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
         self.reload()
         self.refresh_stage()
@@ -124,7 +132,7 @@ class BridgeInspector(QWidget):
         label.setObjectName("cueTiming")
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._cue_timer = QTimer(self, interval=CUE_REFRESH_MS)
-        self._cue_timer.timeout.connect(self.refresh_cue_timing)
+        self._cue_timer.timeout.connect(self._cue_tick)
         self._cue_timer.start()
         return label
 
@@ -135,9 +143,12 @@ class BridgeInspector(QWidget):
         self.send_payload = QPlainTextEdit("{}")
         self.send_payload.setObjectName("sendPayload")
         self.send_payload.setMaximumHeight(70)
-        send = QPushButton("Send request")
+        send = QPushButton("Send")
         send.setObjectName("sendButton")
         send.clicked.connect(lambda _=False: self.send())
+        self.expects_reply = QCheckBox("a request (wait for its reply)")
+        self.expects_reply.setObjectName("expectsReply")
+        self.expects_reply.setChecked(True)
         self.send_result = QLabel()
         self.send_result.setObjectName("sendResult")
         self.send_result.setWordWrap(True)
@@ -150,6 +161,7 @@ class BridgeInspector(QWidget):
         lower_layout = QVBoxLayout(lower)
         form = QHBoxLayout()
         form.addWidget(self.send_type)
+        form.addWidget(self.expects_reply)
         form.addWidget(send)
         lower_layout.addLayout(form)
         lower_layout.addWidget(self.send_payload)
@@ -164,7 +176,7 @@ class BridgeInspector(QWidget):
             self._add_row(entry)
 
     def _append(self, entry: LoggedFrame) -> None:
-        if self.filter.text().strip().lower() in entry.type.lower():
+        if self._following and self.filter.text().strip().lower() in entry.type.lower():
             self._add_row(entry)
             if self.table.rowCount() > MAX_ROWS:
                 self.table.removeRow(0)
@@ -194,6 +206,14 @@ class BridgeInspector(QWidget):
             if item is not None:
                 self.detail.setPlainText(str(item.data(Qt.ItemDataRole.UserRole)))
 
+    def _tick(self) -> None:
+        shown = self.isVisible()
+        if shown and not self._following:
+            self.reload()  # what was logged while hidden
+        self._following = shown
+        if shown:
+            self.refresh_stage()
+
     def refresh_stage(self) -> None:
         stage = self._stage()
         offset = None if stage is None else stage.clock_offset_ms()
@@ -203,6 +223,10 @@ class BridgeInspector(QWidget):
         if text != self.output.toPlainText():
             self.output.setPlainText(text)
             self.output.verticalScrollBar().setValue(self.output.verticalScrollBar().maximum())
+
+    def _cue_tick(self) -> None:
+        if self.isVisible():
+            self.refresh_cue_timing()
 
     def refresh_cue_timing(self) -> None:
         self.cue_timing.setVisible(self._cue_timing is not None)
@@ -223,23 +247,36 @@ class BridgeInspector(QWidget):
         if stage is None:
             self.send_result.setText("No stage is running.")
             return
-        self.send_result.setText(f"Sent {type_}, waiting for the reply…")
-        self._run(self._send(stage, type_, payload))
+        if self.expects_reply.isChecked():
+            self.send_result.setText(f"Sent {type_}, waiting for the reply…")
+            self._run(self._send(stage, type_, payload))
+        else:
+            self._run(self._send_event(stage, type_, payload))
 
     async def _send(self, stage: InspectedStage, type_: str, payload: dict[str, Any]) -> None:
         try:
             reply = await stage.request(type_, payload)
         except Exception as error:  # every failure is the answer to show
-            self.send_result.setText(f"{type(error).__name__}: {error}")
+            self.send_result.setText(_failure(error))
             return
         self.send_result.setText(f"Reply: {reply[:2000]}")
+
+    async def _send_event(self, stage: InspectedStage, type_: str, payload: dict[str, Any]) -> None:
+        try:
+            await stage.send_event(type_, payload)
+        except Exception as error:  # every failure is the answer to show
+            self.send_result.setText(_failure(error))
+            return
+        self.send_result.setText(f"Sent the event {type_} (no reply is expected).")
 
     def _run(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802
-        self._timer.stop()
-        self._cue_timer.stop()
-        super().closeEvent(event)
+    @property
+    def following(self) -> bool:
+        """Whether the page refreshes and follows the envelope log: only while it is shown. (The devtools window is
+        hidden and shown again, never closed, and overriding hide/show events crashes PySide when the widget is
+        destroyed; so the page's own timer notices the change.)"""
+        return self._following

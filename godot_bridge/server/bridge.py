@@ -368,12 +368,13 @@ class BridgeServer:
             raise StageError(error.code, error.message)
         return reply
 
-    async def send_event(self, type_: str, payload: Payload) -> None:
-        """Send an event (no reply expected), for example the ``speech.*`` cue stream."""
+    async def send_event(self, type_: str, payload: Payload | dict[str, Any]) -> None:
+        """Send an event (no reply expected), for example the ``speech.*`` cue stream; a plain dict is sent as it
+        is (the devtools' hand-written events)."""
         peer = self._peer
         if peer is None:
             raise StageNotConnected
-        await peer.send(make(type_, payload))
+        await peer.send(make(type_, payload) if isinstance(payload, Payload) else Envelope(type=type_, payload=payload))
 
     async def apply_scene(self, scene: SceneApply, timeout: float | None = None) -> SceneApplied:
         reply = await self.request("scene.apply", scene, timeout or self.config.scene_timeout_s)

@@ -33,6 +33,9 @@ class BridgeStage:
         reply = await self.bridge.request(type_, payload, timeout=2)
         return json.dumps(reply.model_dump(exclude_none=True))
 
+    async def send_event(self, type_: str, payload: dict[str, Any]) -> None:
+        await self.bridge.send_event(type_, payload)
+
     def output(self) -> list[tuple[str, str]]:
         return self.lines
 
@@ -93,6 +96,42 @@ async def test_the_log_shows_both_directions_filters_and_sends_a_hand_written_re
             await ws.close()
 
 
+async def test_an_event_is_sent_without_an_id_and_a_hidden_page_rests_then_catches_up(qtbot: QtBot) -> None:
+    log = EnvelopeLog()
+    async with BridgeServer(BridgeConfig()) as bridge:
+        bridge.observe_frames(log.observe)
+        stage = BridgeStage(bridge)
+        inspector = BridgeInspector(log, lambda: stage, lambda: None)
+        qtbot.addWidget(inspector)
+        inspector.show()
+        ws, _welcome = await open_stage(bridge.url, bridge.token)
+        try:
+            # An event expects no reply: it is sent as it is, without an id, and says so at once.
+            inspector.expects_reply.setChecked(False)
+            inspector.send_type.setText("speech.cancel")
+            inspector.send_payload.setPlainText('{"utterance": "u1"}')
+            inspector.send()
+            event = await asyncio.wait_for(recv_json(ws), 3)
+            assert event["type"] == "speech.cancel" and "id" not in event
+            assert event["payload"] == {"utterance": "u1"}
+            await until(lambda: "no reply is expected" in inspector.send_result.text(), 2)
+
+            # Hidden (the devtools window closed), the page stops refreshing and following the log; shown, it
+            # catches up with what was logged meanwhile.
+            inspector.hide()
+            await until(lambda: not inspector.following, 3, "the hidden page resting")
+            rows = inspector.table.rowCount()
+            inspector.send()
+            await asyncio.wait_for(recv_json(ws), 3)
+            await asyncio.sleep(0.1)
+            assert inspector.table.rowCount() == rows and cells(inspector, 2).count("speech.cancel") == 1
+            inspector.show()
+            await until(lambda: inspector.following and cells(inspector, 2).count("speech.cancel") == 2, 3, "caught up")
+
+        finally:
+            await ws.close()
+
+
 async def test_the_lip_sync_cue_lead_and_lag_show_live(qtbot: QtBot) -> None:
     configured = [30.0]
     async with BridgeServer(BridgeConfig()) as bridge:
@@ -103,6 +142,7 @@ async def test_the_lip_sync_cue_lead_and_lag_show_live(qtbot: QtBot) -> None:
             EnvelopeLog(), lambda: BridgeStage(bridge), lambda: None, lambda: (output.timing, configured[0])
         )
         qtbot.addWidget(inspector)
+        inspector.show()
         assert inspector.cue_timing.text() == "lip-sync cues: none sent yet · lead 30 ms"
         output.start()
         try:
