@@ -10,8 +10,9 @@ drives the mouth opening from the moment the chunk starts playing), in one run:
   a disagreement. Goal for the audio path: 75 %;
 - mouth-opening onset error: where the mouth must open, the time the cue track's openness rises through 0.1 minus
   the intended moment, which the issue defines as the audio onset of the syllable minus the configured lead.
-  Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened; an onset
-  where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately. The
+  Negative is early. Goal: p95 of the absolute error within 20 ms, i.e. at least 95 % of the onsets within 20 ms,
+  where an onset at which the mouth never closed before it (or did not open within 150 ms) is missed and counts as
+  a failure. The p95 over the onsets where the mouth opened is printed beside it, with the number missed. The
   audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause, the envelope onset; after
   m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
   m/b/p is not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m),
@@ -143,11 +144,19 @@ class OnsetScore:
             self.by_kind.setdefault(kind, []).append((opened_s - intended_s) * 1000.0)
 
     def summary(self) -> dict[str, Any]:
+        absolute = [abs(e) for e in self.errors_ms]
+        # A missed onset is a failure of the goal: counted as an error larger than any, so when more than one onset
+        # in twenty is missed, the p95 itself is a miss (None).
+        with_missed = float(np.percentile(np.array(absolute + [np.inf] * self.missed), 95, method="nearest"))
         return {
             "onsets": len(self.errors_ms) + self.missed,
             "missed": self.missed,
             "error_median_ms": round(percentile(self.errors_ms, 50), 1),
-            "abs_error_p95_ms": round(percentile([abs(e) for e in self.errors_ms], 95), 1),
+            "abs_error_p95_ms": round(percentile(absolute, 95), 1),
+            "abs_error_p95_counting_missed_ms": round(with_missed, 1) if np.isfinite(with_missed) else None,
+            "within_goal_share": round(
+                sum(1 for e in absolute if e <= GOAL_ONSET_P95_MS) / max(len(absolute) + self.missed, 1), 4
+            ),
             "by_kind": {
                 kind: {
                     "count": len(errors),
@@ -410,14 +419,16 @@ def main(argv: list[str] | None = None) -> int:
         f"lead {report['lead_ms']:.0f} ms)"
     )
     print(
-        f"{'path':<10}{'vowel agreement':>17}{'onset median':>14}{'|onset| p95':>13}{'missed':>10}"
-        f"{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
+        f"{'path':<10}{'vowel agreement':>17}{'<=20ms (missed=fail)':>22}{'p95 (missed=fail)':>19}"
+        f"{'onset median':>14}{'p95 of opened':>15}{'missed':>10}{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
     )
     for name, row in report["paths"].items():
         onset, label = row["onset"], row["onset_by_label"]
+        counted = onset["abs_error_p95_counting_missed_ms"]
         print(
-            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{onset['error_median_ms']:>12.1f}ms"
-            f"{onset['abs_error_p95_ms']:>11.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
+            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{onset['within_goal_share'] * 100:>21.1f}%"
+            f"{'missed' if counted is None else f'{counted:.1f}ms':>19}"
+            f"{onset['error_median_ms']:>12.1f}ms{onset['abs_error_p95_ms']:>13.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
             f"{label['error_median_ms']:>16.1f}ms{label['abs_error_p95_ms']:>6.1f}ms{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
@@ -447,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     audio = report["paths"]["audio"]
     print(
         f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
-        f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
-        f"{audio['onset']['abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
+        f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms counting missed onsets as failures: "
+        f"{audio['onset']['within_goal_share'] >= 0.95} ({audio['onset']['within_goal_share']:.1%} within); "
         f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
         f"(60 ms chunks: {report['audio_streaming_cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S})"
     )
