@@ -13,8 +13,8 @@ drives the mouth opening from the moment the chunk starts playing), in one run:
   Negative is early. Goal: p95 of the absolute error within 20 ms, i.e. at least 95 % of the onsets within 20 ms,
   where an onset at which the mouth never closed before it (or did not open within 150 ms) is missed and counts as
   a failure. The p95 over the onsets where the mouth opened is printed beside it, with the number missed. The
-  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause, the envelope onset; after
-  m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
+  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause or at the utterance's
+  start (espeak puts no pause phone there), the envelope onset; after m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
   m/b/p is not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m),
   25 ms (b) and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
   burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
@@ -133,7 +133,8 @@ class OnsetScore:
 
     errors_ms: list[float] = field(default_factory=list)
     by_kind: dict[str, list[float]] = field(default_factory=dict)
-    """The same errors by what the mouth opens after: "m", "b", "p" or "pause"."""
+    """The same errors by what the mouth opens after: "m", "b", "p", "pause" or "start" (the utterance's silent
+    beginning)."""
     missed: int = 0
 
     def add(self, opened_s: float | None, intended_s: float, kind: str) -> None:
@@ -231,15 +232,21 @@ class Onset:
     search_from_s: float
     """The mouth must have been closed since some time after this (the closure, or the pause)."""
     kind: str
-    """"m", "b", "p" or "pause"."""
+    """"m", "b", "p", "pause" or "start" (the utterance's first sound)."""
     measured: bool = True
     """False when no release could be measured (the moment is then the vowel's mark)."""
 
 
 def intended_onsets(utterance: Utterance) -> list[Onset]:
-    """Each syllable that opens the mouth: after m/b/p before a vowel, and after a pause of 50 ms or more."""
+    """Each syllable that opens the mouth: the utterance's first sound, after m/b/p before a vowel, and after a pause
+    of 50 ms or more."""
     onsets = []
     phones = utterance.phones
+    first = phones[0].name.strip("ˈˌ") if phones else ""
+    if first and first[0] not in "mbp":  # from the silence before the utterance (m/b/p: the release, below)
+        start = envelope_onset(utterance.pcm, utterance.sample_rate, 0.0, phones[min(1, len(phones) - 1)].end_s)
+        if start is not None:
+            onsets.append(Onset(start, start, -1.0, "start"))
     for index, phone in enumerate(phones):
         letters = phone.name.strip("ˈˌ")
         if not letters:  # a pause: the mouth opens when sound starts again (after m/b/p: see below)

@@ -214,7 +214,7 @@ def test_shaping_blends_at_most_the_two_strongest_vowels() -> None:
 def test_vowel_changes_never_show_three_vowels_or_over_open() -> None:
     # aa, then ih, then ou, fully open: smoothing each weight after choosing two blended the outgoing vowel back in
     # (three non-zero weights summing to 1.29 on these frames).
-    shapes = [[1, 0, 0, 0, 0]] * 6 + [[0, 1, 0, 0, 0]] * 3 + [[0, 0, 1, 0, 0]] * 10
+    shapes = [[1.0, 0, 0, 0, 0]] * 6 + [[0, 1.0, 0, 0, 0]] * 3 + [[0, 0, 1.0, 0, 0]] * 10
     track = Shaper(ShapingSettings(ceiling=0.9)).shape(raw([1.0] * 19, shapes))
     assert ((track.weights > 0).sum(axis=1) <= 2).all()
     assert track.weights.sum(axis=1).max() <= 0.9 + 1e-6
