@@ -14,8 +14,9 @@ drives the mouth opening from the moment the chunk starts playing), in one run:
   where an onset at which the mouth never closed before it (or did not open within 150 ms) is missed and counts as
   a failure. The p95 over the onsets where the mouth opened is printed beside it, with the number missed. The
   audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause or at the utterance's
-  start (espeak puts no pause phone there), the envelope onset; after m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
-  m/b/p is not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m),
+  start (espeak puts no pause phone there), the envelope onset; after m, b or p, the lip release (the burst of b
+  and p, the nasal-to-vowel transition of m). espeak's vowel mark after m/b/p is not it: espeak marks the vowel
+  where the consonant's release and aspiration end, a median 13 ms (m),
   25 ms (b) and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
   burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
   runs) is printed beside it, "by label", so that the change of definition hides nothing;
