@@ -8,6 +8,7 @@ that reports its phonemes reads sentences instead, and its vowels are measured w
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -147,7 +148,11 @@ class VoiceProfile:
         finite = [means, spread, np.array([profile.level_db]), closed if closed is not None else np.zeros(1)]
         if not all(np.isfinite(values).all() for values in finite):
             raise CalibrationError("not a lip-sync voice profile: values are not finite")
-        return profile
+        if (spread <= 0).any():
+            raise CalibrationError("not a lip-sync voice profile: a spread is not positive")
+        # Calibration never writes a spread under the floor; a smaller one (edited by hand) would let its
+        # coefficient swamp the distances.
+        return dataclasses.replace(profile, spread=np.maximum(spread, np.float32(MIN_SPREAD)))
 
 
 def _steady_frames(pcm: npt.NDArray[np.int16], sample_rate: int) -> tuple[npt.NDArray[np.float32], float]:

@@ -12,6 +12,7 @@ import pytest
 from app.lipsync.audio import AudioLipSync, analyse_audio, raw_from_features
 from app.lipsync.features import FeatureFrames, SpectralAnalyzer, analyse_all
 from app.lipsync.profile import (
+    MIN_SPREAD,
     CalibrationError,
     ProfileStore,
     VoiceProfile,
@@ -271,6 +272,8 @@ def test_profiles_round_trip_through_the_store(tmp_path: Path, synthetic_profile
         json.dumps({"format": 1}),
         json.dumps({"format": 9}),
         json.dumps({**default_profile().to_json(), "spread": [1, 2]}),
+        json.dumps({**default_profile().to_json(), "spread": [0.0] * 12}),
+        json.dumps({**default_profile().to_json(), "spread": [1.0] * 11 + [-1.0]}),
     ],
 )
 def test_a_damaged_profile_is_a_clear_error(tmp_path: Path, content: str) -> None:
@@ -279,6 +282,16 @@ def test_a_damaged_profile_is_a_clear_error(tmp_path: Path, content: str) -> Non
     store.path_of("x").write_text(content, encoding="utf-8")
     with pytest.raises(CalibrationError):
         store.load("x")
+
+
+def test_a_stored_spread_below_the_floor_is_raised_to_it(tmp_path: Path) -> None:
+    # A hand-edited profile with a tiny spread would let that coefficient swamp the distances (zero gave NaN weights):
+    # it is read as calibration would have written it.
+    data = {**default_profile().to_json(), "spread": [1e-6] * 12}
+    profile = VoiceProfile.from_json(data)
+    assert (profile.spread == np.float32(MIN_SPREAD)).all()
+    raw = analyse_audio(vowel("aa"), RATE, profile)
+    assert np.isfinite(raw.openness).all() and np.isfinite(raw.shape).all()
 
 
 def test_profile_file_names_are_safe() -> None:
