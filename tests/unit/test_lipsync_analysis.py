@@ -16,6 +16,7 @@ from app.lipsync.profile import (
     CalibrationError,
     ProfileStore,
     VoiceProfile,
+    closure_templates,
     default_profile,
     profile_from_recordings,
     profile_key,
@@ -169,6 +170,29 @@ def with_closure(profile: VoiceProfile) -> VoiceProfile:
     return VoiceProfile(
         "with-m", profile.means, profile.spread, profile.level_db, prototype.mfcc[20:-20].mean(axis=0)[None, :]
     )
+
+
+def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> None:
+    # "ama", "a(silence)a" and "a  a" (a pause between words): only the m, a dip that still sounds, is a closure.
+    def gap(seconds: float) -> npt.NDArray[np.int16]:
+        return np.zeros(int(seconds * RATE), np.int16)
+
+    def loud() -> npt.NDArray[np.int16]:
+        return vowel("aa", 0.25, pitch=125.0, level=0.1)
+
+    mama = np.concatenate([loud(), vowel("m", 0.07, pitch=125.0, level=0.02), loud()])
+    papa = np.concatenate([loud(), gap(0.07), loud()])
+    pause = np.concatenate([loud(), vowel("m", 0.3, pitch=125.0, level=0.02), loud()])
+    assert len(closure_templates(mama, RATE)) == 1
+    assert closure_templates(papa, RATE) == [] and closure_templates(pause, RATE) == []
+    # The template is the murmur: the profile built with it closes the mouth on an m, as one learnt with phonemes.
+    recordings = {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS}
+    learnt = profile_from_recordings("audio-only", recordings, (np.concatenate([mama, gap(0.3), papa]), RATE))
+    assert learnt.closed is not None and len(learnt.closed) == 1
+    murmur = vowel("m", 0.6, pitch=125.0, level=0.05)
+    assert shaped(murmur, learnt).weights[15:-15].max() < 0.05
+    assert shaped(vowel("aa", 0.6, pitch=125.0, level=0.05), learnt).weights[15:-15].sum(axis=1).min() > 0.5
+    assert profile_from_recordings("no-closures", recordings).closed is None
 
 
 def opening_s(track: CueTrack) -> float:
