@@ -2,10 +2,10 @@
 
 A profile is built by :func:`calibrate`: the voice (any provider) speaks a few short words per vowel, and the
 steady, loud frames of each recording give that vowel's mean coefficients; their pooled spread scales the distance.
-It also says "Mama. Baba. Papa.", and the sounding lip closures between the vowels (found in the audio as dips of
-the loudness) become the closed-mouth templates. A voice that reports its phonemes reads sentences instead, and its
-vowels and closures are measured where the phonemes say they are. The :class:`ProfileStore` keeps one JSON file per
-voice in the user-data folder.
+It also says words such as "Mommy. Bobby.", and the sounding lip closures between their vowels (found in the
+audio as dips of the loudness) become the closed-mouth templates. A voice that reports its phonemes reads
+sentences instead, and its vowels and closures are measured where the phonemes say they are. The
+:class:`ProfileStore` keeps one JSON file per voice in the user-data folder.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import functools
 import itertools
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +74,20 @@ CALIBRATION_PROMPTS: dict[str, dict[str, str]] = {
 }
 """Per language prefix; ``*`` for the languages (Italian, Portuguese, ...) whose letters name their vowels."""
 
-CLOSURE_PROMPTS: dict[str, str] = {"ja": "まま。ばば。ぱぱ。", "*": "Mama. Baba. Papa."}
-"""Words with a lip closure between two vowels, for a voice without phoneme marks: the m murmur and the b voice bar
-are found in the audio itself, as the dips between the vowels (:func:`closure_templates`)."""
+CLOSURE_PROMPTS: dict[str, list[str]] = {
+    "ja": ["まま、まま。ばば、ばば。", "あま。あば。えま。えべ。"],
+    "*": ["Mommy, mommy. Bobby, bobby.", "Ama. Abba. Emma. Ebbe."],
+}
+"""Words with lip closures between vowels, for a voice without phoneme marks: the m murmur and the b voice bar are
+found in the audio itself, as the dips between the vowels (:func:`closure_templates`). With these the audio path
+opened 93 % of the benchmark's onsets within 20 ms, as with closures measured at phoneme marks; with "Mama. Baba.
+Papa." alone 90 %."""
 CLOSURE_GAP_S = 0.15
 """A quiet stretch between two vowels shorter than this is a consonant; a longer one is a pause between words."""
 CLOSURE_DEPTH_DB = 6.0
 """A closure is at least this much quieter than the vowels on both sides of it."""
+CLOSURE_BOTTOM_DB = 1.0
+"""The closure's frames: within this of the dip's quietest (a wider stretch takes in the vowels' transitions)."""
 CLOSURE_AUDIBLE_DB = 45.0
 """A dip further than this below the loudest vowel is silent (a p): it has no sound to learn."""
 NUCLEUS_BELOW_DB = 12.0
@@ -214,8 +221,8 @@ def _steady_frames(pcm: npt.NDArray[np.int16], sample_rate: int) -> tuple[npt.ND
 
 def closure_templates(pcm: npt.NDArray[np.int16], sample_rate: int) -> list[npt.NDArray[np.float32]]:
     """The coefficients of each sounding lip closure in a recording of words such as "Mama. Baba.", found without
-    phoneme marks: between two vowel nuclei less than :data:`CLOSURE_GAP_S` apart, the quietest stretch (within
-    3 dB of the dip's bottom), when it is a dip of :data:`CLOSURE_DEPTH_DB` yet audible (a p's silence is not)."""
+    phoneme marks: between two vowel nuclei less than :data:`CLOSURE_GAP_S` apart, the quietest stretch, when it is
+    a dip of :data:`CLOSURE_DEPTH_DB` yet audible (a p's silence is not)."""
     frames, frame_rate = analyse_all(pcm, sample_rate)
     if not len(frames):
         return []
@@ -232,7 +239,7 @@ def closure_templates(pcm: npt.NDArray[np.int16], sample_rate: int) -> list[npt.
         depth = min(level[before].max(), level[after].max()) - level[bottom]
         if depth < CLOSURE_DEPTH_DB or level[bottom] < peak - CLOSURE_AUDIBLE_DB:
             continue
-        quiet = np.arange(first, end)[level[first:end] <= level[bottom] + 3.0]
+        quiet = np.arange(first, end)[level[first:end] <= level[bottom] + CLOSURE_BOTTOM_DB]
         templates.append(frames.mfcc[quiet].mean(axis=0).astype(np.float32))
     return templates
 
@@ -240,9 +247,9 @@ def closure_templates(pcm: npt.NDArray[np.int16], sample_rate: int) -> list[npt.
 def profile_from_recordings(
     voice: str,
     recordings: dict[str, tuple[npt.NDArray[np.int16], int]],
-    closures: tuple[npt.NDArray[np.int16], int] | None = None,
+    closures: Sequence[tuple[npt.NDArray[np.int16], int]] = (),
 ) -> VoiceProfile:
-    """A profile from one recording per vowel (PCM, sample rate) and, optionally, a recording of words with lip
+    """A profile from one recording per vowel (PCM, sample rate) and, optionally, recordings of words with lip
     closures between vowels (:data:`CLOSURE_PROMPTS`), whose closures it learns from the audio alone."""
     missing = [name for name in VOWELS if name not in recordings]
     if missing:
@@ -255,7 +262,7 @@ def profile_from_recordings(
         deviations.append(coefficients - mean)
         levels.append(level)
     spread = np.maximum(np.concatenate(deviations).std(axis=0), MIN_SPREAD)
-    found = closure_templates(*closures) if closures is not None else []
+    found = [template for recording in closures for template in closure_templates(*recording)]
     closed = np.array(found, np.float32) if found else None
     return VoiceProfile(voice, np.array(means, np.float32), spread.astype(np.float32), float(np.median(levels)), closed)
 
@@ -301,7 +308,7 @@ def calibration_prompts(language: str) -> dict[str, str]:
     return CALIBRATION_PROMPTS.get(_prefix(language), CALIBRATION_PROMPTS["*"])
 
 
-def closure_prompt(language: str) -> str:
+def closure_prompts(language: str) -> list[str]:
     return CLOSURE_PROMPTS.get(_prefix(language), CLOSURE_PROMPTS["*"])
 
 
@@ -321,8 +328,8 @@ async def calibrate(voice: str, language: str, synthesize: Synthesize) -> VoiceP
     for name, text in calibration_prompts(language).items():
         spoken = await synthesize(text)
         recordings[name] = (spoken.pcm, spoken.sample_rate)
-    closures = await synthesize(closure_prompt(language))
-    return profile_from_recordings(voice, recordings, (closures.pcm, closures.sample_rate))
+    closures = [await synthesize(text) for text in closure_prompts(language)]
+    return profile_from_recordings(voice, recordings, [(spoken.pcm, spoken.sample_rate) for spoken in closures])
 
 
 def default_profile() -> VoiceProfile:

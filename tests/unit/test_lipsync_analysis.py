@@ -187,7 +187,7 @@ def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> N
     assert closure_templates(papa, RATE) == [] and closure_templates(pause, RATE) == []
     # The template is the murmur: the profile built with it closes the mouth on an m, as one learnt with phonemes.
     recordings = {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS}
-    learnt = profile_from_recordings("audio-only", recordings, (np.concatenate([mama, gap(0.3), papa]), RATE))
+    learnt = profile_from_recordings("audio-only", recordings, [(mama, RATE), (papa, RATE)])
     assert learnt.closed is not None and len(learnt.closed) == 1
     murmur = vowel("m", 0.6, pitch=125.0, level=0.05)
     assert shaped(murmur, learnt).weights[15:-15].max() < 0.05
