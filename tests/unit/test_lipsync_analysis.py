@@ -195,6 +195,20 @@ def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> N
     assert profile_from_recordings("no-closures", recordings).closed is None
 
 
+def test_the_words_of_a_whole_mouth_shape_give_its_mean_and_single_vowels_its_spread() -> None:
+    single = {name: (vowel(name, pitch=120.0), RATE) for name in VOWELS}
+    # Each shape's words: two vowels of it (here the vowel at two pitches, which moves its coefficients).
+    shape_words = {
+        name: (np.concatenate([vowel(name, pitch=100.0), vowel(name, pitch=160.0)]), RATE) for name in VOWELS
+    }
+    combined = profile_from_recordings("v", single, classes=shape_words)
+    np.testing.assert_allclose(combined.means, profile_from_recordings("v", shape_words).means, atol=1e-5)
+    np.testing.assert_allclose(combined.spread, profile_from_recordings("v", single).spread, atol=1e-5)
+    assert combined.level_db == pytest.approx(profile_from_recordings("v", single).level_db)
+    with pytest.raises(CalibrationError, match="no recording for ou"):
+        profile_from_recordings("v", single, classes={k: v for k, v in shape_words.items() if k != "ou"})
+
+
 def opening_s(track: CueTrack) -> float:
     return float(track.times()[np.argmax(track.openness() > 0.1)])
 
