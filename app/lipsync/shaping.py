@@ -14,7 +14,6 @@ The shaper is streaming: its smoothing state carries from one batch of frames to
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,13 +74,15 @@ class Shaper:
         release = 1.0 - math.exp(-dt / s.release_s)
         close = 1.0 - math.exp(-dt / s.close_s)
         glide = 1.0 - math.exp(-dt / s.shape_s)
-        gated = np.where(raw.openness >= s.gate, np.minimum(raw.openness, s.ceiling), 0.0).tolist()
+        gate, ceiling, share = s.gate, s.ceiling, s.runner_up_share
         opened = self._openness
         a, b, c, d, e = self._shape
-        openness, shapes = [], []
+        out: list[list[float]] = []
         # Plain floats in a tight loop, the five vowels written out: the step depends on the state, so it does not
-        # vectorise along time, and numpy calls on five values cost more than the arithmetic.
-        for target, (ta, tb, tc, td, te) in zip(gated, raw.shape.tolist(), strict=True):
+        # vectorise along time, and numpy calls on five values (or on the few frames of a streamed chunk) cost
+        # several times more than the arithmetic.
+        for loudness, (ta, tb, tc, td, te) in zip(raw.openness.tolist(), raw.shape.tolist(), strict=True):
+            target = 0.0 if loudness < gate else min(loudness, ceiling)
             if target:
                 if opened < CLOSED_STATE:
                     a, b, c, d, e = ta, tb, tc, td, te
@@ -92,24 +93,20 @@ class Shaper:
                     d += (td - d) * glide
                     e += (te - e) * glide
             opened += (target - opened) * (attack if target > opened else release if target else close)
-            openness.append(opened)
-            shapes.append((a, b, c, d, e))
+            weights = [0.0] * len(VOWELS)
+            if opened > CLOSED_STATE:
+                # The smoothed openness shared between the two strongest smoothed vowels, the runner-up damped.
+                row = [a, b, c, d, e]
+                first = row.index(max(row))
+                top = row[first]
+                row[first] = -1.0
+                runner = row.index(max(row))
+                second = row[runner] * share
+                scale = opened / max(top + second, 1e-6)
+                weights[first] = top * scale
+                weights[runner] = second * scale
+            out.append(weights)
         self._openness, self._shape = opened, [a, b, c, d, e]
-        return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, self._two_strongest(openness, shapes))
-
-    def _two_strongest(self, openness: list[float], shapes: Sequence[tuple[float, ...]]) -> np.ndarray:
-        """The smoothed openness shared between the two strongest smoothed vowels (the runner-up damped)."""
-        shape = np.array(shapes, dtype=np.float32)
-        rows = np.arange(len(shape))
-        order = np.argsort(-shape, axis=1)
-        winner, runner = order[:, 0], order[:, 1]
-        top = shape[rows, winner]
-        second = shape[rows, runner] * self.settings.runner_up_share
-        total = np.maximum(top + second, 1e-6)
-        opened = np.array(openness, dtype=np.float32)
-        opened[opened <= 0.01] = 0.0
-        weights = np.zeros_like(shape)
-        weights[rows, winner] = opened * top / total
-        weights[rows, runner] = opened * second / total
-        weights[weights <= 0.01] = 0.0
-        return weights
+        track = np.array(out, dtype=np.float32)
+        track[track <= 0.01] = 0.0
+        return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, track)
