@@ -1,20 +1,24 @@
 """Lip-sync accuracy and cost on espeak speech, where the true phonemes and their times are known.
 
 Evaluation set: sentences in several voices (male and female variants, three languages) at three speeds, each voice
-calibrated first with :func:`app.lipsync.profile.calibrate`. For our audio path, our phoneme path and a
-loudness-only baseline (Open-LLM-VTuber's approach: the RMS of consecutive 20 ms chunks, normalised by the loudest,
-drives the mouth opening from the moment the chunk starts playing), in one run:
+calibrated first with :func:`app.lipsync.profile.calibrate` twice: from its audio alone, as for any provider
+without phoneme marks (the app uses the phoneme path for espeak, so this is how the audio path is used: the
+headline "audio" row), and with espeak's phoneme marks (the "audio-phcal" row, for comparison). For our audio path,
+our phoneme path and a loudness-only baseline (Open-LLM-VTuber's approach: the RMS of consecutive 20 ms chunks,
+normalised by the loudest, drives the mouth opening from the moment the chunk starts playing), in one run:
 
 - vowel-class agreement on voiced frames: frames inside a vowel whose class is one of the five (schwas and front
   rounded vowels are not, and are left out) where the strongest cue weight is that vowel; a closed mouth counts as
   a disagreement. Goal for the audio path: 75 %;
 - mouth-opening onset error: where the mouth must open, the time the cue track's openness rises through 0.1 minus
   the intended moment, which the issue defines as the audio onset of the syllable minus the configured lead.
-  Negative is early. Goal: p95 of the absolute error within 20 ms, over the onsets where the mouth opened; an onset
-  where the mouth never closed before it (or did not open within 150 ms) is counted as missed, separately. The
-  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause, the envelope onset; after
-  m, b or p, the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after
-  m/b/p is not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m),
+  Negative is early. Goal: p95 of the absolute error within 20 ms, i.e. at least 95 % of the onsets within 20 ms,
+  where an onset at which the mouth never closed before it (or did not open within 150 ms) is missed and counts as
+  a failure. The p95 over the onsets where the mouth opened is printed beside it, with the number missed. The
+  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause or at the utterance's
+  start (espeak puts no pause phone there), the envelope onset; after m, b or p, the lip release (the burst of b
+  and p, the nasal-to-vowel transition of m). espeak's vowel mark after m/b/p is not it: espeak marks the vowel
+  where the consonant's release and aspiration end, a median 13 ms (m),
   25 ms (b) and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
   burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
   runs) is printed beside it, "by label", so that the change of definition hides nothing;
@@ -47,6 +51,12 @@ from app.lipsync.track import VOWELS, CueTrack
 from app.speech.espeak import EspeakEngine
 from benchmarks.lipsync_onsets import envelope_onset, lip_release
 
+PATHS = {
+    "audio": "audio path, calibrated from the voice's audio alone (any provider; the headline)",
+    "audio-phcal": "audio path, calibrated with espeak's phoneme marks (only a voice that gives phonemes)",
+    "phoneme": "phoneme path (espeak's marks)",
+    "loudness": "loudness-only baseline (Open-LLM-VTuber)",
+}
 GOAL_AGREEMENT = 0.75
 GOAL_ONSET_P95_MS = 20.0
 GOAL_CPU_MS_PER_S = 1.0
@@ -132,7 +142,8 @@ class OnsetScore:
 
     errors_ms: list[float] = field(default_factory=list)
     by_kind: dict[str, list[float]] = field(default_factory=dict)
-    """The same errors by what the mouth opens after: "m", "b", "p" or "pause"."""
+    """The same errors by what the mouth opens after: "m", "b", "p", "pause" or "start" (the utterance's silent
+    beginning)."""
     missed: int = 0
 
     def add(self, opened_s: float | None, intended_s: float, kind: str) -> None:
@@ -143,11 +154,19 @@ class OnsetScore:
             self.by_kind.setdefault(kind, []).append((opened_s - intended_s) * 1000.0)
 
     def summary(self) -> dict[str, Any]:
+        absolute = [abs(e) for e in self.errors_ms]
+        # A missed onset is a failure of the goal: counted as an error larger than any, so when more than one onset
+        # in twenty is missed, the p95 itself is a miss (None).
+        with_missed = float(np.percentile(np.array(absolute + [np.inf] * self.missed), 95, method="nearest"))
         return {
             "onsets": len(self.errors_ms) + self.missed,
             "missed": self.missed,
             "error_median_ms": round(percentile(self.errors_ms, 50), 1),
-            "abs_error_p95_ms": round(percentile([abs(e) for e in self.errors_ms], 95), 1),
+            "abs_error_p95_ms": round(percentile(absolute, 95), 1),
+            "abs_error_p95_counting_missed_ms": round(with_missed, 1) if np.isfinite(with_missed) else None,
+            "within_goal_share": round(
+                sum(1 for e in absolute if e <= GOAL_ONSET_P95_MS) / max(len(absolute) + self.missed, 1), 4
+            ),
             "by_kind": {
                 kind: {
                     "count": len(errors),
@@ -181,15 +200,28 @@ def espeak_recording(engine: EspeakEngine, text: str, voice: str, rate: int) -> 
     )
 
 
-def build_set(engine: EspeakEngine, sentences: int) -> tuple[list[Utterance], dict[str, VoiceProfile]]:
+@dataclass
+class Profiles:
+    audio_only: dict[str, VoiceProfile]
+    """Calibrated from the voice's audio alone, as for any provider without phoneme marks (the headline)."""
+    with_phonemes: dict[str, VoiceProfile]
+    """Calibrated with espeak's phoneme marks (vowels and closures where the marks put them)."""
+
+
+def build_set(engine: EspeakEngine, sentences: int) -> tuple[list[Utterance], Profiles]:
     utterances: list[Utterance] = []
-    profiles: dict[str, VoiceProfile] = {}
+    profiles = Profiles({}, {})
     for voice, texts in VOICES.items():
 
         async def synthesize(text: str, voice: str = voice) -> CalibrationRecording:
             return espeak_recording(engine, text, voice, 175)
 
-        profiles[voice] = asyncio.run(calibrate(f"espeak:{voice}", voice, synthesize))
+        async def audio_alone(text: str, voice: str = voice) -> CalibrationRecording:
+            spoken = espeak_recording(engine, text, voice, 175)
+            return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
+
+        profiles.with_phonemes[voice] = asyncio.run(calibrate(f"espeak:{voice}", voice, synthesize))
+        profiles.audio_only[voice] = asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone))
         for rate in SPEEDS:
             for text in texts[:sentences]:
                 spoken = espeak_recording(engine, text, voice, rate)
@@ -222,15 +254,21 @@ class Onset:
     search_from_s: float
     """The mouth must have been closed since some time after this (the closure, or the pause)."""
     kind: str
-    """"m", "b", "p" or "pause"."""
+    """"m", "b", "p", "pause" or "start" (the utterance's first sound)."""
     measured: bool = True
     """False when no release could be measured (the moment is then the vowel's mark)."""
 
 
 def intended_onsets(utterance: Utterance) -> list[Onset]:
-    """Each syllable that opens the mouth: after m/b/p before a vowel, and after a pause of 50 ms or more."""
+    """Each syllable that opens the mouth: the utterance's first sound, after m/b/p before a vowel, and after a pause
+    of 50 ms or more."""
     onsets = []
     phones = utterance.phones
+    first = phones[0].name.strip("ˈˌ") if phones else ""
+    if first and first[0] not in "mbp":  # from the silence before the utterance (m/b/p: the release, below)
+        start = envelope_onset(utterance.pcm, utterance.sample_rate, 0.0, phones[min(1, len(phones) - 1)].end_s)
+        if start is not None:
+            onsets.append(Onset(start, start, -1.0, "start"))
     for index, phone in enumerate(phones):
         letters = phone.name.strip("ˈˌ")
         if not letters:  # a pause: the mouth opens when sound starts again (after m/b/p: see below)
@@ -341,14 +379,21 @@ def run(sentences: int) -> dict[str, Any]:
     finally:
         engine.close()
     settings = ShapingSettings()
-    scores = {"audio": PathScore(), "phoneme": PathScore(), "loudness": PathScore()}
+    scores = {name: PathScore() for name in PATHS}
     all_onsets: list[Onset] = []
     for utterance in utterances:
-        profile = profiles[utterance.voice]
         spoken = utterance
         audio = timed(
-            lambda: Shaper(settings).shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile)),  # noqa: B023
+            lambda: Shaper(settings).shape(
+                analyse_audio(spoken.pcm, spoken.sample_rate, profiles.audio_only[spoken.voice])  # noqa: B023
+            ),
             scores["audio"],
+        )
+        phoneme_calibrated = timed(
+            lambda: Shaper(settings).shape(
+                analyse_audio(spoken.pcm, spoken.sample_rate, profiles.with_phonemes[spoken.voice])  # noqa: B023
+            ),
+            scores["audio-phcal"],
         )
         heard = PhoneAudio(spoken.pcm, spoken.sample_rate)  # the phoneme path refines its releases from the audio
         phoneme = timed(
@@ -359,11 +404,12 @@ def run(sentences: int) -> dict[str, Any]:
         onsets = intended_onsets(utterance)
         all_onsets.extend(onsets)
         score(audio, utterance, onsets, settings.lead_s, scores["audio"])
+        score(phoneme_calibrated, utterance, onsets, settings.lead_s, scores["audio-phcal"])
         score(phoneme, utterance, onsets, settings.lead_s, scores["phoneme"])
         score(loudness, utterance, onsets, settings.lead_s, scores["loudness"])
     audio_s = sum(u.seconds for u in utterances)
-    streaming_cpu_s = streaming_cost(utterances, profiles, settings, STREAMING_MIN_FRAMES)
-    unheld_cpu_s = streaming_cost(utterances, profiles, settings, 1)
+    streaming_cpu_s = streaming_cost(utterances, profiles.audio_only, settings, STREAMING_MIN_FRAMES)
+    unheld_cpu_s = streaming_cost(utterances, profiles.audio_only, settings, 1)
     report: dict[str, Any] = {
         "audio_streaming_cpu_ms_per_audio_s": round(streaming_cpu_s * 1000 / audio_s, 3),
         "audio_streaming_unheld_cpu_ms_per_audio_s": round(unheld_cpu_s * 1000 / audio_s, 3),
@@ -409,15 +455,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(report['voices'])}; {'/'.join(map(str, report['speeds_wpm']))} wpm; "
         f"lead {report['lead_ms']:.0f} ms)"
     )
+    for name, description in PATHS.items():
+        print(f"  {name}: {description}")
     print(
-        f"{'path':<10}{'vowel agreement':>17}{'onset median':>14}{'|onset| p95':>13}{'missed':>10}"
-        f"{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
+        f"{'path':<12}{'vowel agreement':>17}{'<=20ms (missed=fail)':>22}{'p95 (missed=fail)':>19}"
+        f"{'onset median':>14}{'p95 of opened':>15}{'missed':>10}{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
     )
     for name, row in report["paths"].items():
         onset, label = row["onset"], row["onset_by_label"]
+        counted = onset["abs_error_p95_counting_missed_ms"]
         print(
-            f"{name:<10}{row['vowel_agreement'] * 100:>16.1f}%{onset['error_median_ms']:>12.1f}ms"
-            f"{onset['abs_error_p95_ms']:>11.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
+            f"{name:<12}{row['vowel_agreement'] * 100:>16.1f}%{onset['within_goal_share'] * 100:>21.1f}%"
+            f"{'missed' if counted is None else f'{counted:.1f}ms':>19}"
+            f"{onset['error_median_ms']:>12.1f}ms{onset['abs_error_p95_ms']:>13.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
             f"{label['error_median_ms']:>16.1f}ms{label['abs_error_p95_ms']:>6.1f}ms{row['cpu_ms_per_audio_s']:>10.3f}"
         )
     print(
@@ -446,10 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     audio = report["paths"]["audio"]
     print(
-        f"goals: audio-path agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
-        f"audio-path |onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms: "
-        f"{audio['onset']['abs_error_p95_ms'] <= GOAL_ONSET_P95_MS}; "
-        f"audio-path CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
+        "goals (audio path calibrated from audio alone): "
+        f"agreement >= {GOAL_AGREEMENT:.0%}: {audio['vowel_agreement'] >= GOAL_AGREEMENT}; "
+        f"|onset| p95 <= {GOAL_ONSET_P95_MS:.0f} ms counting missed onsets as failures: "
+        f"{audio['onset']['within_goal_share'] >= 0.95} ({audio['onset']['within_goal_share']:.1%} within); "
+        f"CPU <= {GOAL_CPU_MS_PER_S} ms/s: {audio['cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S} "
         f"(60 ms chunks: {report['audio_streaming_cpu_ms_per_audio_s'] <= GOAL_CPU_MS_PER_S})"
     )
     return 0

@@ -4,7 +4,7 @@ Openness follows the loudness envelope relative to the voice's calibrated vowel 
 distance of each frame's coefficients to the five vowel means of the voice profile (scaled by their spread),
 turned into a distribution with a softmax. Frames far from every vowel (fricatives, breath) open the mouth less.
 
-When the voice's lip closures are known (its m murmur and b voice bar, calibrated with phonemes), any other sound
+When the voice's lip closures are known (its m murmur and b voice bar, learnt in calibration), any other sound
 means the lips are apart: the burst and aspiration of p, b, t, k, fricatives and n open the mouth part way. This is
 what opens it at the release of a p, some 35 ms before its vowel begins, rather than at the vowel.
 """

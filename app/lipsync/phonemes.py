@@ -196,6 +196,10 @@ def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[tuple[float
                 keys.append(
                     (phone.start_s + duration / 2, coming[0] * SOFT_CONSONANT_OPENNESS, np.array(coming[1], np.float32))
                 )
+    if phones:
+        # Shut before the first sound, so that the mouth opens over the first phone as it does after a pause (the
+        # interpolation would otherwise hold it shut up to the first phone's own key, some 30 ms into its sound).
+        keys.append((phones[0].start_s, 0.0, closed))
     for closure in closures:
         keys = [key for key in keys if not closure[0][0] <= key[0] <= closure[-1][0]] + closure
     keys.sort(key=lambda key: key[0])

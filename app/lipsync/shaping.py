@@ -35,44 +35,35 @@ class ShapingSettings:
     """The largest weight any viseme receives (some avatars over-open at 1.0)."""
     runner_up_share: float = 0.6
     """The second vowel's weight relative to its share of the two."""
+    shape_s: float = 0.008
+    """Time constant of the vowel shape's glide from one vowel to the next while the mouth is open."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lead_s <= 0.5:
             raise ValueError("the anticipation lead must be within 0..500 ms")
-        if min(self.attack_s, self.release_s, self.close_s) <= 0:
-            raise ValueError("attack and release must be positive")
+        if min(self.attack_s, self.release_s, self.close_s, self.shape_s) <= 0:
+            raise ValueError("attack, release and the shape's glide must be positive")
         if not 0.0 < self.ceiling <= 1.0:
             raise ValueError("the ceiling must be within (0, 1]")
 
 
 _NO_WEIGHTS = np.zeros((0, len(VOWELS)), dtype=np.float32)
+CLOSED_STATE = 0.01
+"""Below this smoothed openness the mouth counts as shut: the next opening takes its target shape at once."""
 
 
 class Shaper:
+    """Openness and vowel shape are smoothed apart, and only then reduced to the two strongest vowels: smoothing
+    the five weights after choosing two (as an earlier version did) blended the outgoing vowel back in at every
+    change, and a frame then had three weights summing to more than the ceiling."""
+
     def __init__(self, settings: ShapingSettings | None = None) -> None:
         self.settings = settings or ShapingSettings()
-        self._state = [0.0] * len(VOWELS)
+        self.reset()
 
     def reset(self) -> None:
-        self._state = [0.0] * len(VOWELS)
-
-    def targets(self, raw: RawFrames) -> np.ndarray:
-        """Gated, two-vowel targets (frames, 5), before smoothing."""
-        s = self.settings
-        count = len(raw)
-        if not count:
-            return np.zeros((0, len(VOWELS)), dtype=np.float32)
-        order = np.argsort(-raw.shape, axis=1)
-        rows = np.arange(count)
-        winner, runner = order[:, 0], order[:, 1]
-        top = raw.shape[rows, winner]
-        second = raw.shape[rows, runner] * s.runner_up_share
-        total = np.maximum(top + second, 1e-6)
-        openness = np.where(raw.openness >= s.gate, np.minimum(raw.openness, s.ceiling), 0.0)
-        targets = np.zeros((count, len(VOWELS)), dtype=np.float32)
-        targets[rows, winner] = openness * top / total
-        targets[rows, runner] = openness * second / total
-        return targets
+        self._openness = 0.0
+        self._shape = [0.0] * len(VOWELS)
 
     def shape(self, raw: RawFrames) -> CueTrack:
         s = self.settings
@@ -82,20 +73,40 @@ class Shaper:
         attack = 1.0 - math.exp(-dt / s.attack_s)
         release = 1.0 - math.exp(-dt / s.release_s)
         close = 1.0 - math.exp(-dt / s.close_s)
-        a, b, c, d, e = self._state
-        out = []
+        glide = 1.0 - math.exp(-dt / s.shape_s)
+        gate, ceiling, share = s.gate, s.ceiling, s.runner_up_share
+        opened = self._openness
+        a, b, c, d, e = self._shape
+        out: list[list[float]] = []
         # Plain floats in a tight loop, the five vowels written out: the step depends on the state, so it does not
-        # vectorise along time, and numpy calls (or a loop over the vowels) on five values cost more than the
-        # arithmetic.
-        for ta, tb, tc, td, te in self.targets(raw).tolist():
-            falling = release if ta or tb or tc or td or te else close
-            a += (ta - a) * (attack if ta > a else falling)
-            b += (tb - b) * (attack if tb > b else falling)
-            c += (tc - c) * (attack if tc > c else falling)
-            d += (td - d) * (attack if td > d else falling)
-            e += (te - e) * (attack if te > e else falling)
-            out.append((a, b, c, d, e))
-        self._state = [a, b, c, d, e]
-        weights = np.array(out, dtype=np.float32)
-        weights[weights <= 0.01] = 0.0
-        return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, weights)
+        # vectorise along time, and numpy calls on five values (or on the few frames of a streamed chunk) cost
+        # several times more than the arithmetic.
+        for loudness, (ta, tb, tc, td, te) in zip(raw.openness.tolist(), raw.shape.tolist(), strict=True):
+            target = 0.0 if loudness < gate else min(loudness, ceiling)
+            if target:
+                if opened < CLOSED_STATE:
+                    a, b, c, d, e = ta, tb, tc, td, te
+                else:
+                    a += (ta - a) * glide
+                    b += (tb - b) * glide
+                    c += (tc - c) * glide
+                    d += (td - d) * glide
+                    e += (te - e) * glide
+            opened += (target - opened) * (attack if target > opened else release if target else close)
+            weights = [0.0] * len(VOWELS)
+            if opened > CLOSED_STATE:
+                # The smoothed openness shared between the two strongest smoothed vowels, the runner-up damped.
+                row = [a, b, c, d, e]
+                first = row.index(max(row))
+                top = row[first]
+                row[first] = -1.0
+                runner = row.index(max(row))
+                second = row[runner] * share
+                scale = opened / max(top + second, 1e-6)
+                weights[first] = top * scale
+                weights[runner] = second * scale
+            out.append(weights)
+        self._openness, self._shape = opened, [a, b, c, d, e]
+        track = np.array(out, dtype=np.float32)
+        track[track <= 0.01] = 0.0
+        return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, track)

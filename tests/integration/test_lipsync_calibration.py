@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from app.lipsync.audio import analyse_audio
@@ -38,6 +39,36 @@ async def test_espeak_through_a_session_calibrates_in_context_and_classifies_its
                 assert len(opened) > 10
                 winners = [VOWELS[i] for i in opened.argmax(axis=1)]
                 assert winners.count(expected) / len(winners) > 0.6, (text, winners)
+    finally:
+        engine.close()
+
+
+async def test_a_voice_without_phonemes_is_calibrated_from_its_audio_alone() -> None:
+    engine = EspeakEngine()
+    try:
+        espeak = espeak_synthesize(engine, "en-us")
+        texts: list[str] = []
+
+        async def audio_alone(text: str) -> CalibrationRecording:
+            texts.append(text)
+            spoken = await espeak(text)
+            return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
+
+        profile = await calibrate("other:voice", "en-us", audio_alone)
+        assert "Mommy, mommy. Bobby, bobby." in texts
+        assert profile.closed is not None, "the m and b closures were found in the audio"
+        for text, expected in (("Ah.", "aa"), ("Ee.", "ih"), ("Ooh.", "ou")):
+            spoken = await espeak(text)
+            track = Shaper().shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile))
+            opened = track.weights[track.weights.sum(axis=1) > 0.3]
+            assert len(opened) > 10
+            winners = [VOWELS[i] for i in opened.argmax(axis=1)]
+            assert winners.count(expected) / len(winners) > 0.6, (text, winners)
+        # The lips shut on the m of "Mama", between its open vowels.
+        spoken = await espeak("Mama.")
+        openness = Shaper().shape(analyse_audio(spoken.pcm, spoken.sample_rate, profile)).openness()
+        opened = np.nonzero(openness > 0.3)[0]
+        assert openness[opened[0] : opened[-1]].min() < 0.1
     finally:
         engine.close()
 

@@ -12,9 +12,11 @@ import pytest
 from app.lipsync.audio import AudioLipSync, analyse_audio, raw_from_features
 from app.lipsync.features import FeatureFrames, SpectralAnalyzer, analyse_all
 from app.lipsync.profile import (
+    MIN_SPREAD,
     CalibrationError,
     ProfileStore,
     VoiceProfile,
+    closure_templates,
     default_profile,
     profile_from_recordings,
     profile_key,
@@ -170,6 +172,43 @@ def with_closure(profile: VoiceProfile) -> VoiceProfile:
     )
 
 
+def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> None:
+    # "ama", "a(silence)a" and "a  a" (a pause between words): only the m, a dip that still sounds, is a closure.
+    def gap(seconds: float) -> npt.NDArray[np.int16]:
+        return np.zeros(int(seconds * RATE), np.int16)
+
+    def loud() -> npt.NDArray[np.int16]:
+        return vowel("aa", 0.25, pitch=125.0, level=0.1)
+
+    mama = np.concatenate([loud(), vowel("m", 0.07, pitch=125.0, level=0.02), loud()])
+    papa = np.concatenate([loud(), gap(0.07), loud()])
+    pause = np.concatenate([loud(), vowel("m", 0.3, pitch=125.0, level=0.02), loud()])
+    assert len(closure_templates(mama, RATE)) == 1
+    assert closure_templates(papa, RATE) == [] and closure_templates(pause, RATE) == []
+    # The template is the murmur: the profile built with it closes the mouth on an m, as one learnt with phonemes.
+    recordings = {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS}
+    learnt = profile_from_recordings("audio-only", recordings, [(mama, RATE), (papa, RATE)])
+    assert learnt.closed is not None and len(learnt.closed) == 1
+    murmur = vowel("m", 0.6, pitch=125.0, level=0.05)
+    assert shaped(murmur, learnt).weights[15:-15].max() < 0.05
+    assert shaped(vowel("aa", 0.6, pitch=125.0, level=0.05), learnt).weights[15:-15].sum(axis=1).min() > 0.5
+    assert profile_from_recordings("no-closures", recordings).closed is None
+
+
+def test_the_words_of_a_whole_mouth_shape_give_its_mean_and_single_vowels_its_spread() -> None:
+    single = {name: (vowel(name, pitch=120.0), RATE) for name in VOWELS}
+    # Each shape's words: two vowels of it (here the vowel at two pitches, which moves its coefficients).
+    shape_words = {
+        name: (np.concatenate([vowel(name, pitch=100.0), vowel(name, pitch=160.0)]), RATE) for name in VOWELS
+    }
+    combined = profile_from_recordings("v", single, classes=shape_words)
+    np.testing.assert_allclose(combined.means, profile_from_recordings("v", shape_words).means, atol=1e-5)
+    np.testing.assert_allclose(combined.spread, profile_from_recordings("v", single).spread, atol=1e-5)
+    assert combined.level_db == pytest.approx(profile_from_recordings("v", single).level_db)
+    with pytest.raises(CalibrationError, match="no recording for ou"):
+        profile_from_recordings("v", single, classes={k: v for k, v in shape_words.items() if k != "ou"})
+
+
 def opening_s(track: CueTrack) -> float:
     return float(track.times()[np.argmax(track.openness() > 0.1)])
 
@@ -211,13 +250,24 @@ def test_shaping_blends_at_most_the_two_strongest_vowels() -> None:
     assert last[0] > last[1] > 0 and not last[2:].any()
 
 
+def test_vowel_changes_never_show_three_vowels_or_over_open() -> None:
+    # aa, then ih, then ou, fully open: smoothing each weight after choosing two blended the outgoing vowel back in
+    # (three non-zero weights summing to 1.29 on these frames).
+    shapes = [[1.0, 0, 0, 0, 0]] * 6 + [[0, 1.0, 0, 0, 0]] * 3 + [[0, 0, 1.0, 0, 0]] * 10
+    track = Shaper(ShapingSettings(ceiling=0.9)).shape(raw([1.0] * 19, shapes))
+    assert ((track.weights > 0).sum(axis=1) <= 2).all()
+    assert track.weights.sum(axis=1).max() <= 0.9 + 1e-6
+    # The shape still follows: ih leads in the middle, ou at the end.
+    assert int(np.argmax(track.weights[8])) == 1 and int(np.argmax(track.weights[-1])) == 2
+
+
 def test_attack_is_faster_than_release_and_the_gate_closes() -> None:
     shaper = Shaper(ShapingSettings(lead_s=0.0))
-    up = shaper.shape(raw([1.0] * 20, [[1, 0, 0, 0, 0]] * 20)).weights[:, 0]
-    # Down to another shape (release) and then to silence below the gate.
-    down = shaper.shape(raw([0.5] * 20, [[0, 1, 0, 0, 0]] * 20)).weights[:, 0]
+    up = shaper.shape(raw([1.0] * 20, [[1, 0, 0, 0, 0]] * 20)).openness()
+    # Half as open in another shape (release), and then silence below the gate.
+    down = shaper.shape(raw([0.5] * 20, [[0, 1, 0, 0, 0]] * 20)).openness()
     frames_to_rise = int(np.argmax(up > 0.9))
-    frames_to_fall = int(np.argmax(down < 0.1))
+    frames_to_fall = int(np.argmax(down < 0.6))
     assert frames_to_rise < frames_to_fall
     gated = shaper.shape(raw([0.05] * 20, [[0, 1, 0, 0, 0]] * 20))
     assert not gated.weights[-1].any()
@@ -260,6 +310,8 @@ def test_profiles_round_trip_through_the_store(tmp_path: Path, synthetic_profile
         json.dumps({"format": 1}),
         json.dumps({"format": 9}),
         json.dumps({**default_profile().to_json(), "spread": [1, 2]}),
+        json.dumps({**default_profile().to_json(), "spread": [0.0] * 12}),
+        json.dumps({**default_profile().to_json(), "spread": [1.0] * 11 + [-1.0]}),
     ],
 )
 def test_a_damaged_profile_is_a_clear_error(tmp_path: Path, content: str) -> None:
@@ -268,6 +320,16 @@ def test_a_damaged_profile_is_a_clear_error(tmp_path: Path, content: str) -> Non
     store.path_of("x").write_text(content, encoding="utf-8")
     with pytest.raises(CalibrationError):
         store.load("x")
+
+
+def test_a_stored_spread_below_the_floor_is_raised_to_it(tmp_path: Path) -> None:
+    # A hand-edited profile with a tiny spread would let that coefficient swamp the distances (zero gave NaN weights):
+    # it is read as calibration would have written it.
+    data = {**default_profile().to_json(), "spread": [1e-6] * 12}
+    profile = VoiceProfile.from_json(data)
+    assert (profile.spread == np.float32(MIN_SPREAD)).all()
+    raw = analyse_audio(vowel("aa"), RATE, profile)
+    assert np.isfinite(raw.openness).all() and np.isfinite(raw.shape).all()
 
 
 def test_profile_file_names_are_safe() -> None:

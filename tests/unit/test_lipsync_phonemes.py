@@ -90,6 +90,15 @@ def test_neighbours_blend_and_diphthongs_glide() -> None:
     assert glide.shape[5].argmax() == aa and glide.shape[24].argmax() == ih
 
 
+def test_the_mouth_opens_over_the_first_phone_from_a_closed_start() -> None:
+    # An utterance that begins with a vowel, and one with a soft consonant: without a closed key before the first
+    # phone the mouth stayed shut up to the phone's first key and opened only ~30 ms into the sound.
+    for phones in ([Phone("ˈoʊ", 0.02, 0.3)], [Phone("h", 0.02, 0.08), Phone("ˈɛ", 0.08, 0.3)]):
+        frames = analyse_phonemes(phones, 0.3)
+        assert not frames.openness[:3].any()  # up to 20 ms: closed
+        assert 0.0 < frames.openness[3] < frames.openness[4] < frames.openness[5]  # opening from 20 ms on
+
+
 def test_no_phonemes_means_a_closed_mouth() -> None:
     frames = analyse_phonemes([], 0.5)
     assert len(frames) == 50 and not frames.openness.any()
