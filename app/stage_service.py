@@ -25,11 +25,17 @@ log = logging.getLogger("app.stage")
 Phase = Literal["not-found", "starting", "ready", "applying", "applied", "failed", "stopped"]
 
 
+STARTING = "Starting the Godot stage..."
+
+
 @dataclass(frozen=True)
 class StageStatus:
     phase: Phase
     message: str
     applied: SceneApplied | None = None
+    settings_page: str | None = None
+    """The settings page where the user can fix what went wrong, when one can (the stage's, for a stage that is
+    missing or does not start); None when the settings cannot help (a refused model)."""
 
 
 class StageRuntime(Protocol):
@@ -70,7 +76,12 @@ class StageService:
         self._runtime = runtime
         self._listeners: list[Callable[[StageStatus], None]] = []
         self._apply_lock = asyncio.Lock()
-        self.status = StageStatus("not-found", missing_reason) if runtime is None else StageStatus("stopped", "")
+        # A stage that exists is started right away by the app: "starting" from the first moment, not "stopped".
+        self.status = (
+            StageStatus("not-found", missing_reason, settings_page="stage")
+            if runtime is None
+            else StageStatus("starting", STARTING)
+        )
         log.info("stage: %s %s", self.status.phase, self.status.message)
 
     def subscribe(self, listener: Callable[[StageStatus], None]) -> None:
@@ -87,11 +98,12 @@ class StageService:
         """Start the stage and show the selected model, if any."""
         if self._runtime is None:
             return
-        self._set(StageStatus("starting", "Starting the Godot stage..."))
+        if self.status.phase != "starting":
+            self._set(StageStatus("starting", STARTING))
         try:
             await self._runtime.start()
         except Exception as error:
-            self._set(StageStatus("failed", f"The stage did not start: {error}"))
+            self._set(StageStatus("failed", f"The stage did not start: {error}", settings_page="stage"))
             return
         self._set(StageStatus("ready", "The stage is ready. Choose an avatar to show it."))
         selected = self.library.selected
@@ -104,7 +116,7 @@ class StageService:
         await self.stop()
         self._runtime = runtime
         if runtime is None:
-            self._set(StageStatus("not-found", missing_reason))
+            self._set(StageStatus("not-found", missing_reason, settings_page="stage"))
         await self.start()
 
     async def stop(self) -> None:
@@ -141,7 +153,7 @@ class StageService:
             if self._runtime is None:
                 await self._select(entry)
                 message = f"Selected {entry.name}; it will show once a Godot 4 stage runs. {self.status.message}"
-                self._set(StageStatus("not-found", message))
+                self._set(StageStatus("not-found", message, settings_page="stage"))
                 return None
             self._set(StageStatus("applying", f"Applying {entry.name} (VRM {entry.vrm_version})..."))
             try:

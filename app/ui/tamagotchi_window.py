@@ -194,7 +194,8 @@ class TamagotchiWindow(QWidget):
         self.status_text.setStyleSheet("color: white;")
         self.fix_button = QPushButton("Stage settings…")
         self.fix_button.setObjectName("fixButton")
-        self.fix_button.clicked.connect(lambda: self.settings_requested.emit("stage"))
+        self._fix_page = "stage"
+        self.fix_button.clicked.connect(lambda: self.settings_requested.emit(self._fix_page))
         status_layout = QVBoxLayout(self.status)
         status_layout.addWidget(self.status_text)
         status_layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
@@ -442,7 +443,8 @@ class TamagotchiWindow(QWidget):
         detail = status.message if status.phase in ("not-found", "failed") else ""
         self.status_text.setText(words + (f"\n{detail}" if detail and detail != words else ""))
         self.status.setVisible(bool(words))
-        self.fix_button.setVisible(status.phase == "not-found")
+        self.fix_button.setVisible(status.settings_page is not None)
+        self._fix_page = status.settings_page or "stage"
         self.update_click_through()
 
     def _say(self) -> None:

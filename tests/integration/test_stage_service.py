@@ -70,7 +70,7 @@ async def test_a_vrm_is_stored_then_applied_and_reported(tmp_path: Path) -> None
     # The stage gets the user-data copy, never the file the user picked.
     assert scene.path is not None and Path(scene.path).parent == library.files.root
     assert Path(scene.path).read_bytes() == build_vrm("1.0", title="Ada") and scene.name == "Ada.vrm"
-    assert [s.phase for s in seen] == ["stopped", "starting", "ready", "applying", "applied"]
+    assert [s.phase for s in seen] == ["starting", "ready", "applying", "applied"]
     assert "Showing Ada: VRM 1.0, 2 expressions" in seen[-1].message
     assert library.selected is not None and library.selected.name == "Ada"
 

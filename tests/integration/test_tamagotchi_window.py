@@ -85,10 +85,26 @@ async def test_a_missing_godot_is_said_in_plain_words_with_a_way_to_the_stage_se
     assert asked.args == ["stage"]
 
 
+async def test_a_stage_that_does_not_start_offers_the_way_to_the_stage_settings(qtbot: QtBot, tmp_path: Path) -> None:
+    class NoStart(RecordingRuntime):
+        async def start(self) -> None:
+            raise RuntimeError("the web runtime needs npm: apt-get install npm")
+
+    window, stage, _settings, _speech = make_window(qtbot, tmp_path, runtime=NoStart())
+    window.show()
+    await stage.start()
+    await until(lambda: "needs npm" in window.status_text.text(), 2)
+    assert window.fix_button.isVisible()
+    with qtbot.waitSignal(window.settings_requested) as asked:
+        window.fix_button.click()
+    assert asked.args == ["stage"]
+
+
 async def test_the_status_follows_the_stage_and_hides_once_the_avatar_shows(qtbot: QtBot, tmp_path: Path) -> None:
     window, stage, _settings, _speech = make_window(qtbot, tmp_path, runtime=RecordingRuntime())
     window.show()
-    await until(lambda: window.status_text.text() == "The stage is stopped", 2)
+    # Before start() runs (the app calls it at once), the window already says it is starting, not "stopped".
+    await until(lambda: window.status_text.text() == "Starting the stage…", 2)
     await stage.start()
     await until(lambda: window.status_text.text() == "Ready", 2)
     await stage.apply_file(vrm_file(tmp_path))
