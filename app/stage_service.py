@@ -94,6 +94,11 @@ class StageService:
         for listener in list(self._listeners):
             listener(status)
 
+    def starting_detail(self, text: str) -> None:
+        """While the stage starts, what the user should know or do (attach mode: what to run in the editor)."""
+        if self.status.phase == "starting":
+            self._set(StageStatus("starting", text))
+
     async def start(self) -> None:
         """Start the stage and show the selected model, if any."""
         if self._runtime is None:

@@ -43,6 +43,7 @@ from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray, tray_available
 from app.ui.web_stage_host import host_command, web_engine_available
 from app.version import app_version
+from godot_bridge.sidecar.attach import AttachLauncher
 from godot_bridge.sidecar.manager import SidecarState
 
 if TYPE_CHECKING:
@@ -296,6 +297,16 @@ class DesktopApp:
         if stage is None:
             return
         stage.bridge.observe_frames(self.envelopes.observe)
+        if isinstance(stage.launcher, AttachLauncher):
+            # What to run in the Godot editor goes to the window too (the token in it can be copied from there),
+            # not only to a terminal the developer may not be looking at.
+            announce = stage.launcher.announce
+
+            def announce_in_window(text: str) -> None:
+                announce(text)
+                self.stage_service.starting_detail(text)
+
+            stage.launcher.announce = announce_in_window
         if stage.launcher.kind in ("native", "embedded") and QGuiApplication.platformName() == "xcb":
             embedder = NativeStageEmbedder(
                 self.window,

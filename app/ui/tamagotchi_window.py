@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 from app.config.model import Corner, Settings, WindowGeometry
 from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
-from app.stage_service import ApplyError, StageService, StageStatus
+from app.stage_service import STARTING, ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
 from app.ui.x11_window import set_input_shape, window_alpha
 
@@ -191,6 +191,7 @@ class TamagotchiWindow(QWidget):
         self.status.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.status_text = QLabel()
         self.status_text.setWordWrap(True)
+        self.status_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # a token, a path
         self.status_text.setStyleSheet("color: white;")
         self.fix_button = QPushButton("Stage settings…")
         self.fix_button.setObjectName("fixButton")
@@ -440,7 +441,11 @@ class TamagotchiWindow(QWidget):
 
     def _show_status(self, status: StageStatus) -> None:
         words = PHASE_WORDS[status.phase]
-        detail = status.message if status.phase in ("not-found", "failed") else ""
+        # Details for problems, and for a start that needs the user (attach mode says what to run in the editor).
+        attention = status.phase in ("not-found", "failed") or (
+            status.phase == "starting" and status.message != STARTING
+        )
+        detail = status.message if attention else ""
         self.status_text.setText(words + (f"\n{detail}" if detail and detail != words else ""))
         self.status.setVisible(bool(words))
         self.fix_button.setVisible(status.settings_page is not None)

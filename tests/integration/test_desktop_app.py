@@ -92,6 +92,10 @@ async def test_the_app_without_godot_opens_its_windows_and_speaks(
         desktop.settings_window.findChild(QPushButton, "restartStage").click()  # type: ignore[union-attr]
         await until(lambda: desktop.stage_service.status.phase == "starting", 3, "the attach stage starting")
         assert desktop.stage is not None and desktop.stage.launcher.kind == "attach"
+        token = desktop.stage.bridge.token
+        # What to run in the editor is in the window, token included (not only on a terminal).
+        await until(lambda: "Attach mode" in desktop.window.status_text.text(), 5, "the attach instructions shown")
+        assert f"--bridge-token={token}" in desktop.window.status_text.text()
     finally:
         await asyncio.wait_for(desktop.close(), 10)  # quitting while the stage starts still stops it
     assert not desktop.window.isVisible() and desktop.stage_service.status.phase == "stopped"
