@@ -4,6 +4,7 @@ GlobalShortcuts interface (no compositor can run here, so the portal itself is t
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from app.shortcuts.backends.wayland import APP_ID, PortalBackend
 from app.shortcuts.select import open_backend
 from app.shortcuts.service import ShortcutService, Trigger
 from app.shortcuts.settings import MemoryBindingSettings
+from tests.support.x11_desktop import session_bus
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,15 +33,8 @@ pytestmark = pytest.mark.tier3  # a real dbus-daemon: CI must have it
 def bus() -> Iterator[str]:
     if shutil.which("dbus-daemon") is None:
         pytest.skip("dbus-daemon is not installed (make setup-test installs it as root)")
-    daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert daemon.stdout is not None
-        yield daemon.stdout.readline().strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(10)
+    with session_bus(dict(os.environ)) as address:
+        yield address
 
 
 class Portal:
