@@ -1,7 +1,7 @@
 """Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
 the stage output and the optional VMC output.
 
-    lipsync = LipSyncService(sink, bridge, user_data_dir, voice=lambda: "espeak:en-us")
+    lipsync = LipSyncService(sink, lambda: stage.bridge, user_data_dir, voice=lambda: "espeak:en-us")
     speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
     await lipsync.start()  ...  await lipsync.close()
 
@@ -16,18 +16,17 @@ from pathlib import Path
 from app.lipsync.cues import AnalysisMode, CueScheduler
 from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
 from app.lipsync.shaping import ShapingSettings
-from app.lipsync.stage_output import StageCueOutput
+from app.lipsync.stage_output import CurrentBridge, StageCueOutput
 from app.lipsync.vmc import VmcOutput, VmcSettings
 from app.speech.player import ScheduledAudio, SpeakerHooks
 from app.speech.sink import AudioSink
-from godot_bridge.server.bridge import BridgeServer
 
 
 class LipSyncService:
     def __init__(
         self,
         sink: AudioSink,
-        bridge: BridgeServer | None,
+        bridge: CurrentBridge | None,
         user_data_dir: Path,
         voice: Callable[[], str],
         *,
@@ -35,6 +34,8 @@ class LipSyncService:
         shaping: ShapingSettings | None = None,
         vmc: VmcSettings | None = None,
     ) -> None:
+        """``bridge`` returns the running stage's bridge each time cues leave (it changes when the stage restarts);
+        None: no stage output at all."""
         self.store = ProfileStore(user_data_dir)
         self.voice = voice
         self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)

@@ -3,6 +3,9 @@
 Host times become stage times when each event leaves, with the bridge's current clock-offset estimate, so every
 batch is anchored afresh. Events for a stage that is not connected, or that did not announce ``speech.cues``, are
 dropped (the stage closes its mouth on its own when frames stop coming).
+
+The bridge is asked for when each event leaves, not kept: restarting the stage (Settings > Stage > Restart) builds a
+new bridge server, and the cues must follow it rather than go on to the closed one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from app.lipsync.cues import CueBatch
+from godot_bridge.protocol.clock import ClockOffsetEstimator
 from godot_bridge.protocol.messages import Payload, SpeechBegin, SpeechCancel, SpeechCues, SpeechEnd
 from godot_bridge.server.bridge import BridgeServer, StageNotConnected
 
@@ -21,12 +25,16 @@ log = logging.getLogger("app.lipsync.stage")
 CAPABILITY = "speech.cues"
 WEIGHT_DECIMALS = 3
 
-_Pending = tuple[str, str, Callable[[], Payload]]
-"""(utterance, type, payload maker called when the event leaves)."""
+_Pending = tuple[str, str, Callable[[ClockOffsetEstimator], Payload]]
+"""(utterance, type, payload maker called when the event leaves, with the clock of the bridge it leaves on)."""
+
+
+CurrentBridge = Callable[[], BridgeServer | None]
+"""The bridge of the stage running now (None while there is none)."""
 
 
 class StageCueOutput:
-    def __init__(self, bridge: BridgeServer) -> None:
+    def __init__(self, bridge: CurrentBridge) -> None:
         self.bridge = bridge
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -46,19 +54,16 @@ class StageCueOutput:
                 await self._task
             self._task = None
 
-    def _stage_ms(self, host_ms: float) -> float | None:
-        return self.bridge.clock.to_stage_time(host_ms)
-
     # -- CueOutput -----------------------------------------------------------------------------------------------
 
     def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
         self._put(
             utterance,
             "speech.begin",
-            lambda: SpeechBegin(
+            lambda clock: SpeechBegin(
                 utterance=utterance,
                 host_time_ms=host_time_ms,
-                stage_time_ms=self._stage_ms(host_time_ms),
+                stage_time_ms=clock.to_stage_time(host_time_ms),
                 frame_rate=frame_rate,
                 lead_ms=lead_ms,
             ),
@@ -69,10 +74,10 @@ class StageCueOutput:
         self._put(
             batch.utterance,
             "speech.cues",
-            lambda: SpeechCues(
+            lambda clock: SpeechCues(
                 utterance=batch.utterance,
                 host_time_ms=batch.host_time_ms,
-                stage_time_ms=self._stage_ms(batch.host_time_ms),
+                stage_time_ms=clock.to_stage_time(batch.host_time_ms),
                 frame_rate=batch.frame_rate,
                 frames=frames,
             ),
@@ -82,15 +87,15 @@ class StageCueOutput:
         self._put(
             utterance,
             "speech.end",
-            lambda: SpeechEnd(
-                utterance=utterance, host_time_ms=host_time_ms, stage_time_ms=self._stage_ms(host_time_ms)
+            lambda clock: SpeechEnd(
+                utterance=utterance, host_time_ms=host_time_ms, stage_time_ms=clock.to_stage_time(host_time_ms)
             ),
         )
 
     def cancel(self, utterance: str) -> None:
         # Whatever of this utterance has not left yet never will; the cancel goes first.
         self._queue = [item for item in self._queue if item[0] != utterance]
-        self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance)))
+        self._queue.insert(0, (utterance, "speech.cancel", lambda _clock: SpeechCancel(utterance=utterance)))
         self._idle.clear()
         self._wake.set()
 
@@ -100,14 +105,15 @@ class StageCueOutput:
 
     # -- sending -------------------------------------------------------------------------------------------------
 
-    def _put(self, utterance: str, type_: str, make: Callable[[], Payload]) -> None:
+    def _put(self, utterance: str, type_: str, make: Callable[[ClockOffsetEstimator], Payload]) -> None:
         self._queue.append((utterance, type_, make))
         self._idle.clear()
         self._wake.set()
 
-    def _stage_listens(self) -> bool:
-        stage = self.bridge.stage
-        return stage is not None and CAPABILITY in stage.hello.capabilities
+    def _listening_bridge(self) -> BridgeServer | None:
+        bridge = self.bridge()
+        stage = bridge.stage if bridge is not None else None
+        return bridge if stage is not None and CAPABILITY in stage.hello.capabilities else None
 
     async def _run(self) -> None:
         while True:
@@ -115,10 +121,11 @@ class StageCueOutput:
             self._wake.clear()
             while self._queue:
                 _utterance, type_, make = self._queue.pop(0)
-                if not self._stage_listens():
+                bridge = self._listening_bridge()
+                if bridge is None:
                     continue
                 try:
-                    await self.bridge.send_event(type_, make())
+                    await bridge.send_event(type_, make(bridge.clock))
                     self.sent += 1
                 except StageNotConnected:
                     continue

@@ -149,7 +149,8 @@ class DesktopApp:
             # The mouth follows the same sink clock the voice plays on; cues reach the stage ahead of the sound.
             self.lipsync = LipSyncService(
                 sink,
-                self.stage.bridge if self.stage is not None else None,
+                # Asked for as cues leave: a restarted stage (or one started later) has a new bridge.
+                lambda: self.stage.bridge if self.stage is not None else None,
                 self.options.user_data,
                 voice=lambda: lipsync_voice(self.settings.settings),
                 shaping=ShapingSettings(lead_s=lip.lead_ms / 1000),

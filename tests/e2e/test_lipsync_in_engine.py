@@ -107,7 +107,7 @@ async def test_the_mouth_follows_the_cues_and_a_cancel_closes_it(
         offset = await measure_clock(server)
 
         sink = NullSink(48_000)
-        lipsync = LipSyncService(sink, server, tmp_path, voice=lambda: "espeak:en-us")
+        lipsync = LipSyncService(sink, lambda: server, tmp_path, voice=lambda: "espeak:en-us")
         recorder = Recorder()
         lipsync.scheduler.add_output(recorder)
         speech = SpeechService(sink, SpeechSettings(), hooks=lipsync.speaker_hooks())
