@@ -10,6 +10,7 @@ VMC output is off unless ``vmc=VmcSettings(enabled=True, ...)``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from app.lipsync.cues import AnalysisMode, CueScheduler
 from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
 from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import CurrentBridge, StageCueOutput
-from app.lipsync.vmc import VmcOutput, VmcSettings
+from app.lipsync.vmc import VmcOutput, VmcSettings, VmcUnavailable
 from app.speech.player import ScheduledAudio, SpeakerHooks
 from app.speech.sink import AudioSink
+
+log = logging.getLogger("app.lipsync")
 
 
 class LipSyncService:
@@ -45,6 +48,8 @@ class LipSyncService:
         self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
         if self.vmc_output is not None:
             self.scheduler.add_output(self.vmc_output)
+        self.vmc_problem: str | None = None
+        """Why the VMC output is off although it was asked for (set by :meth:`start`), for the UI to show."""
 
     def current_profile(self) -> VoiceProfile:
         """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
@@ -96,7 +101,13 @@ class LipSyncService:
         if self.stage_output is not None:
             self.stage_output.start()
         if self.vmc_output is not None:
-            await self.vmc_output.start()
+            try:
+                await self.vmc_output.start()
+            except VmcUnavailable as error:  # lip sync on the stage goes on without it
+                self.vmc_problem = f"VMC output is off: {error}."
+                log.warning("%s", self.vmc_problem)
+                self.scheduler.outputs.remove(self.vmc_output)
+                self.vmc_output = None
 
     async def close(self) -> None:
         if self.stage_output is not None:
