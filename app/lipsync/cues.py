@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -26,7 +26,7 @@ from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.shaping import Shaper, ShapingSettings
-from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
+from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, RawFrames, Weights
 from app.speech.events import SpeechMark
 from app.speech.player import ScheduledAudio
 from app.speech.sink import AudioSink
@@ -70,6 +70,10 @@ class _Utterance:
     """The sink sample heard at the utterance's time zero."""
     shaper: Shaper
     audio: AudioLipSync | None = None
+    audio_offset_s: float = 0.0
+    """Where the audio path's time zero (its first sample) lies on the utterance's time."""
+    audio_end: int = 0
+    """The sink sample after the last one the audio path was fed."""
     end_sample: int = 0
     frames_sent: int = 0
     began: bool = False
@@ -117,6 +121,7 @@ class CueScheduler:
         track = self._analyse(utterance, scheduled)
         if len(track):
             self._pending.append((utterance, track, scheduled.sink_start))
+        if self._pending:
             # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
             asyncio.get_running_loop().call_soon(self._emit)
 
@@ -126,14 +131,8 @@ class CueScheduler:
         utterance = self._current
         if utterance is None or utterance.turn != turn or utterance.audio is None:
             return
-        if utterance.drain_timer is not None:
-            utterance.drain_timer.cancel()
-            utterance.drain_timer = None
-        held_start = utterance.end_sample - utterance.audio.held_samples
-        track = utterance.shaper.shape(utterance.audio.flush())
-        if len(track):
-            self._pending.append((utterance, track, held_start))
-            self._emit()
+        self._flush_audio(utterance)
+        self._emit()
 
     def on_mouth_close(self, turn: int) -> None:
         utterance = self._current
@@ -148,6 +147,7 @@ class CueScheduler:
         phonemes = [mark for mark in scheduled.marks if mark.kind == "phoneme"]
         use_phonemes = self.mode == "phoneme" or (self.mode == "auto" and bool(phonemes))
         if use_phonemes:
+            self._flush_audio(utterance)  # audio-path frames held so far end where this chunk begins
             origin = utterance.origin
             relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
             phones = phones_of(relative, rate, scheduled.sink_end - origin)
@@ -155,13 +155,39 @@ class CueScheduler:
             heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
-            if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
-                utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
+            if utterance.audio is not None and utterance.audio.spectral.sample_rate != rate:
+                self._flush_audio(utterance)
             audio = utterance.audio
+            if audio is None:
+                # Started where this chunk starts: after phoneme chunks, that is not the utterance's start.
+                audio = utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
+                utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
+            utterance.audio_end = scheduled.sink_end
             held_start = scheduled.sink_end - audio.held_samples - len(scheduled.pcm)
-            raw = audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
+            raw = self._on_utterance_time(
+                utterance, audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
+            )
             self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
         return utterance.shaper.shape(raw)
+
+    @staticmethod
+    def _on_utterance_time(utterance: _Utterance, raw: RawFrames) -> RawFrames:
+        """Audio-path frames (timed from the audio path's first sample) on the utterance's time."""
+        return replace(raw, start_s=raw.start_s + utterance.audio_offset_s) if utterance.audio_offset_s else raw
+
+    def _flush_audio(self, utterance: _Utterance) -> None:
+        """Queues everything the audio path still holds, with its last half window (no audio follows it)."""
+        audio = utterance.audio
+        if audio is None:
+            return
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
+            utterance.drain_timer = None
+        held_start = utterance.audio_end - audio.held_samples
+        track = utterance.shaper.shape(self._on_utterance_time(utterance, audio.flush()))
+        utterance.audio = None
+        if len(track):
+            self._pending.append((utterance, track, held_start))
 
     def _seconds_until_due(self, sample: int) -> float:
         """How long held audio starting at sink ``sample`` may still wait before its cues must be computed."""
@@ -183,7 +209,7 @@ class CueScheduler:
         utterance.drain_timer = None
         if utterance is not self._current or utterance.audio is None:
             return
-        track = utterance.shaper.shape(utterance.audio.drain())
+        track = utterance.shaper.shape(self._on_utterance_time(utterance, utterance.audio.drain()))
         if len(track):
             self._pending.append((utterance, track, held_start))
             self._emit()

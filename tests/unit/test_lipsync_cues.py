@@ -218,3 +218,33 @@ async def test_phoneme_marks_drive_the_mouth_when_the_voice_gives_them() -> None
 def test_batches_must_fit_the_protocol() -> None:
     with pytest.raises(ValueError):
         CueScheduler(NullSink(RATE), default_profile, batch_frames=121)
+
+
+async def test_audio_path_chunks_after_phoneme_chunks_are_timed_where_they_are_heard() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="auto")
+    # 1 s of a hummed m with its phoneme mark (lips shut), then 0.5 s of a vowel without marks (the audio path),
+    # 0.5 s of m again, 0.5 s of vowel: each part's frames are due when that part is heard, not at the utterance's
+    # start (100 s, less the 30 ms lead).
+    hum = (SpeechMark("phoneme", 0, name="m"),)
+    play(scheduler, sink, 1, np.zeros(RATE, np.int16), hum)
+    await settle()
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    play(scheduler, sink, 1, np.zeros(round(0.5 * RATE), np.int16), hum)
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    scheduler.on_audio_end(1)
+    await settle()
+    batches = recorder.batches()
+    weights = np.concatenate([b.weights for b in batches])
+    times = np.concatenate([b.host_time_ms + np.arange(len(b.weights)) * 1000.0 / b.frame_rate for b in batches])
+    heard = times + 30.0 - 100_000.0  # when each frame's sound is heard, ms after the utterance's start
+    opening = weights.sum(axis=1)
+    assert heard.min() >= -1.0 and heard.max() <= 2_520.0
+    for start_ms, end_ms, is_open in [(50, 950, False), (1050, 1450, True), (1550, 1950, False), (2050, 2450, True)]:
+        inside = (heard > start_ms) & (heard < end_ms)
+        assert inside.sum() >= (end_ms - start_ms) / 10 - 1, f"every frame of {start_ms}-{end_ms} ms is there"
+        if is_open:
+            assert opening[inside].min() > 0.3, f"open while the vowel at {start_ms}-{end_ms} ms is heard"
+        else:
+            assert opening[inside].max() < 0.05, f"shut while the m at {start_ms}-{end_ms} ms is heard"
+    assert len(times) <= 2.5 * batches[-1].frame_rate + 5, "no part is counted twice"
