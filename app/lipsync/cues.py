@@ -3,20 +3,22 @@
 Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
 chunk of audio is analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it
 gives them (more exact), otherwise from the PCM (its last half window when the voice is done). The shaped frames
-are cut into batches, and each batch is stamped with the host time at which its first frame is due, computed from
-the sink's playback clock right after the chunk is written (the sink may re-anchor its clock at that write).
-Stamping every batch afresh is what keeps a long utterance from drifting. Outputs (the stage, VMC, a recorder)
-receive begin / cues / end / cancel and must not block.
+are cut into batches of a quarter second, and each batch leaves shortly (:data:`SEND_AHEAD_S`) before its first
+frame is due, stamped then with the host time at which that frame is due, read from the sink's playback clock at
+that moment. A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
+quarter second: a long utterance (one espeak sentence is one chunk of many seconds) cannot drift. Outputs (the
+stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -39,6 +41,10 @@ DEFAULT_BATCH_FRAMES = 25
 HELD_AUDIO_MARGIN_S = 0.1
 """Audio held back from analysis (to analyse several chunks at once) is analysed at the latest this long before its
 cues are due (lead included): time to send and apply them."""
+SEND_AHEAD_S = 0.4
+"""A batch leaves this long before its first frame is due: time to cross the bridge and be queued by a stage that
+renders at a low rate on a busy machine, and short enough that a clock drifting by 0.1 % (a cheap sound card) moves
+a batch's time by under half a millisecond."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,18 @@ class CueOutput(Protocol):
     def end(self, utterance: str, host_time_ms: float) -> None: ...
 
     def cancel(self, utterance: str) -> None: ...
+
+
+@dataclass(order=True)
+class _QueuedBatch:
+    sample: int
+    """The sink sample heard when the batch's first frame is shown (lead applied): what its time is read from."""
+    order: int
+    utterance: _Utterance = field(compare=False)
+    known: int = field(compare=False)
+    """A sample the sink had scheduled when the batch was made (the time fallback of :meth:`CueScheduler._host_ms`)."""
+    frame_rate: float = field(compare=False)
+    weights: Weights = field(compare=False)
 
 
 @dataclass
@@ -90,7 +108,9 @@ class CueScheduler:
         shaping: ShapingSettings | None = None,
         batch_frames: int = DEFAULT_BATCH_FRAMES,
         frame_rate: float = DEFAULT_FRAME_RATE,
+        send_ahead_s: float = SEND_AHEAD_S,
     ) -> None:
+        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed)."""
         if not 1 <= batch_frames <= 120:
             raise ValueError("a batch holds 1..120 frames")
         self.sink = sink
@@ -99,10 +119,15 @@ class CueScheduler:
         self.shaping = shaping or ShapingSettings()
         self.batch_frames = batch_frames
         self.frame_rate = frame_rate
+        self.send_ahead_s = send_ahead_s
         self.outputs: list[CueOutput] = []
         self._current: _Utterance | None = None
         self._pending: list[tuple[_Utterance, CueTrack, int]] = []
+        self._queue: list[_QueuedBatch] = []
+        """A heap of batches computed but not sent yet, the soonest due first."""
+        self._send_timer: asyncio.TimerHandle | None = None
         self._names = itertools.count(1)
+        self._order = itertools.count()
 
     def add_output(self, output: CueOutput) -> Callable[[], None]:
         self.outputs.append(output)
@@ -191,8 +216,7 @@ class CueScheduler:
 
     def _seconds_until_due(self, sample: int) -> float:
         """How long held audio starting at sink ``sample`` may still wait before its cues must be computed."""
-        ahead = (sample - self.sink.position()) / self.sink.sample_rate
-        return ahead - self.shaping.lead_s - HELD_AUDIO_MARGIN_S
+        return self._seconds_until_shown(sample) - HELD_AUDIO_MARGIN_S
 
     def _drain_later(self, utterance: _Utterance, held_start: int) -> None:
         """Analyse the held audio when its deadline comes, unless more audio brings it along first."""
@@ -215,6 +239,7 @@ class CueScheduler:
             self._emit()
 
     def _emit(self) -> None:
+        """Cuts the analysed tracks into batches and queues them; ``begin`` leaves with an utterance's first one."""
         pending, self._pending = self._pending, []
         for utterance, track, chunk_start in pending:
             if utterance is not self._current:
@@ -227,18 +252,51 @@ class CueScheduler:
                 for output in self.outputs:
                     output.begin(utterance.name, zero, track.frame_rate, lead_s * 1000.0)
             for first in range(0, len(track), self.batch_frames):
-                weights = track.weights[first : first + self.batch_frames]
                 heard_s = track.start_s + lead_s + first / track.frame_rate
-                sample = utterance.origin + round(heard_s * rate)
-                batch = CueBatch(
-                    utterance.name,
-                    self._host_ms(sample, chunk_start) - lead_s * 1000.0,
+                weights = np.ascontiguousarray(track.weights[first : first + self.batch_frames])
+                queued = _QueuedBatch(
+                    utterance.origin + round(heard_s * rate),
+                    next(self._order),
+                    utterance,
+                    chunk_start,
                     track.frame_rate,
-                    np.ascontiguousarray(weights),
+                    weights,
                 )
-                utterance.frames_sent += len(weights)
-                for output in self.outputs:
-                    output.cues(batch)
+                heapq.heappush(self._queue, queued)
+        self.send_due()
+
+    def send_due(self) -> None:
+        """Sends every queued batch due within :attr:`send_ahead_s`, each stamped with the sink's clock now, and sets
+        a timer for the next. (Its own timer calls it; tests call it too, after moving a manual clock.)"""
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        while self._queue:
+            queued = self._queue[0]
+            if queued.utterance is not self._current:
+                heapq.heappop(self._queue)  # cancelled before it left
+                continue
+            wait_s = self._seconds_until_shown(queued.sample) - self.send_ahead_s
+            if wait_s > 0.0:
+                self._send_timer = asyncio.get_running_loop().call_later(wait_s, self.send_due)
+                return
+            self._send(heapq.heappop(self._queue))
+
+    def _seconds_until_shown(self, sample: int) -> float:
+        """How long until the mouth shape for the sound at sink ``sample`` is shown (one lead before it is heard)."""
+        return (sample - self.sink.position()) / self.sink.sample_rate - self.shaping.lead_s
+
+    def _send(self, queued: _QueuedBatch) -> None:
+        lead_ms = self.shaping.lead_s * 1000.0
+        batch = CueBatch(
+            queued.utterance.name,
+            self._host_ms(queued.sample, queued.known) - lead_ms,
+            queued.frame_rate,
+            queued.weights,
+        )
+        queued.utterance.frames_sent += len(queued.weights)
+        for output in self.outputs:
+            output.cues(batch)
 
     def _host_ms(self, sample: int, known: int) -> float:
         """When ``sample`` is heard, in host milliseconds; extrapolated from ``known`` (a sample the sink has
@@ -259,7 +317,13 @@ class CueScheduler:
             utterance.drain_timer.cancel()
         if not utterance.began:
             return
-        if self.sink.position() >= utterance.end_sample:
+        heard = self.sink.position() >= utterance.end_sample
+        left = sorted(q for q in self._queue if q.utterance is utterance)
+        self._queue = [q for q in self._queue if q.utterance is not utterance]
+        heapq.heapify(self._queue)
+        if heard:
+            for queued in left:  # not sent yet (a stalled loop): they leave now, before the end
+                self._send(queued)
             end_ms = self._host_ms(utterance.end_sample, utterance.end_sample)
             for output in self.outputs:
                 output.end(utterance.name, end_ms)
