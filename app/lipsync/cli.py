@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.lipsync.audio import analyse_audio
+from app.lipsync.audio import AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import espeak_synthesize, phones_of
 from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, calibrate, default_profile
 from app.lipsync.shaping import Shaper
-from app.lipsync.track import VOWELS, CueTrack
+from app.lipsync.track import VOWELS, CueTrack, concat_tracks
+from app.lipsync.wav import WavError, wav_blocks
 from app.paths import resolve_user_data_dir
 from app.speech.espeak import EspeakEngine
 from app.speech.events import SpeechMark, SpeechProviderError
-
-
-class WavError(Exception):
-    pass
 
 
 def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -43,35 +39,18 @@ def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentPars
     user_data(calibrate_parser)
 
 
-def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
-    """Mono 16-bit samples of an integer PCM WAV file (channels are averaged; 8, 24 and 32 bits are converted)."""
+def analyse_wav(path: Path, profile: VoiceProfile) -> CueTrack:
+    """The audio path's cue track of a WAV file, read and analysed block by block (memory does not grow with the
+    file's length, only the track does: 2 kB per second)."""
+    wav, blocks = wav_blocks(path)
+    audio = AudioLipSync(profile, wav.sample_rate)
+    shaper = Shaper()
     try:
-        with wave.open(str(path), "rb") as source:
-            width, channels, rate = source.getsampwidth(), source.getnchannels(), source.getframerate()
-            data = source.readframes(source.getnframes())
-    except FileNotFoundError:
-        raise WavError(f"{path} does not exist") from None
-    except (wave.Error, EOFError) as error:
-        raise WavError(f"{path} is not a PCM WAV file: {error}") from None
+        tracks = [shaper.shape(audio.feed(block)) for block in blocks]
     except OSError as error:
         raise WavError(f"cannot read {path}: {error.strerror or error}") from None
-    if width == 1:
-        samples = (np.frombuffer(data, np.uint8).astype(np.int32) - 128) << 8
-    elif width == 2:
-        samples = np.frombuffer(data, "<i2").astype(np.int32)
-    elif width == 3:
-        raw = np.frombuffer(data, np.uint8).reshape(-1, 3)
-        samples = raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8 | raw[:, 2].astype(np.int32) << 16
-        samples = np.where(samples >= 1 << 23, samples - (1 << 24), samples) >> 8
-    elif width == 4:
-        samples = np.frombuffer(data, "<i4").astype(np.int64) >> 16
-    else:
-        raise WavError(f"{path} has {width * 8}-bit samples, which are not supported")
-    if channels > 1:
-        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
-    if rate < 8000:
-        raise WavError(f"{path} is sampled at {rate} Hz; lip sync needs at least 8000 Hz")
-    return np.clip(samples, -32768, 32767).astype(np.int16), rate
+    tracks.append(shaper.shape(audio.flush()))
+    return concat_tracks([t for t in tracks if len(t)] or tracks[-1:])
 
 
 def cue_track_of(
@@ -121,7 +100,6 @@ def run_lipsync(args: argparse.Namespace) -> int:
             print(f"calibrated {profile.voice}: vowel level {profile.level_db:.1f} dBFS, saved to {path}")
         return 0
     try:
-        pcm, rate = read_wav(args.audio)
         profile = default_profile()
         if args.voice_profile:
             stored = store.load(args.voice_profile)
@@ -129,11 +107,11 @@ def run_lipsync(args: argparse.Namespace) -> int:
                 known = ", ".join(store.voices()) or "none yet (python -m app lipsync calibrate)"
                 return fail("unknown-profile", f"no voice profile {args.voice_profile!r}; calibrated voices: {known}")
             profile = stored
+        track = analyse_wav(args.audio, profile)
     except WavError as error:
         return fail("bad-audio", str(error))
     except CalibrationError as error:
         return fail("bad-profile", str(error))
-    track = Shaper().shape(analyse_audio(pcm, rate, profile))
     if args.json:
         print(json.dumps({"ok": True, "profile": profile.voice, **track.to_json()}))
         return 0

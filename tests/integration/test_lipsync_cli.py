@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.unit.test_lipsync_wav import wav_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,11 +87,16 @@ async def test_calibrate_stores_a_profile_that_analyze_uses(tmp_path: Path) -> N
 
 async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
     (tmp_path / "noise.wav").write_bytes(b"RIFF....not a wav at all")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "header.wav").write_bytes(wav_bytes(b""))
     stereo24 = np.zeros(2 * 3 * 1600, np.uint8)
     write_wav(tmp_path / "stereo24.wav", stereo24, 16000, width=3, channels=2)
     cases = [
         (("lipsync", "analyze", str(tmp_path / "missing.wav")), "does not exist"),
         (("lipsync", "analyze", str(tmp_path / "noise.wav")), "not a PCM WAV"),
+        (("lipsync", "analyze", str(tmp_path / "empty.wav")), "is empty (0 bytes)"),
+        (("lipsync", "analyze", str(tmp_path / "header.wav")), "holds no audio"),
+        (("lipsync", "analyze", str(tmp_path)), "is a folder"),
         (("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--voice-profile", "nobody"), "no voice profile"),
         (("lipsync", "calibrate", "--voice", "xx-nothing"), "no voice"),
         (("say", "Hi.", "--cues", str(tmp_path / "nowhere" / "c.json")), "does not exist"),
@@ -100,3 +107,7 @@ async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
         assert len(out.strip().splitlines()) == 1 and reason in out, (args, out)
     code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--json", user_data=tmp_path)
     assert code == 0 and len(json.loads(out)["frames"]) >= 9, "24-bit stereo is read (mixed down)"
+    floats = np.sin(np.arange(16_000) * 0.05).astype("<f4").tobytes()
+    (tmp_path / "float.wav").write_bytes(wav_bytes(floats, tag=3, bits=32, extensible=True))
+    code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "float.wav"), "--json", user_data=tmp_path)
+    assert code == 0 and len(json.loads(out)["frames"]) >= 99, "an extensible float32 file is read"
