@@ -10,8 +10,18 @@ import numpy as np
 from app.lipsync.espeak_voice import phones_of
 from app.lipsync.profile import CalibrationRecording, Synthesize
 from app.speech.events import AudioEvent, ErrorEvent, SpeechMark, SpeechProviderError
+from app.speech.providers import provider_table
 from app.speech.session import SpeechSession
 from app.speech.sink import LinearResampler
+
+
+def voice_key(provider: str, voice: str | None) -> str:
+    """The profile store's name for a provider's voice, ``provider:voice``; with no voice set, the provider's default
+    voice (what it speaks with), so that the app, ``say --cues`` and ``lipsync calibrate`` name it alike."""
+    if not voice:
+        definition = provider_table().get(provider)
+        voice = definition.defaults.voice if definition is not None else None
+    return f"{provider}:{voice or 'default'}"
 
 
 def session_synthesize(make_session: Callable[[], SpeechSession]) -> Synthesize:

@@ -4,6 +4,7 @@ the real espeak voice, real WAV files; bad input gives a one-line reason and a n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.lipsync.cli import cue_track_of
+from app.lipsync.profile import ProfileStore, default_profile
+from app.lipsync.wav import read_wav
+from tests.support.speech_servers import SpeechHttpServer
 from tests.unit.test_lipsync_wav import wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +116,32 @@ async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
     (tmp_path / "float.wav").write_bytes(wav_bytes(floats, tag=3, bits=32, extensible=True))
     code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "float.wav"), "--json", user_data=tmp_path)
     assert code == 0 and len(json.loads(out)["frames"]) >= 99, "an extensible float32 file is read"
+
+
+async def test_say_cues_use_the_voices_stored_profile(tmp_path: Path) -> None:
+    # A provider without phoneme marks (the audio path), whose voice has a stored profile: a voice 30 dB quieter
+    # than the built-in one, so the same audio opens the mouth much wider with it.
+    built_in = default_profile()
+    stored = dataclasses.replace(built_in, voice="openai-compatible:af_heart", level_db=built_in.level_db - 30.0)
+    ProfileStore(tmp_path).save(stored)
+    wav, cues = tmp_path / "said.wav", tmp_path / "said.json"
+    async with SpeechHttpServer() as server:
+        code, out, err = await run_app(
+            "say", "Hello there.", "--provider", "openai-compatible", "--base-url", server.base_url,
+            "--out", str(wav), "--cues", str(cues), "--json", user_data=tmp_path,
+        )  # fmt: skip
+    assert code == 0, (out, err)
+    pcm, rate = read_wav(wav)
+    written = json.loads(cues.read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(cue_track_of(pcm, rate, [], stored).to_json()))
+    assert written != json.loads(json.dumps(cue_track_of(pcm, rate, [], built_in).to_json()))
+
+
+async def test_say_refuses_an_unwritable_target_before_speaking(tmp_path: Path) -> None:
+    wav = tmp_path / "never.wav"
+    for args in (("--out", str(wav), "--cues", str(tmp_path)), ("--out", str(tmp_path)), ("--cues", str(tmp_path))):
+        code, out, err = await run_app("say", "A sentence that is never spoken.", *args, user_data=tmp_path)
+        assert code == 1 and "Traceback" not in err
+        assert out.strip() == f"say failed: {tmp_path} is a folder; give a file name", out
+        assert not wav.exists(), "nothing was spoken nor written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "the write probe left nothing behind"
