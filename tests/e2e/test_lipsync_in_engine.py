@@ -172,3 +172,18 @@ async def test_an_avatar_without_mouth_binds_is_reported_once(
         warnings = [entry for entry in logged if "mouth binds" in entry.message]
         assert len(warnings) == 1 and warnings[0].level == "warning"
         assert "ih, ou, ee, oh" in warnings[0].message
+
+        # Another avatar without mouth binds, and cues without a begin (it went to a stage that restarted since):
+        # reported once as well.
+        applied = await server.apply_scene(stage.scene_for(write_file("mute0.vrm", build_vrm("0.x", ("blink", "oh")))))
+        assert not applied.mouth_ready
+        now = server.now_ms()
+        for utterance in ("u4", "u5"):
+            await server.send_event(
+                "speech.cues",
+                SpeechCues(utterance=utterance, host_time_ms=now, stage_time_ms=None, frame_rate=100.0, frames=frames),
+            )
+        await asyncio.sleep(0.5)
+        await server.snapshot()
+        warnings = [entry for entry in logged if "mouth binds" in entry.message]
+        assert len(warnings) == 2 and "aa, ih, ou, ee" in warnings[1].message, [w.message for w in warnings]
