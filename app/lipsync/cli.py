@@ -1,5 +1,5 @@
 """``python -m app lipsync analyze AUDIO.wav`` (the audio path on a WAV file), ``python -m app lipsync calibrate``
-(build the profile of an espeak voice), and the cue track that ``python -m app say --cues FILE.json`` writes."""
+(build the profile of a voice, any provider's), and the cue track that ``python -m app say --cues FILE.json`` writes."""
 
 from __future__ import annotations
 
@@ -10,19 +10,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 
 from app.lipsync.audio import AudioLipSync, analyse_audio
-from app.lipsync.espeak_voice import espeak_synthesize, phones_of
+from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, calibrate, default_profile
+from app.lipsync.provider_voice import calibration_language, provider_synthesize, voice_key
 from app.lipsync.shaping import Shaper
 from app.lipsync.track import VOWELS, CueTrack, concat_tracks
 from app.lipsync.wav import WavError, wav_blocks
 from app.paths import resolve_user_data_dir
 from app.speech.espeak import EspeakEngine
 from app.speech.events import SpeechMark, SpeechProviderError
+from app.speech.factory import SessionFactory
+from app.speech.providers import BUILTIN_PROVIDERS, SpeechSettings
 
 
 def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -33,8 +37,14 @@ def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentPars
     analyze.add_argument("--voice-profile", metavar="NAME", help="a calibrated voice (default: the built-in profile)")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
     user_data(analyze)
-    calibrate_parser = actions.add_parser("calibrate", help="build and store the vowel profile of an espeak voice")
-    calibrate_parser.add_argument("--voice", default="en-us", help="espeak voice (default: en-us)")
+    calibrate_parser = actions.add_parser("calibrate", help="build and store the vowel profile of a voice")
+    providers = [definition.id for definition in BUILTIN_PROVIDERS]
+    calibrate_parser.add_argument("--provider", default="espeak", choices=providers, help="(default: espeak)")
+    calibrate_parser.add_argument("--voice", help="the provider's voice (default: its default voice; espeak: en-us)")
+    calibrate_parser.add_argument("--model", help="model, for remote providers")
+    calibrate_parser.add_argument("--base-url", help="provider URL (http: .../v1, bidirectional-ws: ws://...)")
+    calibrate_parser.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key")
+    calibrate_parser.add_argument("--language", help="the language the voice speaks (default: espeak's voice, else en)")
     calibrate_parser.add_argument("--json", action="store_true", help="print one JSON object")
     user_data(calibrate_parser)
 
@@ -70,6 +80,18 @@ def write_cue_file(path: Path, track: CueTrack) -> None:
     path.write_text(json.dumps(track.to_json()) + "\n", encoding="utf-8")
 
 
+async def _calibrate(settings: SpeechSettings, language: str) -> VoiceProfile:
+    engine = EspeakEngine()
+    try:
+        async with httpx.AsyncClient() as http:
+            factory = SessionFactory(engine, http)
+            return await calibrate(
+                voice_key(settings.provider, settings.voice), language, provider_synthesize(settings, factory)
+            )
+    finally:
+        engine.close()
+
+
 def run_lipsync(args: argparse.Namespace) -> int:
     def fail(code: str, message: str) -> int:
         print(
@@ -79,14 +101,15 @@ def run_lipsync(args: argparse.Namespace) -> int:
 
     store = ProfileStore(resolve_user_data_dir(args.user_data))
     if args.lipsync_command == "calibrate":
+        settings = SpeechSettings(
+            provider=args.provider,
+            voice=args.voice,
+            model=args.model,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+        )
         try:
-            engine = EspeakEngine()
-            try:
-                profile = asyncio.run(
-                    calibrate(f"espeak:{args.voice}", args.voice, espeak_synthesize(engine, args.voice))
-                )
-            finally:
-                engine.close()
+            profile = asyncio.run(_calibrate(settings, args.language or calibration_language(settings)))
             path = store.save(profile)
         except SpeechProviderError as error:
             return fail(error.code, error.message)

@@ -1,7 +1,7 @@
 """Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
 the stage output and the optional VMC output.
 
-    lipsync = LipSyncService(sink, lambda: stage.bridge, user_data_dir, voice=lambda: "espeak:en-us")
+    lipsync = LipSyncService(sink, lambda: stage.bridge, user_data_dir, voice=lambda: voice_key("espeak", None))
     speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
     await lipsync.start()  ...  await lipsync.close()
 
@@ -16,10 +16,13 @@ from pathlib import Path
 
 from app.lipsync.cues import AnalysisMode, CueScheduler
 from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
+from app.lipsync.provider_voice import calibration_language, provider_synthesize, voice_key
 from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import CurrentBridge, StageCueOutput
 from app.lipsync.vmc import VmcOutput, VmcSettings, VmcUnavailable
+from app.speech.factory import SessionFactory
 from app.speech.player import ScheduledAudio, SpeakerHooks
+from app.speech.providers import SpeechSettings
 from app.speech.sink import AudioSink
 
 log = logging.getLogger("app.lipsync")
@@ -71,6 +74,15 @@ class LipSyncService:
         profile = await calibrate(voice, language, synthesize)
         self.store.save(profile)
         return profile
+
+    async def ensure_provider_profile(self, settings: SpeechSettings, factory: SessionFactory) -> VoiceProfile:
+        """:meth:`ensure_profile` for the voice of ``settings`` (any provider), stored under the key
+        :func:`~app.lipsync.provider_voice.voice_key` gives it, which is what ``voice`` should return for it."""
+        return await self.ensure_profile(
+            voice_key(settings.provider, settings.voice),
+            calibration_language(settings),
+            provider_synthesize(settings, factory),
+        )
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""

@@ -378,8 +378,11 @@ def speech_settings(settings: Settings) -> SpeechProviderSettings:
 
 
 def lipsync_voice(settings: Settings) -> str:
-    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them."""
-    return f"{settings.speech.provider}:{settings.speech.voice or 'default'}"
+    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them
+    (the provider's default voice when none is set, as ``lipsync calibrate`` names it)."""
+    from app.lipsync.provider_voice import voice_key  # noqa: PLC0415 - lip sync loads after the window shows
+
+    return voice_key(settings.speech.provider, settings.speech.voice)
 
 
 def find_godot(path: str | None) -> tuple[bool, str]:

@@ -16,6 +16,8 @@ import numpy as np
 from app.lipsync.cli import cue_track_of
 from app.lipsync.profile import ProfileStore, default_profile
 from app.lipsync.wav import read_wav
+from app.speech.espeak import EspeakEngine
+from tests.integration.test_lipsync_calibration import espeak_as_http_voice
 from tests.support.speech_servers import SpeechHttpServer
 from tests.unit.test_lipsync_wav import wav_bytes
 
@@ -145,3 +147,26 @@ async def test_say_refuses_an_unwritable_target_before_speaking(tmp_path: Path) 
         assert out.strip() == f"say failed: {tmp_path} is a folder; give a file name", out
         assert not wav.exists(), "nothing was spoken nor written"
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "the write probe left nothing behind"
+
+
+async def test_calibrate_a_remote_voice_from_the_command_line(tmp_path: Path) -> None:
+    engine = EspeakEngine()
+    try:
+        async with SpeechHttpServer(espeak_as_http_voice(engine)) as server:
+            code, out, err = await run_app(
+                "lipsync", "calibrate", "--provider", "openai-compatible", "--base-url", server.base_url,
+                "--voice", "bf_emma", "--json", user_data=tmp_path,
+            )  # fmt: skip
+        assert code == 0, (out, err)
+        report = json.loads(out)
+        assert report["voice"] == "openai-compatible:bf_emma" and Path(report["path"]).is_file()
+        assert ProfileStore(tmp_path).load("openai-compatible:bf_emma") is not None
+        assert {r.body["voice"] for r in server.requests} == {"bf_emma"}
+    finally:
+        engine.close()
+    code, out, err = await run_app(
+        "lipsync", "calibrate", "--provider", "openai-compatible", "--base-url", "http://127.0.0.1:9/v1",
+        user_data=tmp_path,
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in err and len(out.strip().splitlines()) == 1
+    assert out.startswith("lipsync failed: ") and "connection attempts failed" in out, out
