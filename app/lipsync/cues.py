@@ -71,7 +71,8 @@ class CueOutput(Protocol):
 @dataclass(order=True)
 class _QueuedBatch:
     sample: int
-    """The sink sample heard when the batch's first frame is shown (lead applied): what its time is read from."""
+    """The sink sample whose sound the batch's first frame goes with (shown one lead earlier): its time is read
+    from the sink's clock for this sample when the batch leaves."""
     order: int
     utterance: _Utterance = field(compare=False)
     known: int = field(compare=False)
