@@ -1,32 +1,32 @@
 """``python -m app lipsync analyze AUDIO.wav`` (the audio path on a WAV file), ``python -m app lipsync calibrate``
-(build the profile of an espeak voice), and the cue track that ``python -m app say --cues FILE.json`` writes."""
+(build the profile of a voice, any provider's), and the cue track that ``python -m app say --cues FILE.json`` writes."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 
-from app.lipsync.audio import analyse_audio
-from app.lipsync.espeak_voice import espeak_synthesize, phones_of
+from app.lipsync.audio import AudioLipSync, analyse_audio
+from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, calibrate, default_profile
+from app.lipsync.provider_voice import calibration_language, provider_synthesize, voice_key
 from app.lipsync.shaping import Shaper
-from app.lipsync.track import VOWELS, CueTrack
+from app.lipsync.track import VOWELS, CueTrack, concat_tracks
+from app.lipsync.wav import WavError, wav_blocks
 from app.paths import resolve_user_data_dir
 from app.speech.espeak import EspeakEngine
 from app.speech.events import SpeechMark, SpeechProviderError
-
-
-class WavError(Exception):
-    pass
+from app.speech.factory import SessionFactory
+from app.speech.providers import BUILTIN_PROVIDERS, SpeechSettings
 
 
 def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -37,41 +37,30 @@ def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentPars
     analyze.add_argument("--voice-profile", metavar="NAME", help="a calibrated voice (default: the built-in profile)")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
     user_data(analyze)
-    calibrate_parser = actions.add_parser("calibrate", help="build and store the vowel profile of an espeak voice")
-    calibrate_parser.add_argument("--voice", default="en-us", help="espeak voice (default: en-us)")
+    calibrate_parser = actions.add_parser("calibrate", help="build and store the vowel profile of a voice")
+    providers = [definition.id for definition in BUILTIN_PROVIDERS]
+    calibrate_parser.add_argument("--provider", default="espeak", choices=providers, help="(default: espeak)")
+    calibrate_parser.add_argument("--voice", help="the provider's voice (default: its default voice; espeak: en-us)")
+    calibrate_parser.add_argument("--model", help="model, for remote providers")
+    calibrate_parser.add_argument("--base-url", help="provider URL (http: .../v1, bidirectional-ws: ws://...)")
+    calibrate_parser.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key")
+    calibrate_parser.add_argument("--language", help="the language the voice speaks (default: espeak's voice, else en)")
     calibrate_parser.add_argument("--json", action="store_true", help="print one JSON object")
     user_data(calibrate_parser)
 
 
-def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
-    """Mono 16-bit samples of an integer PCM WAV file (channels are averaged; 8, 24 and 32 bits are converted)."""
+def analyse_wav(path: Path, profile: VoiceProfile) -> CueTrack:
+    """The audio path's cue track of a WAV file, read and analysed block by block (memory does not grow with the
+    file's length, only the track does: 2 kB per second)."""
+    wav, blocks = wav_blocks(path)
+    audio = AudioLipSync(profile, wav.sample_rate)
+    shaper = Shaper()
     try:
-        with wave.open(str(path), "rb") as source:
-            width, channels, rate = source.getsampwidth(), source.getnchannels(), source.getframerate()
-            data = source.readframes(source.getnframes())
-    except FileNotFoundError:
-        raise WavError(f"{path} does not exist") from None
-    except (wave.Error, EOFError) as error:
-        raise WavError(f"{path} is not a PCM WAV file: {error}") from None
+        tracks = [shaper.shape(audio.feed(block)) for block in blocks]
     except OSError as error:
         raise WavError(f"cannot read {path}: {error.strerror or error}") from None
-    if width == 1:
-        samples = (np.frombuffer(data, np.uint8).astype(np.int32) - 128) << 8
-    elif width == 2:
-        samples = np.frombuffer(data, "<i2").astype(np.int32)
-    elif width == 3:
-        raw = np.frombuffer(data, np.uint8).reshape(-1, 3)
-        samples = raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8 | raw[:, 2].astype(np.int32) << 16
-        samples = np.where(samples >= 1 << 23, samples - (1 << 24), samples) >> 8
-    elif width == 4:
-        samples = np.frombuffer(data, "<i4").astype(np.int64) >> 16
-    else:
-        raise WavError(f"{path} has {width * 8}-bit samples, which are not supported")
-    if channels > 1:
-        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
-    if rate < 8000:
-        raise WavError(f"{path} is sampled at {rate} Hz; lip sync needs at least 8000 Hz")
-    return np.clip(samples, -32768, 32767).astype(np.int16), rate
+    tracks.append(shaper.shape(audio.flush()))
+    return concat_tracks([t for t in tracks if len(t)] or tracks[-1:])
 
 
 def cue_track_of(
@@ -91,6 +80,18 @@ def write_cue_file(path: Path, track: CueTrack) -> None:
     path.write_text(json.dumps(track.to_json()) + "\n", encoding="utf-8")
 
 
+async def _calibrate(settings: SpeechSettings, language: str) -> VoiceProfile:
+    engine = EspeakEngine()
+    try:
+        async with httpx.AsyncClient() as http:
+            factory = SessionFactory(engine, http)
+            return await calibrate(
+                voice_key(settings.provider, settings.voice), language, provider_synthesize(settings, factory)
+            )
+    finally:
+        engine.close()
+
+
 def run_lipsync(args: argparse.Namespace) -> int:
     def fail(code: str, message: str) -> int:
         print(
@@ -100,14 +101,15 @@ def run_lipsync(args: argparse.Namespace) -> int:
 
     store = ProfileStore(resolve_user_data_dir(args.user_data))
     if args.lipsync_command == "calibrate":
+        settings = SpeechSettings(
+            provider=args.provider,
+            voice=args.voice,
+            model=args.model,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+        )
         try:
-            engine = EspeakEngine()
-            try:
-                profile = asyncio.run(
-                    calibrate(f"espeak:{args.voice}", args.voice, espeak_synthesize(engine, args.voice))
-                )
-            finally:
-                engine.close()
+            profile = asyncio.run(_calibrate(settings, args.language or calibration_language(settings)))
             path = store.save(profile)
         except SpeechProviderError as error:
             return fail(error.code, error.message)
@@ -121,7 +123,6 @@ def run_lipsync(args: argparse.Namespace) -> int:
             print(f"calibrated {profile.voice}: vowel level {profile.level_db:.1f} dBFS, saved to {path}")
         return 0
     try:
-        pcm, rate = read_wav(args.audio)
         profile = default_profile()
         if args.voice_profile:
             stored = store.load(args.voice_profile)
@@ -129,11 +130,11 @@ def run_lipsync(args: argparse.Namespace) -> int:
                 known = ", ".join(store.voices()) or "none yet (python -m app lipsync calibrate)"
                 return fail("unknown-profile", f"no voice profile {args.voice_profile!r}; calibrated voices: {known}")
             profile = stored
+        track = analyse_wav(args.audio, profile)
     except WavError as error:
         return fail("bad-audio", str(error))
     except CalibrationError as error:
         return fail("bad-profile", str(error))
-    track = Shaper().shape(analyse_audio(pcm, rate, profile))
     if args.json:
         print(json.dumps({"ok": True, "profile": profile.voice, **track.to_json()}))
         return 0

@@ -3,20 +3,22 @@
 Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
 chunk of audio is analysed the moment it is scheduled, before it is heard: from the voice's phoneme marks when it
 gives them (more exact), otherwise from the PCM (its last half window when the voice is done). The shaped frames
-are cut into batches, and each batch is stamped with the host time at which its first frame is due, computed from
-the sink's playback clock right after the chunk is written (the sink may re-anchor its clock at that write).
-Stamping every batch afresh is what keeps a long utterance from drifting. Outputs (the stage, VMC, a recorder)
-receive begin / cues / end / cancel and must not block.
+are cut into batches of a quarter second, and each batch leaves shortly (:data:`SEND_AHEAD_S`) before its first
+frame is due, stamped then with the host time at which that frame is due, read from the sink's playback clock at
+that moment. A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
+quarter second: a long utterance (one espeak sentence is one chunk of many seconds) cannot drift. Outputs (the
+stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -26,7 +28,7 @@ from app.lipsync.espeak_voice import phones_of
 from app.lipsync.phonemes import PhoneAudio, analyse_phonemes
 from app.lipsync.profile import VoiceProfile
 from app.lipsync.shaping import Shaper, ShapingSettings
-from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, Weights
+from app.lipsync.track import DEFAULT_FRAME_RATE, CueTrack, RawFrames, Weights
 from app.speech.events import SpeechMark
 from app.speech.player import ScheduledAudio
 from app.speech.sink import AudioSink
@@ -39,6 +41,10 @@ DEFAULT_BATCH_FRAMES = 25
 HELD_AUDIO_MARGIN_S = 0.1
 """Audio held back from analysis (to analyse several chunks at once) is analysed at the latest this long before its
 cues are due (lead included): time to send and apply them."""
+SEND_AHEAD_S = 0.4
+"""A batch leaves this long before its first frame is due: time to cross the bridge and be queued by a stage that
+renders at a low rate on a busy machine, and short enough that a clock drifting by 0.1 % (a cheap sound card) moves
+a batch's time by under half a millisecond."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,19 @@ class CueOutput(Protocol):
     def cancel(self, utterance: str) -> None: ...
 
 
+@dataclass(order=True)
+class _QueuedBatch:
+    sample: int
+    """The sink sample whose sound the batch's first frame goes with (shown one lead earlier): its time is read
+    from the sink's clock for this sample when the batch leaves."""
+    order: int
+    utterance: _Utterance = field(compare=False)
+    known: int = field(compare=False)
+    """A sample the sink had scheduled when the batch was made (the time fallback of :meth:`CueScheduler._host_ms`)."""
+    frame_rate: float = field(compare=False)
+    weights: Weights = field(compare=False)
+
+
 @dataclass
 class _Utterance:
     name: str
@@ -70,6 +89,10 @@ class _Utterance:
     """The sink sample heard at the utterance's time zero."""
     shaper: Shaper
     audio: AudioLipSync | None = None
+    audio_offset_s: float = 0.0
+    """Where the audio path's time zero (its first sample) lies on the utterance's time."""
+    audio_end: int = 0
+    """The sink sample after the last one the audio path was fed."""
     end_sample: int = 0
     frames_sent: int = 0
     began: bool = False
@@ -86,7 +109,9 @@ class CueScheduler:
         shaping: ShapingSettings | None = None,
         batch_frames: int = DEFAULT_BATCH_FRAMES,
         frame_rate: float = DEFAULT_FRAME_RATE,
+        send_ahead_s: float = SEND_AHEAD_S,
     ) -> None:
+        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed)."""
         if not 1 <= batch_frames <= 120:
             raise ValueError("a batch holds 1..120 frames")
         self.sink = sink
@@ -95,10 +120,15 @@ class CueScheduler:
         self.shaping = shaping or ShapingSettings()
         self.batch_frames = batch_frames
         self.frame_rate = frame_rate
+        self.send_ahead_s = send_ahead_s
         self.outputs: list[CueOutput] = []
         self._current: _Utterance | None = None
         self._pending: list[tuple[_Utterance, CueTrack, int]] = []
+        self._queue: list[_QueuedBatch] = []
+        """A heap of batches computed but not sent yet, the soonest due first."""
+        self._send_timer: asyncio.TimerHandle | None = None
         self._names = itertools.count(1)
+        self._order = itertools.count()
 
     def add_output(self, output: CueOutput) -> Callable[[], None]:
         self.outputs.append(output)
@@ -117,6 +147,7 @@ class CueScheduler:
         track = self._analyse(utterance, scheduled)
         if len(track):
             self._pending.append((utterance, track, scheduled.sink_start))
+        if self._pending:
             # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
             asyncio.get_running_loop().call_soon(self._emit)
 
@@ -126,14 +157,8 @@ class CueScheduler:
         utterance = self._current
         if utterance is None or utterance.turn != turn or utterance.audio is None:
             return
-        if utterance.drain_timer is not None:
-            utterance.drain_timer.cancel()
-            utterance.drain_timer = None
-        held_start = utterance.end_sample - utterance.audio.held_samples
-        track = utterance.shaper.shape(utterance.audio.flush())
-        if len(track):
-            self._pending.append((utterance, track, held_start))
-            self._emit()
+        self._flush_audio(utterance)
+        self._emit()
 
     def on_mouth_close(self, turn: int) -> None:
         utterance = self._current
@@ -148,6 +173,7 @@ class CueScheduler:
         phonemes = [mark for mark in scheduled.marks if mark.kind == "phoneme"]
         use_phonemes = self.mode == "phoneme" or (self.mode == "auto" and bool(phonemes))
         if use_phonemes:
+            self._flush_audio(utterance)  # audio-path frames held so far end where this chunk begins
             origin = utterance.origin
             relative = [SpeechMark(m.kind, m.sample - origin, name=m.name) for m in phonemes]
             phones = phones_of(relative, rate, scheduled.sink_end - origin)
@@ -155,18 +181,43 @@ class CueScheduler:
             heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
-            if utterance.audio is None or utterance.audio.spectral.sample_rate != rate:
-                utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
+            if utterance.audio is not None and utterance.audio.spectral.sample_rate != rate:
+                self._flush_audio(utterance)
             audio = utterance.audio
+            if audio is None:
+                # Started where this chunk starts: after phoneme chunks, that is not the utterance's start.
+                audio = utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
+                utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
+            utterance.audio_end = scheduled.sink_end
             held_start = scheduled.sink_end - audio.held_samples - len(scheduled.pcm)
-            raw = audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
+            raw = self._on_utterance_time(
+                utterance, audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
+            )
             self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
         return utterance.shaper.shape(raw)
 
+    @staticmethod
+    def _on_utterance_time(utterance: _Utterance, raw: RawFrames) -> RawFrames:
+        """Audio-path frames (timed from the audio path's first sample) on the utterance's time."""
+        return replace(raw, start_s=raw.start_s + utterance.audio_offset_s) if utterance.audio_offset_s else raw
+
+    def _flush_audio(self, utterance: _Utterance) -> None:
+        """Queues everything the audio path still holds, with its last half window (no audio follows it)."""
+        audio = utterance.audio
+        if audio is None:
+            return
+        if utterance.drain_timer is not None:
+            utterance.drain_timer.cancel()
+            utterance.drain_timer = None
+        held_start = utterance.audio_end - audio.held_samples
+        track = utterance.shaper.shape(self._on_utterance_time(utterance, audio.flush()))
+        utterance.audio = None
+        if len(track):
+            self._pending.append((utterance, track, held_start))
+
     def _seconds_until_due(self, sample: int) -> float:
         """How long held audio starting at sink ``sample`` may still wait before its cues must be computed."""
-        ahead = (sample - self.sink.position()) / self.sink.sample_rate
-        return ahead - self.shaping.lead_s - HELD_AUDIO_MARGIN_S
+        return self._seconds_until_shown(sample) - HELD_AUDIO_MARGIN_S
 
     def _drain_later(self, utterance: _Utterance, held_start: int) -> None:
         """Analyse the held audio when its deadline comes, unless more audio brings it along first."""
@@ -183,12 +234,13 @@ class CueScheduler:
         utterance.drain_timer = None
         if utterance is not self._current or utterance.audio is None:
             return
-        track = utterance.shaper.shape(utterance.audio.drain())
+        track = utterance.shaper.shape(self._on_utterance_time(utterance, utterance.audio.drain()))
         if len(track):
             self._pending.append((utterance, track, held_start))
             self._emit()
 
     def _emit(self) -> None:
+        """Cuts the analysed tracks into batches and queues them; ``begin`` leaves with an utterance's first one."""
         pending, self._pending = self._pending, []
         for utterance, track, chunk_start in pending:
             if utterance is not self._current:
@@ -201,18 +253,51 @@ class CueScheduler:
                 for output in self.outputs:
                     output.begin(utterance.name, zero, track.frame_rate, lead_s * 1000.0)
             for first in range(0, len(track), self.batch_frames):
-                weights = track.weights[first : first + self.batch_frames]
                 heard_s = track.start_s + lead_s + first / track.frame_rate
-                sample = utterance.origin + round(heard_s * rate)
-                batch = CueBatch(
-                    utterance.name,
-                    self._host_ms(sample, chunk_start) - lead_s * 1000.0,
+                weights = np.ascontiguousarray(track.weights[first : first + self.batch_frames])
+                queued = _QueuedBatch(
+                    utterance.origin + round(heard_s * rate),
+                    next(self._order),
+                    utterance,
+                    chunk_start,
                     track.frame_rate,
-                    np.ascontiguousarray(weights),
+                    weights,
                 )
-                utterance.frames_sent += len(weights)
-                for output in self.outputs:
-                    output.cues(batch)
+                heapq.heappush(self._queue, queued)
+        self.send_due()
+
+    def send_due(self) -> None:
+        """Sends every queued batch due within :attr:`send_ahead_s`, each stamped with the sink's clock now, and sets
+        a timer for the next. (Its own timer calls it; tests call it too, after moving a manual clock.)"""
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        while self._queue:
+            queued = self._queue[0]
+            if queued.utterance is not self._current:
+                heapq.heappop(self._queue)  # cancelled before it left
+                continue
+            wait_s = self._seconds_until_shown(queued.sample) - self.send_ahead_s
+            if wait_s > 0.0:
+                self._send_timer = asyncio.get_running_loop().call_later(wait_s, self.send_due)
+                return
+            self._send(heapq.heappop(self._queue))
+
+    def _seconds_until_shown(self, sample: int) -> float:
+        """How long until the mouth shape for the sound at sink ``sample`` is shown (one lead before it is heard)."""
+        return (sample - self.sink.position()) / self.sink.sample_rate - self.shaping.lead_s
+
+    def _send(self, queued: _QueuedBatch) -> None:
+        lead_ms = self.shaping.lead_s * 1000.0
+        batch = CueBatch(
+            queued.utterance.name,
+            self._host_ms(queued.sample, queued.known) - lead_ms,
+            queued.frame_rate,
+            queued.weights,
+        )
+        queued.utterance.frames_sent += len(queued.weights)
+        for output in self.outputs:
+            output.cues(batch)
 
     def _host_ms(self, sample: int, known: int) -> float:
         """When ``sample`` is heard, in host milliseconds; extrapolated from ``known`` (a sample the sink has
@@ -233,7 +318,13 @@ class CueScheduler:
             utterance.drain_timer.cancel()
         if not utterance.began:
             return
-        if self.sink.position() >= utterance.end_sample:
+        heard = self.sink.position() >= utterance.end_sample
+        left = sorted(q for q in self._queue if q.utterance is utterance)
+        self._queue = [q for q in self._queue if q.utterance is not utterance]
+        heapq.heapify(self._queue)
+        if heard:
+            for queued in left:  # not sent yet (a stalled loop): they leave now, before the end
+                self._send(queued)
             end_ms = self._host_ms(utterance.end_sample, utterance.end_sample)
             for output in self.outputs:
                 output.end(utterance.name, end_ms)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from app.lipsync.espeak_voice import phones_of
+from app.lipsync.espeak_voice import espeak_synthesize, phones_of
 from app.lipsync.profile import (
     CalibrationRecording,
     Synthesize,
@@ -17,9 +17,37 @@ from app.lipsync.profile import (
     profile_from_take,
     record_calibration,
 )
+from app.speech.espeak import DEFAULT_VOICE
 from app.speech.events import AudioEvent, ErrorEvent, SpeechMark, SpeechProviderError
+from app.speech.factory import SessionFactory
+from app.speech.providers import SpeechSettings, provider_table
 from app.speech.session import SpeechSession
 from app.speech.sink import LinearResampler
+
+
+def voice_key(provider: str, voice: str | None) -> str:
+    """The profile store's name for a provider's voice, ``provider:voice``; with no voice set, the provider's default
+    voice (what it speaks with), so that the app, ``say --cues`` and ``lipsync calibrate`` name it alike."""
+    if not voice:
+        definition = provider_table().get(provider)
+        voice = definition.defaults.voice if definition is not None else None
+    return f"{provider}:{voice or 'default'}"
+
+
+def calibration_language(settings: SpeechSettings) -> str:
+    """The language the calibration texts are in: an espeak voice names its language; other providers' voices are
+    assumed to speak English unless told (``lipsync calibrate --language``)."""
+    if settings.provider == "espeak":
+        return settings.voice or DEFAULT_VOICE
+    return "en"
+
+
+def provider_synthesize(settings: SpeechSettings, factory: SessionFactory) -> Synthesize:
+    """Calibration speech from the provider of ``settings``: espeak directly (with its phonemes), any other provider
+    through a new session per text, as the app speaks with it."""
+    if settings.provider == "espeak":
+        return espeak_synthesize(factory.espeak, settings.voice or DEFAULT_VOICE)
+    return session_synthesize(lambda: factory.create(settings))
 
 
 def session_synthesize(make_session: Callable[[], SpeechSession | Awaitable[SpeechSession]]) -> Synthesize:

@@ -1,7 +1,7 @@
 """Lip sync as the composition root wires it: the profile store, the cue scheduler on the speaker's hooks, and
 the stage output and the optional VMC output.
 
-    lipsync = LipSyncService(sink, bridge, user_data_dir, voice=lambda: "espeak:en-us")
+    lipsync = LipSyncService(sink, lambda: stage.bridge, user_data_dir, voice=lambda: voice_key("espeak", None))
     speech = SpeechService(sink, settings, hooks=lipsync.speaker_hooks())
     await lipsync.start()  ...  await lipsync.close()
 
@@ -10,24 +10,29 @@ VMC output is off unless ``vmc=VmcSettings(enabled=True, ...)``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from app.lipsync.cues import AnalysisMode, CueScheduler
 from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
+from app.lipsync.provider_voice import calibration_language, provider_synthesize, voice_key
 from app.lipsync.shaping import ShapingSettings
-from app.lipsync.stage_output import StageCueOutput
-from app.lipsync.vmc import VmcOutput, VmcSettings
+from app.lipsync.stage_output import CurrentBridge, StageCueOutput
+from app.lipsync.vmc import VmcOutput, VmcSettings, VmcUnavailable
+from app.speech.factory import SessionFactory
 from app.speech.player import ScheduledAudio, SpeakerHooks
+from app.speech.providers import SpeechSettings
 from app.speech.sink import AudioSink
-from godot_bridge.server.bridge import BridgeServer
+
+log = logging.getLogger("app.lipsync")
 
 
 class LipSyncService:
     def __init__(
         self,
         sink: AudioSink,
-        bridge: BridgeServer | None,
+        bridge: CurrentBridge | None,
         user_data_dir: Path,
         voice: Callable[[], str],
         *,
@@ -35,6 +40,8 @@ class LipSyncService:
         shaping: ShapingSettings | None = None,
         vmc: VmcSettings | None = None,
     ) -> None:
+        """``bridge`` returns the running stage's bridge each time cues leave (it changes when the stage restarts);
+        None: no stage output at all."""
         self.store = ProfileStore(user_data_dir)
         self.voice = voice
         self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)
@@ -43,6 +50,8 @@ class LipSyncService:
             self.scheduler.add_output(self.stage_output)
         self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
         self._remove_vmc = self.scheduler.add_output(self.vmc_output) if self.vmc_output is not None else None
+        self.vmc_problem: str | None = None
+        """Why the VMC output is off although it was asked for (set by :meth:`start`), for the UI to show."""
 
     def current_profile(self) -> VoiceProfile:
         """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
@@ -64,6 +73,15 @@ class LipSyncService:
         profile = await calibrate(voice, language, synthesize)
         self.store.save(profile)
         return profile
+
+    async def ensure_provider_profile(self, settings: SpeechSettings, factory: SessionFactory) -> VoiceProfile:
+        """:meth:`ensure_profile` for the voice of ``settings`` (any provider), stored under the key
+        :func:`~app.lipsync.provider_voice.voice_key` gives it, which is what ``voice`` should return for it."""
+        return await self.ensure_profile(
+            voice_key(settings.provider, settings.voice),
+            calibration_language(settings),
+            provider_synthesize(settings, factory),
+        )
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
@@ -94,7 +112,10 @@ class LipSyncService:
         if self.stage_output is not None:
             self.stage_output.start()
         if self.vmc_output is not None:
-            await self.vmc_output.start()
+            try:
+                await self.vmc_output.start()
+            except VmcUnavailable as error:  # lip sync on the stage goes on without it
+                self._vmc_failed(error)
 
     async def set_vmc(self, vmc: VmcSettings) -> None:
         """Applies changed VMC settings while the app runs: the old output closes, a new one starts if enabled."""
@@ -103,11 +124,22 @@ class LipSyncService:
                 self._remove_vmc()
             await self.vmc_output.close()
             self.vmc_output = self._remove_vmc = None
+        self.vmc_problem = None
         if vmc.enabled:
             output = VmcOutput(vmc)
-            await output.start()
             self.vmc_output = output
             self._remove_vmc = self.scheduler.add_output(output)
+            try:
+                await output.start()
+            except VmcUnavailable as error:
+                self._vmc_failed(error)
+
+    def _vmc_failed(self, error: VmcUnavailable) -> None:
+        self.vmc_problem = f"VMC output is off: {error}."
+        log.warning("%s", self.vmc_problem)
+        if self._remove_vmc is not None:
+            self._remove_vmc()
+        self.vmc_output = self._remove_vmc = None
 
     async def close(self) -> None:
         if self.stage_output is not None:

@@ -6,6 +6,9 @@ dropped (the stage closes its mouth on its own when frames stop coming).
 
 :class:`CueTiming` measures, as each batch leaves, how far ahead of its sound it goes (the devtools show it): the
 margin the stage has to apply it. A batch that leaves after its first frame was due is late (the mouth lags).
+
+The bridge is asked for when each event leaves, not kept: restarting the stage (Settings > Stage > Restart) builds a
+new bridge server, and the cues must follow it rather than go on to the closed one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 
 from app.lipsync.cues import CueBatch
 from app.lipsync.timing import CueTiming
+from godot_bridge.protocol.clock import ClockOffsetEstimator
 from godot_bridge.protocol.messages import Payload, SpeechBegin, SpeechCancel, SpeechCues, SpeechEnd
 from godot_bridge.server.bridge import BridgeServer, StageNotConnected
 
@@ -25,12 +29,17 @@ log = logging.getLogger("app.lipsync.stage")
 CAPABILITY = "speech.cues"
 WEIGHT_DECIMALS = 3
 
-_Pending = tuple[str, str, Callable[[], Payload], float | None]
-"""(utterance, type, payload maker called when the event leaves, host time its first frame is due (cues only))."""
+_Pending = tuple[str, str, Callable[[ClockOffsetEstimator], Payload], float | None]
+"""(utterance, type, payload maker called when the event leaves, with the clock of the bridge it leaves on; host
+time its first frame is due (cues only))."""
+
+
+CurrentBridge = Callable[[], BridgeServer | None]
+"""The bridge of the stage running now (None while there is none)."""
 
 
 class StageCueOutput:
-    def __init__(self, bridge: BridgeServer) -> None:
+    def __init__(self, bridge: CurrentBridge) -> None:
         self.bridge = bridge
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -51,9 +60,6 @@ class StageCueOutput:
                 await self._task
             self._task = None
 
-    def _stage_ms(self, host_ms: float) -> float | None:
-        return self.bridge.clock.to_stage_time(host_ms)
-
     # -- CueOutput -----------------------------------------------------------------------------------------------
 
     def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
@@ -61,10 +67,10 @@ class StageCueOutput:
         self._put(
             utterance,
             "speech.begin",
-            lambda: SpeechBegin(
+            lambda clock: SpeechBegin(
                 utterance=utterance,
                 host_time_ms=host_time_ms,
-                stage_time_ms=self._stage_ms(host_time_ms),
+                stage_time_ms=clock.to_stage_time(host_time_ms),
                 frame_rate=frame_rate,
                 lead_ms=lead_ms,
             ),
@@ -75,10 +81,10 @@ class StageCueOutput:
         self._put(
             batch.utterance,
             "speech.cues",
-            lambda: SpeechCues(
+            lambda clock: SpeechCues(
                 utterance=batch.utterance,
                 host_time_ms=batch.host_time_ms,
-                stage_time_ms=self._stage_ms(batch.host_time_ms),
+                stage_time_ms=clock.to_stage_time(batch.host_time_ms),
                 frame_rate=batch.frame_rate,
                 frames=frames,
             ),
@@ -89,15 +95,15 @@ class StageCueOutput:
         self._put(
             utterance,
             "speech.end",
-            lambda: SpeechEnd(
-                utterance=utterance, host_time_ms=host_time_ms, stage_time_ms=self._stage_ms(host_time_ms)
+            lambda clock: SpeechEnd(
+                utterance=utterance, host_time_ms=host_time_ms, stage_time_ms=clock.to_stage_time(host_time_ms)
             ),
         )
 
     def cancel(self, utterance: str) -> None:
         # Whatever of this utterance has not left yet never will; the cancel goes first.
         self._queue = [item for item in self._queue if item[0] != utterance]
-        self._queue.insert(0, (utterance, "speech.cancel", lambda: SpeechCancel(utterance=utterance), None))
+        self._queue.insert(0, (utterance, "speech.cancel", lambda _clock: SpeechCancel(utterance=utterance), None))
         self._idle.clear()
         self._wake.set()
 
@@ -107,14 +113,17 @@ class StageCueOutput:
 
     # -- sending -------------------------------------------------------------------------------------------------
 
-    def _put(self, utterance: str, type_: str, make: Callable[[], Payload], due_ms: float | None = None) -> None:
+    def _put(
+        self, utterance: str, type_: str, make: Callable[[ClockOffsetEstimator], Payload], due_ms: float | None = None
+    ) -> None:
         self._queue.append((utterance, type_, make, due_ms))
         self._idle.clear()
         self._wake.set()
 
-    def _stage_listens(self) -> bool:
-        stage = self.bridge.stage
-        return stage is not None and CAPABILITY in stage.hello.capabilities
+    def _listening_bridge(self) -> BridgeServer | None:
+        bridge = self.bridge()
+        stage = bridge.stage if bridge is not None else None
+        return bridge if stage is not None and CAPABILITY in stage.hello.capabilities else None
 
     async def _run(self) -> None:
         while True:
@@ -122,13 +131,14 @@ class StageCueOutput:
             self._wake.clear()
             while self._queue:
                 _utterance, type_, make, due_ms = self._queue.pop(0)
-                if not self._stage_listens():
+                bridge = self._listening_bridge()
+                if bridge is None:
                     continue
                 try:
-                    await self.bridge.send_event(type_, make())
+                    await bridge.send_event(type_, make(bridge.clock))
                     self.sent += 1
                     if due_ms is not None:
-                        self.timing.record(due_ms, self.bridge.now_ms())
+                        self.timing.record(due_ms, bridge.now_ms())
                 except StageNotConnected:
                     continue
                 except Exception:  # a closed socket or an over-size frame must not stop later utterances

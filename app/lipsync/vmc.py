@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,32 @@ from app.lipsync.track import VOWELS, VRM0_NAMES
 log = logging.getLogger("app.lipsync.vmc")
 
 DEFAULT_PORT = 39539
+RESOLVE_TIMEOUT_S = 5.0
+"""A host name that takes longer to resolve than this (a hung DNS server) leaves VMC off rather than waiting."""
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+class VmcUnavailable(Exception):
+    """VMC output cannot start; the message says why in words a user can act on."""
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` cannot receive VMC packets (empty, malformed, broadcast, unspecified), or None when it can."""
+    if not host.strip():
+        return "the VMC host is empty"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return f"the VMC host {host!r} is neither a host name nor an IP address"
+        return None
+    if address.is_unspecified:
+        return f"the VMC host {host} is the unspecified address: give the receiver's address, e.g. 127.0.0.1"
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        return "the VMC host 255.255.255.255 is the broadcast address: give the receiver's address, e.g. 127.0.0.1"
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,10 +87,21 @@ class VmcOutput:
         self.bundles_sent = 0
 
     async def start(self) -> None:
+        """Opens the UDP socket to the receiver; raises :class:`VmcUnavailable` (with the reason) when it cannot."""
+        host, port = self.settings.host, self.settings.port
+        problem = host_problem(host)
+        if problem is not None:
+            raise VmcUnavailable(problem)
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            asyncio.DatagramProtocol, remote_addr=(self.settings.host, self.settings.port)
-        )
+        try:
+            self._transport, _ = await asyncio.wait_for(
+                loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=(host, port)), RESOLVE_TIMEOUT_S
+            )
+        except TimeoutError as error:
+            raise VmcUnavailable(f"the VMC host {host!r} did not resolve within {RESOLVE_TIMEOUT_S:g} s") from error
+        except OSError as error:  # an unknown name (gaierror), an address this machine may not send to
+            reason = error.strerror or str(error)
+            raise VmcUnavailable(f"cannot send VMC packets to {host}:{port}: {reason}") from error
         self._task = asyncio.create_task(self._run(), name="VMC sender")
 
     async def close(self) -> None:

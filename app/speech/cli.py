@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import json
 import sys
+import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from app.paths import resolve_user_data_dir
 from app.speech.espeak import EspeakEngine
 from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SpeechMark, SpeechProviderError
 from app.speech.factory import SessionFactory
@@ -43,6 +45,7 @@ def add_say_parser(commands: Any) -> None:
     say.add_argument("--out", type=Path, metavar="FILE.wav", help="write the audio to a WAV file instead of playing")
     say.add_argument("--cues", type=Path, metavar="FILE.json", help="also write the lip-sync cue track of the speech")
     say.add_argument("--json", action="store_true", help="print one JSON object")
+    say.add_argument("--user-data", metavar="DIR", help="the app's data folder, for the voice's lip-sync profile")
 
 
 @dataclass
@@ -115,16 +118,43 @@ def _write_wav(path: Path, result: SayResult) -> None:
         out.writeframes(np.concatenate(result.audio).astype("<i2").tobytes())
 
 
-def _write_cues(path: Path, result: SayResult) -> str | None:
-    """Writes the lip-sync cue track of what was spoken; returns why it could not."""
+def _write_cues(path: Path, result: SayResult, settings: SpeechSettings, user_data: Path) -> str | None:
+    """Writes the lip-sync cue track of what was spoken, with the voice's calibrated profile when it has one (as the
+    app does); returns why it could not."""
     from app.lipsync.cli import cue_track_of, write_cue_file  # noqa: PLC0415 - only for --cues
-    from app.lipsync.profile import default_profile  # noqa: PLC0415
+    from app.lipsync.profile import CalibrationError, ProfileStore  # noqa: PLC0415
+    from app.lipsync.provider_voice import voice_key  # noqa: PLC0415
 
     if not result.audio:
         return "the provider returned no audio to compute cues from"
-    track = cue_track_of(np.concatenate(result.audio), result.sample_rate, result.marks, default_profile())
+    try:
+        profile = ProfileStore(user_data).load_or_default(voice_key(settings.provider, settings.voice))
+    except CalibrationError as error:
+        return f"the voice's lip-sync profile is damaged: {error} (python -m app lipsync calibrate makes it anew)"
+    track = cue_track_of(np.concatenate(result.audio), result.sample_rate, result.marks, profile)
     try:
         write_cue_file(path, track)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror or error}"
+    return None
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (a folder there, no such folder, no permission), else None. It is
+    tried for real, without touching a file already there: a temporary file next to it, or that file opened for
+    update."""
+    if path.is_dir():
+        return f"{path} is a folder; give a file name"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    try:
+        if path.exists():
+            with path.open("r+b"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".say-", suffix=".tmp"):
+                pass
     except OSError as error:
         return f"cannot write {path}: {error.strerror or error}"
     return None
@@ -147,8 +177,9 @@ def run_say(args: argparse.Namespace) -> int:
     if not args.text.strip():
         return fail("empty-text", "there is nothing to say")
     for target in (args.out, args.cues):
-        if target is not None and target.parent and not target.parent.is_dir():
-            return fail("bad-output", f"the folder {target.parent} does not exist")
+        problem = None if target is None else unwritable(target)
+        if problem:
+            return fail("bad-output", problem)  # before speaking: the speech would be lost
 
     async def job() -> tuple[SayResult, str]:
         sink = None if args.out else open_sink(prefer_device=True)
@@ -173,7 +204,7 @@ def run_say(args: argparse.Namespace) -> int:
         except OSError as error:
             return fail("bad-output", f"cannot write {args.out}: {error.strerror or error}")
     if args.cues is not None:
-        problem = _write_cues(args.cues, result)
+        problem = _write_cues(args.cues, result, settings, resolve_user_data_dir(args.user_data))
         if problem:
             return fail("bad-output", problem)
     rtf = result.synthesis_s / result.audio_seconds if result.audio_seconds else None

@@ -163,7 +163,8 @@ class DesktopApp:
             # The mouth follows the same sink clock the voice plays on; cues reach the stage ahead of the sound.
             self.lipsync = LipSyncService(
                 sink,
-                self.stage.bridge if self.stage is not None else None,
+                # Asked for as cues leave: a restarted stage (or one started later) has a new bridge.
+                lambda: self.stage.bridge if self.stage is not None else None,
                 self.options.user_data,
                 voice=lambda: lipsync_voice(self.settings.settings),
                 shaping=ShapingSettings(lead_s=lip.lead_ms / 1000),
@@ -471,8 +472,11 @@ def speech_settings(settings: Settings) -> SpeechProviderSettings:
 
 
 def lipsync_voice(settings: Settings) -> str:
-    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them."""
-    return f"{settings.speech.provider}:{settings.speech.voice or 'default'}"
+    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them
+    (the provider's default voice when none is set, as ``lipsync calibrate`` names it)."""
+    from app.lipsync.provider_voice import voice_key  # noqa: PLC0415 - lip sync loads after the window shows
+
+    return voice_key(settings.speech.provider, settings.speech.voice)
 
 
 def find_godot(path: str | None) -> tuple[bool, str]:

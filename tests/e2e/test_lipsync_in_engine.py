@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -74,20 +75,23 @@ async def measure_clock(server: BridgeServer) -> float:
 
 async def sample_mouth_while_speaking(
     server: BridgeServer, speech: SpeechService, offset_ms: float
-) -> list[tuple[float, list[float]]]:
-    """(host time the stage sampled for, applied mouth weights) from snapshots taken while the sentence plays.
+) -> list[tuple[float, list[float], float]]:
+    """(host time the stage sampled for, applied mouth weights, the largest mouth blend-shape value on the avatar's
+    meshes) from snapshots taken while the sentence plays.
 
     Snapshots come as fast as the engine answers (slower on a loaded machine): the sentence is spoken until there
     are enough of them, at most four times.
     """
-    samples: list[tuple[float, list[float]]] = []
+    samples: list[tuple[float, list[float], float]] = []
     for _turn in range(4):
         speaking = asyncio.create_task(speech.say(SENTENCE))
         while not speaking.done():
             state = await server.snapshot()
             assert state.speech is not None
             mouth = state.speech.mouth
-            samples.append((state.speech.sampled_at_ms - offset_ms, [mouth[v] for v in ("aa", "ih", "ou", "ee", "oh")]))
+            weights = [mouth[v] for v in ("aa", "ih", "ou", "ee", "oh")]
+            blend_shape = max((bind.value for bind in state.mouth_binds), default=0.0)
+            samples.append((state.speech.sampled_at_ms - offset_ms, weights, blend_shape))
             await asyncio.sleep(0.02)
         await speaking
         if len(samples) >= 40:
@@ -95,19 +99,22 @@ async def sample_mouth_while_speaking(
     return samples
 
 
+@pytest.mark.parametrize("vrm_version", ["1.0", "0.x"])
 async def test_the_mouth_follows_the_cues_and_a_cancel_closes_it(
-    web_runtime: Path, write_file: Callable[[str, bytes], Path], tmp_path: Path
+    vrm_version: Literal["1.0", "0.x"], web_runtime: Path, write_file: Callable[[str, bytes], Path], tmp_path: Path
 ) -> None:
+    """On Tama in both VRM versions: VRM 1.0 binds aa ih ou ee oh, VRM 0.x the presets a i u e o."""
     async with web_stage(web_runtime) as stage:
         server = stage.server
         await server.wait_connected(30)
         assert "speech.cues" in server.stage.hello.capabilities  # type: ignore[union-attr]
-        applied = await server.apply_scene(stage.scene_for(write_file("tama.vrm", build_default_avatar("1.0"))))
-        assert applied.mouth_ready
+        tama = write_file(f"tama-{vrm_version}.vrm", build_default_avatar(vrm_version))
+        applied = await server.apply_scene(stage.scene_for(tama))
+        assert applied.mouth_ready and applied.vrm_version == vrm_version
         offset = await measure_clock(server)
 
         sink = NullSink(48_000)
-        lipsync = LipSyncService(sink, server, tmp_path, voice=lambda: "espeak:en-us")
+        lipsync = LipSyncService(sink, lambda: server, tmp_path, voice=lambda: "espeak:en-us")
         recorder = Recorder()
         lipsync.scheduler.add_output(recorder)
         speech = SpeechService(sink, SpeechSettings(), hooks=lipsync.speaker_hooks())
@@ -115,9 +122,10 @@ async def test_the_mouth_follows_the_cues_and_a_cancel_closes_it(
         try:
             samples = await sample_mouth_while_speaking(server, speech, offset)
             assert len(samples) >= 20 and recorder.batches
-            shown = np.array([weights for _t, weights in samples], np.float32)
-            expected = np.array([recorder.weights_at(t) for t, _w in samples], np.float32)
+            shown = np.array([weights for _t, weights, _b in samples], np.float32)
+            expected = np.array([recorder.weights_at(t) for t, _w, _b in samples], np.float32)
             assert shown.max() > 0.3, "the mouth opened"
+            assert max(b for _t, _w, b in samples) > 0.3, "the avatar's mouth blend shapes moved"
             correlation = float(np.corrcoef(shown.ravel(), expected.ravel())[0, 1])
             print(f"{len(samples)} snapshots, correlation {correlation:.3f}")
             assert correlation >= 0.9
@@ -172,3 +180,18 @@ async def test_an_avatar_without_mouth_binds_is_reported_once(
         warnings = [entry for entry in logged if "mouth binds" in entry.message]
         assert len(warnings) == 1 and warnings[0].level == "warning"
         assert "ih, ou, ee, oh" in warnings[0].message
+
+        # Another avatar without mouth binds, and cues without a begin (it went to a stage that restarted since):
+        # reported once as well.
+        applied = await server.apply_scene(stage.scene_for(write_file("mute0.vrm", build_vrm("0.x", ("blink", "oh")))))
+        assert not applied.mouth_ready
+        now = server.now_ms()
+        for utterance in ("u4", "u5"):
+            await server.send_event(
+                "speech.cues",
+                SpeechCues(utterance=utterance, host_time_ms=now, stage_time_ms=None, frame_rate=100.0, frames=frames),
+            )
+        await asyncio.sleep(0.5)
+        await server.snapshot()
+        warnings = [entry for entry in logged if "mouth binds" in entry.message]
+        assert len(warnings) == 2 and "aa, ih, ou, ee" in warnings[1].message, [w.message for w in warnings]

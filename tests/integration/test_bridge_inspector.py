@@ -137,7 +137,7 @@ async def test_the_lip_sync_cue_lead_and_lag_show_live(qtbot: QtBot) -> None:
     async with BridgeServer(BridgeConfig()) as bridge:
         ws, _welcome = await open_stage(bridge.url, bridge.token, capabilities=("speech.cues",))
         await bridge.wait_connected(2.0)
-        output = StageCueOutput(bridge)
+        output = StageCueOutput(lambda: bridge)
         inspector = BridgeInspector(
             EnvelopeLog(), lambda: BridgeStage(bridge), lambda: None, lambda: (output.timing, configured[0])
         )

@@ -10,8 +10,8 @@ import pytest
 
 from app.lipsync.audio import analyse_audio
 from app.lipsync.espeak_voice import espeak_synthesize
-from app.lipsync.profile import CalibrationRecording, calibrate
-from app.lipsync.provider_voice import session_synthesize
+from app.lipsync.profile import CalibrationRecording, calibrate, calibration_prompts, closure_prompts
+from app.lipsync.provider_voice import session_synthesize, voice_key
 from app.lipsync.service import LipSyncService
 from app.lipsync.shaping import Shaper
 from app.lipsync.track import VOWELS
@@ -19,7 +19,8 @@ from app.speech.espeak import EspeakEngine
 from app.speech.events import SpeechProviderError
 from app.speech.factory import SessionFactory
 from app.speech.providers import SpeechSettings
-from app.speech.sink import NullSink
+from app.speech.sink import LinearResampler, NullSink
+from tests.support.speech_servers import HttpReply, Script, SeenRequest, SpeechHttpServer
 
 
 async def test_espeak_through_a_session_calibrates_in_context_and_classifies_its_vowels() -> None:
@@ -110,3 +111,46 @@ async def test_the_service_calibrates_a_new_voice_once_and_keeps_its_profile(tmp
         assert len(calls) == 2 * spoken, "a damaged profile is calibrated again"
     finally:
         engine.close()
+
+
+def espeak_as_http_voice(engine: EspeakEngine) -> Script:
+    """A remote voice without phoneme marks: espeak's speech of the requested text, served as 24 kHz PCM."""
+
+    def speak(request: SeenRequest) -> HttpReply:
+        spoken = engine.synthesize_blocking(str(request.body["input"]), "en-us")
+        return HttpReply(body=LinearResampler(spoken.sample_rate, 24_000).process(spoken.pcm).astype("<i2").tobytes())
+
+    return speak
+
+
+async def test_the_service_calibrates_a_remote_voice_under_the_key_the_app_uses(tmp_path: Path) -> None:
+    engine = EspeakEngine()
+    try:
+        script = espeak_as_http_voice(engine)
+        async with SpeechHttpServer(script) as server, httpx.AsyncClient() as http:
+            settings = SpeechSettings(provider="openai-compatible", base_url=server.base_url)
+            service = LipSyncService(
+                NullSink(24_000), None, tmp_path, voice=lambda: voice_key("openai-compatible", None)
+            )
+            profile = await service.ensure_provider_profile(settings, SessionFactory(engine, http))
+            assert profile.voice == "openai-compatible:af_heart", "the provider's default voice names the profile"
+            # No phonemes: calibrated from the vowel prompts, with lip closures found in the closure prompts' audio.
+            assert profile.closed is not None
+            assert {r.body["voice"] for r in server.requests} == {"af_heart"}
+            # (A long prompt may reach the server in pieces: the session segments text at clause boundaries.)
+            spoken = " ".join(r.body["input"] for r in server.requests)
+            for prompt in [*calibration_prompts("en").values(), *closure_prompts("en")]:
+                assert all(word in spoken for word in prompt.split()), f"{prompt!r} was spoken"
+            assert service.current_profile().voice == profile.voice, "the app's key finds it"
+            asked = len(server.requests)
+            await service.ensure_provider_profile(settings, SessionFactory(engine, http))
+            assert len(server.requests) == asked, "stored: not calibrated again"
+    finally:
+        engine.close()
+
+
+def test_voice_keys_name_the_default_voice_as_calibrate_does() -> None:
+    assert voice_key("espeak", None) == voice_key("espeak", "") == "espeak:en-us"
+    assert voice_key("espeak", "de") == "espeak:de"
+    assert voice_key("openai", None) == "openai:alloy"
+    assert voice_key("someone-else", None) == "someone-else:default"

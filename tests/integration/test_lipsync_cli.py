@@ -4,6 +4,7 @@ the real espeak voice, real WAV files; bad input gives a one-line reason and a n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -11,6 +12,14 @@ import wave
 from pathlib import Path
 
 import numpy as np
+
+from app.lipsync.cli import cue_track_of
+from app.lipsync.profile import ProfileStore, default_profile
+from app.lipsync.wav import read_wav
+from app.speech.espeak import EspeakEngine
+from tests.integration.test_lipsync_calibration import espeak_as_http_voice
+from tests.support.speech_servers import SpeechHttpServer
+from tests.unit.test_lipsync_wav import wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,11 +94,16 @@ async def test_calibrate_stores_a_profile_that_analyze_uses(tmp_path: Path) -> N
 
 async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
     (tmp_path / "noise.wav").write_bytes(b"RIFF....not a wav at all")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "header.wav").write_bytes(wav_bytes(b""))
     stereo24 = np.zeros(2 * 3 * 1600, np.uint8)
     write_wav(tmp_path / "stereo24.wav", stereo24, 16000, width=3, channels=2)
     cases = [
         (("lipsync", "analyze", str(tmp_path / "missing.wav")), "does not exist"),
         (("lipsync", "analyze", str(tmp_path / "noise.wav")), "not a PCM WAV"),
+        (("lipsync", "analyze", str(tmp_path / "empty.wav")), "is empty (0 bytes)"),
+        (("lipsync", "analyze", str(tmp_path / "header.wav")), "holds no audio"),
+        (("lipsync", "analyze", str(tmp_path)), "is a folder"),
         (("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--voice-profile", "nobody"), "no voice profile"),
         (("lipsync", "calibrate", "--voice", "xx-nothing"), "no voice"),
         (("say", "Hi.", "--cues", str(tmp_path / "nowhere" / "c.json")), "does not exist"),
@@ -100,3 +114,59 @@ async def test_bad_input_is_a_one_line_reason(tmp_path: Path) -> None:
         assert len(out.strip().splitlines()) == 1 and reason in out, (args, out)
     code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "stereo24.wav"), "--json", user_data=tmp_path)
     assert code == 0 and len(json.loads(out)["frames"]) >= 9, "24-bit stereo is read (mixed down)"
+    floats = np.sin(np.arange(16_000) * 0.05).astype("<f4").tobytes()
+    (tmp_path / "float.wav").write_bytes(wav_bytes(floats, tag=3, bits=32, extensible=True))
+    code, out, _ = await run_app("lipsync", "analyze", str(tmp_path / "float.wav"), "--json", user_data=tmp_path)
+    assert code == 0 and len(json.loads(out)["frames"]) >= 99, "an extensible float32 file is read"
+
+
+async def test_say_cues_use_the_voices_stored_profile(tmp_path: Path) -> None:
+    # A provider without phoneme marks (the audio path), whose voice has a stored profile: a voice 30 dB quieter
+    # than the built-in one, so the same audio opens the mouth much wider with it.
+    built_in = default_profile()
+    stored = dataclasses.replace(built_in, voice="openai-compatible:af_heart", level_db=built_in.level_db - 30.0)
+    ProfileStore(tmp_path).save(stored)
+    wav, cues = tmp_path / "said.wav", tmp_path / "said.json"
+    async with SpeechHttpServer() as server:
+        code, out, err = await run_app(
+            "say", "Hello there.", "--provider", "openai-compatible", "--base-url", server.base_url,
+            "--out", str(wav), "--cues", str(cues), "--json", user_data=tmp_path,
+        )  # fmt: skip
+    assert code == 0, (out, err)
+    pcm, rate = read_wav(wav)
+    written = json.loads(cues.read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(cue_track_of(pcm, rate, [], stored).to_json()))
+    assert written != json.loads(json.dumps(cue_track_of(pcm, rate, [], built_in).to_json()))
+
+
+async def test_say_refuses_an_unwritable_target_before_speaking(tmp_path: Path) -> None:
+    wav = tmp_path / "never.wav"
+    for args in (("--out", str(wav), "--cues", str(tmp_path)), ("--out", str(tmp_path)), ("--cues", str(tmp_path))):
+        code, out, err = await run_app("say", "A sentence that is never spoken.", *args, user_data=tmp_path)
+        assert code == 1 and "Traceback" not in err
+        assert out.strip() == f"say failed: {tmp_path} is a folder; give a file name", out
+        assert not wav.exists(), "nothing was spoken nor written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "the write probe left nothing behind"
+
+
+async def test_calibrate_a_remote_voice_from_the_command_line(tmp_path: Path) -> None:
+    engine = EspeakEngine()
+    try:
+        async with SpeechHttpServer(espeak_as_http_voice(engine)) as server:
+            code, out, err = await run_app(
+                "lipsync", "calibrate", "--provider", "openai-compatible", "--base-url", server.base_url,
+                "--voice", "bf_emma", "--json", user_data=tmp_path,
+            )  # fmt: skip
+        assert code == 0, (out, err)
+        report = json.loads(out)
+        assert report["voice"] == "openai-compatible:bf_emma" and Path(report["path"]).is_file()
+        assert ProfileStore(tmp_path).load("openai-compatible:bf_emma") is not None
+        assert {r.body["voice"] for r in server.requests} == {"bf_emma"}
+    finally:
+        engine.close()
+    code, out, err = await run_app(
+        "lipsync", "calibrate", "--provider", "openai-compatible", "--base-url", "http://127.0.0.1:9/v1",
+        user_data=tmp_path,
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in err and len(out.strip().splitlines()) == 1
+    assert out.startswith("lipsync failed: ") and "connection attempts failed" in out, out

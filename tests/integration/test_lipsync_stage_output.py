@@ -27,7 +27,7 @@ async def test_a_stage_with_the_capability_receives_the_stream_in_its_own_time()
         ws, _welcome = await open_stage(bridge.url, bridge.token, capabilities=("stage.snapshot", "speech.cues"))
         await bridge.wait_connected(2.0)
         bridge.clock.add(1000.0, 6001.0, 1002.0)  # the stage's clock runs 5 s ahead (2 ms round trip)
-        output = StageCueOutput(bridge)
+        output = StageCueOutput(lambda: bridge)
         output.start()
         try:
             output.begin("u1", 2000.0, 100.0, 30.0)
@@ -56,7 +56,7 @@ async def test_cancel_overtakes_what_has_not_left_and_a_stage_without_the_capabi
     async with BridgeServer(QUIET) as bridge:
         ws, _welcome = await open_stage(bridge.url, bridge.token, capabilities=("speech.cues",))
         await bridge.wait_connected(2.0)
-        output = StageCueOutput(bridge)
+        output = StageCueOutput(lambda: bridge)
         # Queued while the sender is not running yet, then cancelled: only the cancel leaves.
         output.begin("u7", 10.0, 100.0, 30.0)
         output.cues(batch("u7", 10.0))
@@ -74,7 +74,7 @@ async def test_cancel_overtakes_what_has_not_left_and_a_stage_without_the_capabi
 
         plain, _ = await open_stage(bridge.url, bridge.token)
         await bridge.wait_connected(2.0)
-        output = StageCueOutput(bridge)
+        output = StageCueOutput(lambda: bridge)
         output.start()
         try:
             output.begin("u8", 10.0, 100.0, 30.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import time
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 from app.lipsync.cues import CueBatch
 from app.lipsync.osc import OscError, OscMessage, decode_packet, encode_bundle, encode_message
 from app.lipsync.service import LipSyncService
-from app.lipsync.vmc import VmcOutput, VmcSettings
+from app.lipsync.track import CueTrack
+from app.lipsync.vmc import VmcOutput, VmcSettings, host_problem
 from app.speech.sink import NullSink
+from tests.unit.test_lipsync_cues import Recorder
 
 
 class Receiver(asyncio.DatagramProtocol):
@@ -146,3 +149,73 @@ async def test_vmc_settings_apply_while_the_app_runs(tmp_path: Path) -> None:
         await service.close()
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("", "the VMC host is empty"),
+        ("   ", "the VMC host is empty"),
+        ("bad host!", "is neither a host name nor an IP address"),
+        ("-leading.example", "is neither a host name nor an IP address"),
+        ("a" * 64 + ".example", "is neither a host name nor an IP address"),
+        ("0.0.0.0", "unspecified address"),
+        ("255.255.255.255", "broadcast address"),
+    ],
+)
+def test_hosts_that_cannot_receive_are_named(host: str, reason: str) -> None:
+    problem = host_problem(host)
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "vmc-receiver.lan", "studio_pc.local."])
+def test_host_names_and_addresses_pass(host: str) -> None:
+    assert host_problem(host) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("no.such.host.invalid", "cannot send VMC packets to no.such.host.invalid:39539"),
+        ("255.255.255.255", "broadcast address"),
+        ("", "the VMC host is empty"),
+    ],
+)
+async def test_a_bad_vmc_host_is_reported_and_lip_sync_goes_on(
+    host: str, reason: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = LipSyncService(
+        NullSink(22_050), None, tmp_path, voice=lambda: "espeak:en-us", vmc=VmcSettings(enabled=True, host=host)
+    )
+    stage = Recorder()
+    service.scheduler.add_output(stage)
+    with caplog.at_level(logging.WARNING, logger="app.lipsync"):
+        await service.start()  # returns: the app keeps running
+    try:
+        assert service.vmc_problem is not None and service.vmc_problem.startswith("VMC output is off: ")
+        assert reason in service.vmc_problem
+        assert service.vmc_problem in caplog.text
+        assert service.vmc_output is None and service.scheduler.outputs == [stage]
+        track = CueTrack(0.0, 100.0, np.full((5, 5), 0.2, np.float32))
+        for output in service.scheduler.outputs:
+            output.cues(CueBatch("u1", 0.0, track.frame_rate, track.weights))
+        assert stage.batches(), "the other outputs still get cues"
+    finally:
+        await service.close()
+
+
+async def test_a_good_vmc_host_starts_with_no_problem(tmp_path: Path) -> None:
+    transport, protocol, port = await receiver()
+    service = LipSyncService(
+        NullSink(22_050), None, tmp_path, voice=lambda: "espeak:en-us", vmc=VmcSettings(enabled=True, port=port)
+    )
+    await service.start()
+    try:
+        assert service.vmc_problem is None and service.vmc_output is not None
+        service.vmc_output.cancel("u1")  # a cancel sends one closed-mouth bundle at once
+        _arrived, packet = await asyncio.wait_for(protocol.packets.get(), 2.0)
+        _tag, messages = decode_packet(packet)
+        assert blend(messages) == dict.fromkeys("AIUEO", 0.0)
+    finally:
+        await service.close()
+        transport.close()

@@ -16,7 +16,7 @@ from app.lipsync.profile import default_profile
 from app.lipsync.shaping import ShapingSettings
 from app.speech.events import AudioEvent, SpeechMark
 from app.speech.player import ScheduledAudio
-from app.speech.sink import NullSink
+from app.speech.sink import AudioSink, NullSink
 from tests.unit.test_lipsync_analysis import vowel
 
 RATE = 22_050
@@ -65,6 +65,9 @@ def play(
 
 
 def make(clock: ManualClock, **options: object) -> tuple[NullSink, CueScheduler, Recorder]:
+    """A scheduler on a manual clock; unless told otherwise it sends each batch as soon as it is computed (the
+    pacing tests below move the clock and say when batches leave)."""
+    options.setdefault("send_ahead_s", math.inf)
     sink = NullSink(RATE, clock)
     scheduler = CueScheduler(sink, default_profile, **options)  # type: ignore[arg-type]
     recorder = Recorder()
@@ -218,3 +221,120 @@ async def test_phoneme_marks_drive_the_mouth_when_the_voice_gives_them() -> None
 def test_batches_must_fit_the_protocol() -> None:
     with pytest.raises(ValueError):
         CueScheduler(NullSink(RATE), default_profile, batch_frames=121)
+
+
+async def test_audio_path_chunks_after_phoneme_chunks_are_timed_where_they_are_heard() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="auto")
+    # 1 s of a hummed m with its phoneme mark (lips shut), then 0.5 s of a vowel without marks (the audio path),
+    # 0.5 s of m again, 0.5 s of vowel: each part's frames are due when that part is heard, not at the utterance's
+    # start (100 s, less the 30 ms lead).
+    hum = (SpeechMark("phoneme", 0, name="m"),)
+    play(scheduler, sink, 1, np.zeros(RATE, np.int16), hum)
+    await settle()
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    play(scheduler, sink, 1, np.zeros(round(0.5 * RATE), np.int16), hum)
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    scheduler.on_audio_end(1)
+    await settle()
+    batches = recorder.batches()
+    weights = np.concatenate([b.weights for b in batches])
+    times = np.concatenate([b.host_time_ms + np.arange(len(b.weights)) * 1000.0 / b.frame_rate for b in batches])
+    heard = times + 30.0 - 100_000.0  # when each frame's sound is heard, ms after the utterance's start
+    opening = weights.sum(axis=1)
+    assert heard.min() >= -1.0 and heard.max() <= 2_520.0
+    for start_ms, end_ms, is_open in [(50, 950, False), (1050, 1450, True), (1550, 1950, False), (2050, 2450, True)]:
+        inside = (heard > start_ms) & (heard < end_ms)
+        assert inside.sum() >= (end_ms - start_ms) / 10 - 1, f"every frame of {start_ms}-{end_ms} ms is there"
+        if is_open:
+            assert opening[inside].min() > 0.3, f"open while the vowel at {start_ms}-{end_ms} ms is heard"
+        else:
+            assert opening[inside].max() < 0.05, f"shut while the m at {start_ms}-{end_ms} ms is heard"
+    assert len(times) <= 2.5 * batches[-1].frame_rate + 5, "no part is counted twice"
+
+
+class DriftingSink(AudioSink):
+    """A sound card whose clock runs ``speed`` times as fast as the host's: it reads its clock as QtAudioSink does
+    (now, plus the samples still to play at the nominal rate), so a time read far ahead is off by the drift."""
+
+    def __init__(self, clock: ManualClock, speed: float) -> None:
+        self.sample_rate = RATE
+        self.clock = clock
+        self.speed = speed
+        self.started = clock()
+        self._written = 0
+
+    def heard_at(self, sample: int) -> float:
+        """When ``sample`` is really heard, on the host clock."""
+        return self.started + sample / (RATE * self.speed)
+
+    def write(self, pcm: np.ndarray) -> None:
+        self._written += len(pcm)
+
+    def written(self) -> int:
+        return self._written
+
+    def position(self) -> int:
+        return min(self._written, math.floor((self.clock() - self.started) * RATE * self.speed))
+
+    def time_of(self, sample: int) -> float | None:
+        return None if sample > self._written else self.clock() + (sample - self.position()) / RATE
+
+    def stop(self) -> None:
+        self._written = self.position()
+
+    async def wait_position(self, sample: int) -> None:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("speed", [1.002, 0.998])
+async def test_a_long_utterance_on_a_drifting_sound_card_stays_on_time(speed: float) -> None:
+    clock = ManualClock()
+    sink = DriftingSink(clock, speed)
+    scheduler = CueScheduler(sink, default_profile, mode="audio")
+    sent: list[tuple[float, CueBatch]] = []
+    recorder = Recorder()
+    recorder.cues = lambda batch: sent.append((clock(), batch))  # type: ignore[method-assign]
+    scheduler.add_output(recorder)
+    # One minute written at once, as espeak hands over a long sentence; the card plays it 0.2 % fast or slow.
+    play(scheduler, sink, 1, np.tile(vowel("aa", 1.0), 60))  # type: ignore[arg-type]
+    scheduler.on_audio_end(1)
+    await settle()
+    while clock.now < 161.0:  # the host's clock moves on; the scheduler's timer would call send_due meanwhile
+        clock.now += 0.01
+        scheduler.send_due()
+    lead_s = scheduler.shaping.lead_s
+    frames = 0
+    errors_ms = []
+    for index, (sent_at, batch) in enumerate(sent):
+        shown_s = batch.host_time_ms / 1000.0
+        # (The first frame is due one lead before the first sound, which plays as it is written: that lead is lost.)
+        assert sent_at <= shown_s + (lead_s if index == 0 else 0.011), "not late"
+        assert shown_s - sent_at <= scheduler.send_ahead_s + 0.011, "sent shortly before it is due, not long before"
+        sample = round(frames / batch.frame_rate * RATE)  # the sound this batch's first frame goes with
+        errors_ms.append((shown_s + lead_s - sink.heard_at(sample)) * 1000.0)
+        frames += len(batch.weights)
+    assert frames >= 59.9 * sent[0][1].frame_rate, "the whole minute was sent"
+    assert max(abs(e) for e in errors_ms) < 2.0, errors_ms
+    # What stamping every batch when the sentence was written (its clock read once) would have been off by at the end.
+    assert abs(100.0 + sample / RATE - sink.heard_at(sample)) > 0.1
+
+
+async def test_batches_wait_until_shortly_before_they_are_due_and_a_cancel_drops_the_rest() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio", send_ahead_s=0.4)
+    play(scheduler, sink, 1, vowel("aa", 2.0))
+    await settle()
+    shown_by_ms = 100_000.0 + 400.0
+    assert recorder.batches() and all(b.host_time_ms <= shown_by_ms for b in recorder.batches())
+    assert sum(len(b.weights) for b in recorder.batches()) < 0.5 * recorder.batches()[0].frame_rate
+    clock.now += 1.0
+    scheduler.send_due()
+    assert max(b.host_time_ms for b in recorder.batches()) > 100_000.0 + 1_000.0, "the next ones left as time came"
+    assert all(b.host_time_ms <= shown_by_ms + 1_000.0 for b in recorder.batches())
+    sent = len(recorder.batches())
+    sink.stop()
+    scheduler.on_mouth_close(1)
+    clock.now += 2.0
+    scheduler.send_due()
+    assert len(recorder.batches()) == sent and recorder.events[-1] == ("cancel", "u1")

@@ -149,6 +149,8 @@ func _on_speech_event(message: Dictionary) -> void:
 				problem = "frames must be an array"
 			else:
 				problem = _cues.add(utterance, at, float(rate), frames)
+				# Also here: a begin may have been lost (sent before this stage connected).
+				_report_missing_mouth()
 		elif kind == "speech.end":
 			_cues.finish(utterance, at)
 		else:
