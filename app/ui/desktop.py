@@ -33,12 +33,12 @@ from app.stage_service import ApplyError, StageService
 from app.ui.app_icon import app_icon
 from app.ui.bridge_inspector import BridgeInspector
 from app.ui.models_page import ModelsPage
-from app.ui.native_stage import NativeStageEmbedder, X11WindowFinder
+from app.ui.native_stage import NativeStageEmbedder, WindowFinder, X11WindowFinder
 from app.ui.settings_watcher import SettingsFileWatcher
 from app.ui.settings_window import GodotDetector, SettingsWindow, base_versions
 from app.ui.shortcut_settings import ShortcutSettingsPage
 from app.ui.shortcuts_devtool import ShortcutsDevtool
-from app.ui.stage_glue import StageGlue, X11WindowMover
+from app.ui.stage_glue import StageGlue, WindowMover, X11WindowMover
 from app.ui.tamagotchi_window import TamagotchiWindow
 from app.ui.tray import TrayActions, TrayMenu, make_tray, tray_available
 from app.ui.web_stage_host import host_command, web_engine_available
@@ -308,11 +308,13 @@ class DesktopApp:
                 self.stage_service.starting_detail(text)
 
             stage.launcher.announce = announce_in_window
-        if stage.launcher.kind in ("native", "embedded") and QGuiApplication.platformName() == "xcb":
+        platform_calls = _stage_window_calls(QGuiApplication.platformName())
+        if stage.launcher.kind in ("native", "embedded") and platform_calls is not None:
+            finder, mover = platform_calls
             embedder = NativeStageEmbedder(
                 self.window,
-                X11WindowFinder(),
-                glue=StageGlue(self.window, X11WindowMover()),
+                finder,
+                glue=StageGlue(self.window, mover),
                 inside=self.settings.settings.stage.window == "inside",
             )
 
@@ -469,6 +471,18 @@ def speech_settings(settings: Settings) -> SpeechProviderSettings:
         base_url=speech.base_url or None,
         speed=speech.speed,
     )
+
+
+def _stage_window_calls(platform: str) -> tuple[WindowFinder, WindowMover] | None:
+    """How to find and move a stage's own window on this platform: X11 and Windows; elsewhere (macOS, Wayland) no
+    app may take in or place another's window, and the stage keeps the window it opened."""
+    if platform == "xcb":
+        return X11WindowFinder(), X11WindowMover()
+    if platform == "windows":
+        from app.ui.win32_window import Win32WindowFinder, Win32WindowMover  # noqa: PLC0415 - Windows only
+
+        return Win32WindowFinder(), Win32WindowMover()
+    return None
 
 
 def lipsync_voice(settings: Settings) -> str:

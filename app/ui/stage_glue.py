@@ -4,8 +4,8 @@ moves, resizes, hides and shows.
 This is the other way to show a stage that runs in a process of its own (a native Godot, or the embedded stage's
 host), for where its window cannot be taken into the tamagotchi window (``stage.window = "glued"``, or wrapping it
 failed). The stage's window is borderless and transparent by itself; the glue only moves it. Moving another
-process's window is a platform call: :class:`X11WindowMover` does it on X11 (python-xlib); macOS and Windows movers
-are not written yet, and Wayland lets no client place another's window.
+process's window is a platform call: :class:`X11WindowMover` does it on X11 (python-xlib), ``app/ui/win32_window.py``
+on Windows; macOS asks for accessibility rights to move another app's window, and Wayland lets no client do it.
 """
 
 from __future__ import annotations
