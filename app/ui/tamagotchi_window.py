@@ -61,6 +61,7 @@ MASK_CELL = 4
 MASK_INTERVAL_MS = 250
 SAVE_DELAY_MS = 400
 BUBBLE_LINGER_MS = 2500
+BUBBLE_MARGIN = 8
 
 PHASE_WORDS = {
     "not-found": "Godot 4 not found: install it or set its path",
@@ -72,9 +73,11 @@ PHASE_WORDS = {
     "stopped": "The stage is stopped",
 }
 
-STYLE = """
+BUBBLE_STYLE = """
 #bubble { background: rgba(255, 255, 255, 235); color: #1d1d28; border-radius: 14px; padding: 8px 12px;
           font-size: 13px; }
+"""
+STYLE = """
 #status { background: rgba(20, 20, 32, 200); color: white; border-radius: 10px; padding: 6px 10px; }
 #controls { background: rgba(20, 20, 32, 190); border-radius: 14px; }
 #controls QLineEdit { background: rgba(255, 255, 255, 230); border: none; border-radius: 9px; padding: 4px 8px; }
@@ -142,17 +145,33 @@ class TamagotchiWindow(QWidget):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
 
-        self.bubble = QLabel()
+        # The bubble lies over the stage's empty top, in a small window of its own kept there: a stage in another
+        # process is drawn over anything this window paints (taken in as a native child window, or glued over it),
+        # and in the layout the bubble took the stage's room, moving the avatar down with every sentence. It takes
+        # no input: clicks go to what is under it.
+        self.bubble_window = QWidget(
+            self,
+            Qt.WindowType.ToolTip
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowTransparentForInput
+            | Qt.WindowType.WindowDoesNotAcceptFocus,
+        )
+        self.bubble_window.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.bubble_window.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.bubble_window.setStyleSheet(BUBBLE_STYLE)  # a window of its own: the window's style sheet stops here
+        self.bubble = QLabel(self.bubble_window)
         self.bubble.setObjectName("bubble")
         self.bubble.setWordWrap(True)
-        self.bubble.hide()
+        bubble_layout = QVBoxLayout(self.bubble_window)
+        bubble_layout.setContentsMargins(0, 0, 0, 0)
+        bubble_layout.addWidget(self.bubble)
         self.stage_view = stage_view
         self._build_status()
         self._build_controls()
         self._build_layout(stage_view)
 
         self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
-        self._bubble_timer.timeout.connect(self.bubble.hide)
+        self._bubble_timer.timeout.connect(self.bubble_window.hide)
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self._remember_place)
         self._mask_timer = QTimer(self, interval=MASK_INTERVAL_MS)
@@ -171,7 +190,6 @@ class TamagotchiWindow(QWidget):
     def _build_layout(self, stage_view: QWidget | None) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.bubble)
         self._stage_slot = QVBoxLayout()
         self._stage_slot.setContentsMargins(0, 0, 0, 0)
         self._stage_slot.addStretch(0)  # holds the room while no stage shows here; a stage view (stretch 1) takes it
@@ -181,8 +199,10 @@ class TamagotchiWindow(QWidget):
             self._stage_slot.addWidget(stage_view, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.controls)
-        # The stage slot takes the room; the bubble, status and controls keep their own height.
-        for widget in (self.bubble, self.status, self.controls):
+        # The stage slot takes the room; the status and controls keep their own height. The bubble is in no layout:
+        # it lies over the stage's empty top (see _place_bubble), so the stage keeps its size and the avatar stays
+        # where it is while sentences come and go.
+        for widget in (self.status, self.controls):
             widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
     def _build_status(self) -> None:
@@ -252,6 +272,7 @@ class TamagotchiWindow(QWidget):
 
     def moveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         self._save_timer.start()
+        self._place_bubble()
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         screens = self._screens()
@@ -259,7 +280,24 @@ class TamagotchiWindow(QWidget):
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
         self._save_timer.start()
+        self._place_bubble()
         self.update_click_through()
+
+    def _place_bubble(self) -> None:
+        """Over the top of the stage, as wide as it less a margin, as tall as its text (at most half the stage)."""
+        area = self._stage_slot.geometry()
+        width = max(1, area.width() - 2 * BUBBLE_MARGIN)
+        height = min(self.bubble.heightForWidth(width), max(1, area.height() // 2))
+        corner = self.mapToGlobal(area.topLeft()) + QPoint(BUBBLE_MARGIN, BUBBLE_MARGIN)
+        self.bubble_window.setGeometry(corner.x(), corner.y(), width, height)
+
+    def _show_bubble(self) -> None:
+        self._place_bubble()
+        if self.isVisible():
+            self.bubble_window.show()
+
+    def hideEvent(self, event: QEvent) -> None:  # noqa: N802
+        self.bubble_window.hide()
 
     def _remember_place(self) -> None:
         key = screen_key(self._screens())
@@ -309,8 +347,9 @@ class TamagotchiWindow(QWidget):
                     self._stick_to_all_workspaces(window.all_workspaces)
 
         self.setWindowOpacity(window.opacity)
+        self.bubble_window.setWindowOpacity(window.opacity)
         if not window.show_bubble:
-            self.bubble.hide()
+            self.bubble_window.hide()
         if window.click_through:
             self._mask_timer.start()
             self.update_click_through()
@@ -346,6 +385,7 @@ class TamagotchiWindow(QWidget):
             view.setParent(self)
             self._stage_slot.addWidget(view, 1)
             view.show()
+        self._place_bubble()
         self.update_click_through()
 
     # -- click-through -----------------------------------------------------------------------------------------
@@ -371,7 +411,7 @@ class TamagotchiWindow(QWidget):
         if not self._settings.settings.window.click_through or not self.isVisible():
             return
         region = QRegion()
-        for widget in (self.bubble, self.status, self.controls):
+        for widget in (self.status, self.controls):
             if widget.isVisible():
                 region += QRegion(widget.geometry())
         view = self.stage_view
@@ -457,14 +497,14 @@ class TamagotchiWindow(QWidget):
             if self._settings.settings.window.show_bubble:
                 self._bubble_timer.stop()
                 self.bubble.setText(event.text)
-                self.bubble.show()
+                self._show_bubble()
         elif event.kind == "idle":
             self.stop_button.setProperty("speaking", False)
             self._bubble_timer.start()
         else:
             self.stop_button.setProperty("speaking", False)
             self.bubble.setText(event.text)
-            self.bubble.show()
+            self._show_bubble()
             self._bubble_timer.start()
         self.stop_button.style().polish(self.stop_button)
         self.update_click_through()
