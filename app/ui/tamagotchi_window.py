@@ -379,7 +379,11 @@ class TamagotchiWindow(QWidget):
         """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
         if self.stage_view is not None:
             self._stage_slot.removeWidget(self.stage_view)
+            self.stage_view.hide()
+            # Deleted, not only unparented: a wrapped stage window's container holds it (a restarted stage's new
+            # window may even get the same X id) and would live on as a hidden top-level widget.
             self.stage_view.setParent(None)
+            self.stage_view.deleteLater()
         self.stage_view = view
         if view is not None:
             view.setParent(self)

@@ -356,3 +356,61 @@ def test_the_embedded_stage_follows_a_body_drag_a_grip_resize_and_a_bubble(  # n
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)
     assert code == 130 and "stage stopped" in log.read_text()
+
+
+def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_the_controls(
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    """The stage host dies (kill -9): the app restarts it and takes its new window in where the old one was, at the
+    stage's size, so the say box, Stop and the menu button stay visible and take clicks."""
+    env = desktop_env
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
+        x, y, width, height = geometry(env, window)
+
+        def stage_child() -> tuple[str, str] | None:
+            """The stage window inside the tamagotchi window: its id and its place in it (WxH+X+Y)."""
+            for line in run(env, "xwininfo", "-children", "-id", window).splitlines():
+                if f'"{STAGE_WINDOW_TITLE}"' in line:
+                    fields = line.split()
+                    return fields[0], next(f for f in fields if "x" in f and "+" in f and f[0].isdigit())
+            return None
+
+        wait_for(lambda: stage_child() is not None, 10, "the stage taken in")
+        first = stage_child()
+        assert first is not None
+        host_pid = int(run(env, "xprop", "-id", first[0], "_NET_WM_PID").split("=")[1])
+        os.kill(host_pid, signal.SIGKILL)
+        _wait_for(log, "re-applied Tama (built-in).vrm after the restart", app, 90)
+
+        def new_host_inside() -> bool:
+            child = stage_child()
+            return child is not None and f"= {host_pid}" not in run(env, "xprop", "-id", child[0], "_NET_WM_PID")
+
+        wait_for(new_host_inside, 10, "the new stage taken in")  # X may give the new window the old one's id
+        time.sleep(1.5)
+        again = stage_child()
+        assert again is not None and again[1] == first[1], (first, again)  # same place and size, not 450x600
+        assert geometry(env, window) == (x, y, width, height)
+        shot = _screenshot(env, tmp_path / "restarted.png")
+        _avatar_fits(shot, geometry(env, again[0]))
+        # The controls below the stage are visible and take a click: the say box gets a sentence, which is spoken.
+        assert _count(shot, (x, y + height - 40, width, 36), lambda c: c.red() > 230 and c.green() > 230) > 100
+        run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
+        run(env, "xdotool", "type", "--delay", "10", "Back again.")
+        run(env, "xdotool", "key", "Return")
+        _wait_for(log, "espeak-ng ready", app, 20)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
