@@ -28,6 +28,9 @@ log = logging.getLogger("app.ui.web_stage_host")
 # own QTWEBENGINE_CHROMIUM_FLAGS win.
 SOFTWARE_GL_FLAGS = "--disable-gpu-compositing --use-angle=swiftshader --enable-unsafe-swiftshader"
 WINDOW_TITLE = "Stage Tamagotchi stage"
+HOST_NAME = "stage-tamagotchi-stage"
+"""The host's application name: its windows' X11 ``WM_CLASS`` (both parts), QtWebEngine's ``--application-name``
+and its cache folder. Left to Qt, all three came from ``sys.argv[0]``: ``__main__.py`` under ``python -m app``."""
 PAGE_FAILED = 3
 RENDERER_GONE = 4
 
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"web-stage-host: QtWebEngine is unavailable: {error}", file=sys.stderr)
         return 2
 
-    app = QApplication([sys.argv[0], "--name", "stage-tamagotchi-stage"])
+    QApplication.setApplicationName(HOST_NAME)
+    app = QApplication([HOST_NAME])
     # SIGTERM from the app ends the host at once (Python's handler would only run once Qt returns to Python).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     view = QWebEngineView()
