@@ -94,8 +94,14 @@ def renderers(host_pid: int) -> list[int]:
 def test_bad_arguments_end_the_host_with_a_one_line_reason() -> None:
     env = dict(os.environ)
     for args, reason in (
-        (("http://127.0.0.1:1/index.html", "--size", "big"), "--size must be WIDTHxHEIGHT, not 'big'"),
+        (
+            ("http://127.0.0.1:1/index.html", "--size", "big"),
+            "--size must be WIDTHxHEIGHT, each from 1 to 16384, not 'big'",
+        ),
         (("https://example.com/",), "only the app's own page on 127.0.0.1 is shown"),
+        (("http://127.0.0.1:80@example.com/",), "only the app's own page on 127.0.0.1 is shown"),
+        (("http://127.0.0.1:1/index.html", "--size", "0x600"), "--size must be WIDTHxHEIGHT, each from 1 to"),
+        (("http://127.0.0.1:1/index.html", "--size=-450x600"), "--size must be WIDTHxHEIGHT, each from 1 to"),
     ):
         code, stderr = ended(host(env, *args))
         assert code == 2 and reason in stderr and len(stderr.strip().splitlines()) == 1, stderr
