@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QContextMenuEvent,
+    QCursor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -48,7 +50,7 @@ from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
 from app.stage_service import ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
-from app.ui.x11_window import set_input_shape, window_alpha
+from app.ui.x11_window import X11Link
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,6 +61,11 @@ ALPHA_THRESHOLD = 10
 MASK_CELL = 4
 """The click-through shape is computed on cells of this many pixels (cheap, and slightly generous at the edges)."""
 MASK_INTERVAL_MS = 250
+MASK_IDLE_INTERVAL_S = 2.0
+"""With the pointer away from the window and nothing changing, its click-through shape is refreshed this seldom."""
+MASK_SETTLE_S = 2.0
+"""For this long after a change that moves what the stage shows (a resize, a new stage, a model applied, speech), the
+shape is refreshed at the full rate whatever the pointer does."""
 SAVE_DELAY_MS = 400
 BUBBLE_LINGER_MS = 2500
 BUBBLE_MARGIN = 8
@@ -145,6 +152,33 @@ class TamagotchiWindow(QWidget):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
 
+        self._build_bubble()
+        self.stage_view = stage_view
+        self._build_status()
+        self._build_controls()
+        self._build_layout(stage_view)
+
+        self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
+        self._bubble_timer.timeout.connect(self.bubble_window.hide)
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self._remember_place)
+        self._mask_timer = QTimer(self, interval=MASK_INTERVAL_MS)
+        self._mask_timer.timeout.connect(self._poll_click_through)
+        self._shaped_at = 0.0
+        self._settling_until = 0.0
+        self._x11 = X11Link()
+        self.status_changed.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
+        self.speech_event.connect(self._show_speech, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = [settings.subscribe(self._settings_changed), speech.subscribe(self.speech_event.emit)]
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.screenAdded.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
+            app.screenRemoved.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
+        self._apply_window_settings(settings.settings, frozenset({"window.always_on_top", "window.all_workspaces"}))
+        self.setGeometry(*self._initial_rect())
+        stage.subscribe(self.status_changed.emit)
+
+    def _build_bubble(self) -> None:
         # The bubble lies over the stage's empty top, in a small window of its own kept there: a stage in another
         # process is drawn over anything this window paints (taken in as a native child window, or glued over it),
         # and in the layout the bubble took the stage's room, moving the avatar down with every sentence. It takes
@@ -165,27 +199,6 @@ class TamagotchiWindow(QWidget):
         bubble_layout = QVBoxLayout(self.bubble_window)
         bubble_layout.setContentsMargins(0, 0, 0, 0)
         bubble_layout.addWidget(self.bubble)
-        self.stage_view = stage_view
-        self._build_status()
-        self._build_controls()
-        self._build_layout(stage_view)
-
-        self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
-        self._bubble_timer.timeout.connect(self.bubble_window.hide)
-        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
-        self._save_timer.timeout.connect(self._remember_place)
-        self._mask_timer = QTimer(self, interval=MASK_INTERVAL_MS)
-        self._mask_timer.timeout.connect(self.update_click_through)
-        self.status_changed.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
-        self.speech_event.connect(self._show_speech, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = [settings.subscribe(self._settings_changed), speech.subscribe(self.speech_event.emit)]
-        app = QGuiApplication.instance()
-        if isinstance(app, QGuiApplication):
-            app.screenAdded.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
-            app.screenRemoved.connect(lambda *_: QTimer.singleShot(0, self.replace_on_screens))
-        self._apply_window_settings(settings.settings, frozenset({"window.always_on_top", "window.all_workspaces"}))
-        self.setGeometry(*self._initial_rect())
-        stage.subscribe(self.status_changed.emit)
 
     def _build_layout(self, stage_view: QWidget | None) -> None:
         layout = QVBoxLayout(self)
@@ -281,6 +294,7 @@ class TamagotchiWindow(QWidget):
             self.resize(width, height)
         self._save_timer.start()
         self._place_bubble()
+        self._stage_may_change()
         self.update_click_through()
 
     def _place_bubble(self) -> None:
@@ -390,6 +404,7 @@ class TamagotchiWindow(QWidget):
             self._stage_slot.addWidget(view, 1)
             view.show()
         self._place_bubble()
+        self._stage_may_change()
         self.update_click_through()
 
     # -- click-through -----------------------------------------------------------------------------------------
@@ -411,9 +426,24 @@ class TamagotchiWindow(QWidget):
         # A copy: the array must not outlive the QImage whose memory it would otherwise point into.
         return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3].copy()
 
+    def _poll_click_through(self) -> None:
+        """The timer's refresh: a stage in another process draws without telling this window, but reading its pixels
+        back is the costly part, so only as often as it matters (the pointer over the window, or now and then)."""
+        now = time.monotonic()
+        if (
+            now < self._settling_until
+            or now - self._shaped_at >= MASK_IDLE_INTERVAL_S
+            or self.geometry().contains(QCursor.pos())
+        ):
+            self.update_click_through()
+
+    def _stage_may_change(self) -> None:
+        self._settling_until = time.monotonic() + MASK_SETTLE_S
+
     def update_click_through(self) -> None:
         if not self._settings.settings.window.click_through or not self.isVisible():
             return
+        self._shaped_at = time.monotonic()
         region = QRegion()
         for widget in (self.status, self.controls):
             if widget.isVisible():
@@ -426,7 +456,7 @@ class TamagotchiWindow(QWidget):
             taking = QRegion(region)
             region += QRegion(view.geometry())
             window_id = view.property(STAGE_WINDOW_ID)
-            alpha = window_alpha(int(window_id)) if window_id and self._on_x11() else None
+            alpha = self._x11.window_alpha(int(window_id)) if window_id and self._on_x11() else None
             taking += (
                 _opaque_region(alpha, view.geometry().topLeft()) if alpha is not None else QRegion(view.geometry())
             )
@@ -454,7 +484,7 @@ class TamagotchiWindow(QWidget):
             ]
         else:
             rects = [(0, 0, 0x7FFF, 0x7FFF)]
-        if rects != self.input_shape and set_input_shape(int(self.winId()), rects):
+        if rects != self.input_shape and self._x11.set_input_shape(int(self.winId()), rects):
             self.input_shape = None if region is None else rects
 
     # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
@@ -487,6 +517,7 @@ class TamagotchiWindow(QWidget):
         self.status_text.setText(words + (f"\n{detail}" if detail and detail != words else ""))
         self.status.setVisible(bool(words))
         self.fix_button.setVisible(status.phase == "not-found")
+        self._stage_may_change()
         self.update_click_through()
 
     def _say(self) -> None:
@@ -511,6 +542,7 @@ class TamagotchiWindow(QWidget):
             self._show_bubble()
             self._bubble_timer.start()
         self.stop_button.style().polish(self.stop_button)
+        self._stage_may_change()
         self.update_click_through()
 
     # -- the menu ----------------------------------------------------------------------------------------------
@@ -550,6 +582,7 @@ class TamagotchiWindow(QWidget):
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
             self._mask_timer.stop()
+            self._x11.close()
             event.accept()
             self.closed.emit()
             return

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QContextMenuEvent, QCursor, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -399,3 +400,21 @@ async def test_the_bubble_lies_over_the_stage_top_and_the_stage_keeps_its_size(q
     await until(lambda: window.bubble_window.geometry() == bubble.translated(40, 30), 2, "the bubble to follow")
     window.hide()
     assert not window.bubble.isVisible()
+
+
+async def test_the_click_through_shape_is_refreshed_often_only_with_the_pointer_over_the_window(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Reading a stage that another process draws is costly: with the pointer elsewhere, every 2 s is enough."""
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.setGeometry(300, 100, 450, 600)
+    window.show()
+    refreshed: list[float] = []
+    window.mask_updated.connect(lambda: refreshed.append(time.monotonic()))
+    QCursor.setPos(10, 10)
+    await until(lambda: time.monotonic() > window._settling_until, 3, "the window to settle after showing")
+    refreshed.clear()
+    await asyncio.sleep(1.2)
+    assert len(refreshed) <= 1, refreshed
+    QCursor.setPos(500, 400)
+    await until(lambda: len(refreshed) >= 5, 3, "refreshes with the pointer over the window")
