@@ -20,7 +20,13 @@ from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from app.ui.stage_glue import StageGlue
-from app.ui.tamagotchi_window import FOREIGN_STAGE, STAGE_WINDOW_ID, TamagotchiWindow
+from app.ui.tamagotchi_window import (
+    FOREIGN_STAGE,
+    STAGE_TAKEN_IN,
+    STAGE_WINDOW_ID,
+    TamagotchiWindow,
+    stage_place_in_window,
+)
 
 log = logging.getLogger("app.ui.native_stage")
 
@@ -71,16 +77,19 @@ def wrap_foreign_window(window_id: int) -> QWidget | None:
     container = QWidget.createWindowContainer(foreign)
     container.setObjectName(FOREIGN_STAGE)
     container.setProperty(STAGE_WINDOW_ID, window_id)
+    container.setProperty(STAGE_TAKEN_IN, True)
     return container
 
 
 def fit_foreign_window(container: QWidget, window_id: int) -> None:
-    """Put the wrapped window ``window_id`` at the container's origin, at its size."""
+    """Put the wrapped window ``window_id`` where its container is, at its size."""
     if not isValid(container) or container.parent() is None:
         return  # replaced meanwhile (the stage ended again)
+    x, y, width, height = stage_place_in_window(container)
     for window in QGuiApplication.allWindows():
         if window.type() == Qt.WindowType.ForeignWindow and int(window.winId()) == window_id:
-            window.setGeometry(0, 0, container.width(), container.height())
+            ratio = container.devicePixelRatioF()
+            window.setGeometry(round(x / ratio), round(y / ratio), round(width / ratio), round(height / ratio))
 
 
 class NativeStageEmbedder:

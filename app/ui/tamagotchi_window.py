@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,8 @@ from app.ui.x11_window import X11Link
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger("app.ui.tamagotchi_window")
 
 WINDOW_TITLE = "Stage Tamagotchi"
 ALPHA_THRESHOLD = 10
@@ -113,6 +116,8 @@ FOREIGN_STAGE = "foreignStage"
 """The object name of a stage view that another process draws in (``app/ui/native_stage.py``)."""
 STAGE_WINDOW_ID = "stageWindowId"
 """The property of such a view holding the X11 window it wraps."""
+STAGE_TAKEN_IN = "stageTakenIn"
+"""The property (true) of such a view that holds the window inside (rather than a place a glued window is kept over)."""
 
 
 class TamagotchiWindow(QWidget):
@@ -456,7 +461,10 @@ class TamagotchiWindow(QWidget):
             taking = QRegion(region)
             region += QRegion(view.geometry())
             window_id = view.property(STAGE_WINDOW_ID)
-            alpha = self._x11.window_alpha(int(window_id)) if window_id and self._on_x11() else None
+            read = self._x11.window_alpha_and_place(int(window_id)) if window_id and self._on_x11() else None
+            alpha = None if read is None else read[0]
+            if read is not None and view.property(STAGE_TAKEN_IN):
+                self._keep_fitted(int(window_id), read[1])
             taking += (
                 _opaque_region(alpha, view.geometry().topLeft()) if alpha is not None else QRegion(view.geometry())
             )
@@ -468,6 +476,17 @@ class TamagotchiWindow(QWidget):
             self.setMask(region)
         self._shape_input(taking)
         self.mask_updated.emit()
+
+    def _keep_fitted(self, window_id: int, place: tuple[int, int, int, int]) -> None:
+        """A stage window taken in covers its container: the container says so when it is resized, but a stage
+        process that sizes its own window afterwards (a restarted host, still starting) stayed larger, over the
+        controls."""
+        view = self.stage_view
+        assert view is not None
+        wanted = stage_place_in_window(view)
+        if place != wanted:
+            log.debug("the stage window is at %s, its place is %s: putting it there", place, wanted)
+            self._x11.place(window_id, wanted)
 
     def _on_x11(self) -> bool:
         return QGuiApplication.platformName() == "xcb"
@@ -588,6 +607,19 @@ class TamagotchiWindow(QWidget):
             return
         event.ignore()
         self.hide()
+
+
+def stage_place_in_window(view: QWidget) -> tuple[int, int, int, int]:
+    """Where a stage window taken in belongs: ``view``'s rectangle in its native parent, in physical pixels."""
+    native = view.nativeParentWidget() or view.window()
+    origin = view.mapTo(native, QPoint(0, 0))
+    ratio = view.devicePixelRatioF()
+    return (
+        round(origin.x() * ratio),
+        round(origin.y() * ratio),
+        round(view.width() * ratio),
+        round(view.height() * ratio),
+    )
 
 
 def _opaque_region(alpha: np.ndarray, offset: QPoint) -> QRegion:

@@ -75,6 +75,11 @@ class X11Link:
     def window_alpha(self, window_id: int) -> np.ndarray | None:
         """The alpha channel (rows x columns) of a 32-bit window as it is drawn now, also another process's; None
         when it has no alpha or cannot be read."""
+        read = self.window_alpha_and_place(window_id)
+        return None if read is None else read[0]
+
+    def window_alpha_and_place(self, window_id: int) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+        """:meth:`window_alpha` and the window's place in its parent (x, y, width, height)."""
         connection = self._x()
         if connection is None:
             return None
@@ -95,7 +100,8 @@ class X11Link:
         if pixels.size < width * height * 4:
             return None
         # 32 bits a pixel, alpha in the top byte: the fourth byte of each pixel on a little-endian server.
-        return pixels.reshape(height, -1, 4)[:, :width, 3].copy()
+        alpha = pixels.reshape(height, -1, 4)[:, :width, 3].copy()
+        return alpha, (geometry.x, geometry.y, width, height)
 
     def set_input_shape(self, window_id: int, rects: list[tuple[int, int, int, int]]) -> bool:
         """Let only ``rects`` (x, y, width, height) of the window take the mouse (the X Shape extension's input
@@ -114,6 +120,14 @@ class X11Link:
         except Exception as error:
             log.info("could not shape the window's input: %s", error)
             return False
+
+    def place(self, window_id: int, rect: tuple[int, int, int, int]) -> None:
+        """Move and resize a window to ``rect`` (x, y, width, height) in its parent."""
+        connection = self._x()
+        if connection is not None:
+            x, y, width, height = rect
+            connection.create_resource_object("window", window_id).configure(x=x, y=y, width=width, height=height)
+            connection.flush()
 
     def close(self) -> None:
         if self._connection is not None:

@@ -5,6 +5,7 @@ the speech bubble shows what is said, and the window stays above a window the us
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -398,9 +399,12 @@ def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_th
             return child is not None and f"= {host_pid}" not in run(env, "xprop", "-id", child[0], "_NET_WM_PID")
 
         wait_for(new_host_inside, 10, "the new stage taken in")  # X may give the new window the old one's id
-        time.sleep(1.5)
+        # Same place and size as before, not the host's own 450x600 (which hid the controls).
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: (child := stage_child()) is not None and child[1] == first[1], 5, "the stage's place")
         again = stage_child()
-        assert again is not None and again[1] == first[1], (first, again)  # same place and size, not 450x600
+        assert again is not None and again[1] == first[1], (first, again)
+        time.sleep(1.0)
         assert geometry(env, window) == (x, y, width, height)
         shot = _screenshot(env, tmp_path / "restarted.png")
         _avatar_fits(shot, geometry(env, again[0]))
