@@ -7,7 +7,8 @@ bubble with the sentence being played, a box to say something and a stop button.
 
 Click-through: with ``window.click_through`` on (the default), only the avatar's visible pixels and the controls take
 the mouse; everything else lets clicks through to the windows below. The window's shape follows the stage's alpha
-(refreshed a few times a second), which also gives clean edges on desktops without a compositor.
+(read four times a second with the pointer over the window or just after a change, every 2 s otherwise), which also
+gives clean edges on desktops without a compositor.
 """
 
 from __future__ import annotations
