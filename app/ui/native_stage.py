@@ -14,12 +14,19 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QWindow
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QWindow
 from PySide6.QtWidgets import QWidget
+from shiboken6 import isValid
 
 from app.ui.stage_glue import StageGlue
-from app.ui.tamagotchi_window import FOREIGN_STAGE, STAGE_WINDOW_ID, TamagotchiWindow
+from app.ui.tamagotchi_window import (
+    FOREIGN_STAGE,
+    STAGE_TAKEN_IN,
+    STAGE_WINDOW_ID,
+    TamagotchiWindow,
+    stage_place_in_window,
+)
 
 log = logging.getLogger("app.ui.native_stage")
 
@@ -70,7 +77,19 @@ def wrap_foreign_window(window_id: int) -> QWidget | None:
     container = QWidget.createWindowContainer(foreign)
     container.setObjectName(FOREIGN_STAGE)
     container.setProperty(STAGE_WINDOW_ID, window_id)
+    container.setProperty(STAGE_TAKEN_IN, True)
     return container
+
+
+def fit_foreign_window(container: QWidget, window_id: int) -> None:
+    """Put the wrapped window ``window_id`` where its container is, at its size."""
+    if not isValid(container) or container.parent() is None:
+        return  # replaced meanwhile (the stage ended again)
+    x, y, width, height = stage_place_in_window(container)
+    for window in QGuiApplication.allWindows():
+        if window.type() == Qt.WindowType.ForeignWindow and int(window.winId()) == window_id:
+            ratio = container.devicePixelRatioF()
+            window.setGeometry(round(x / ratio), round(y / ratio), round(width / ratio), round(height / ratio))
 
 
 class NativeStageEmbedder:
@@ -158,4 +177,8 @@ class NativeStageEmbedder:
             return
         self.embedded = found
         self._window.set_stage_view(container)
+        # The container passes its size on to the wrapped window when it is resized, but a window taken in while the
+        # layout already gave the container its size keeps its own (the host's 450x600, over the controls): once
+        # the layout has run, give it the container's size.
+        QTimer.singleShot(0, lambda: fit_foreign_window(container, found))
         log.info("the stage's window %#x is shown inside the tamagotchi window", found)

@@ -66,7 +66,7 @@ class StageGlue(QObject):
         self._mover = mover
         self.glued: int | None = None
         self.shown: bool | None = None
-        # Events say when the window moved; the timer catches what they do not (a bubble shrinking the stage slot).
+        # Events say when the window moved; the timer catches what they do not (the status line taking room).
         self._timer = QTimer(self, interval=interval_ms)
         self._timer.timeout.connect(self.follow)
 

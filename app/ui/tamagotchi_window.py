@@ -7,13 +7,16 @@ bubble with the sentence being played, a box to say something and a stop button.
 
 Click-through: with ``window.click_through`` on (the default), only the avatar's visible pixels and the controls take
 the mouse; everything else lets clicks through to the windows below. The window's shape follows the stage's alpha
-(refreshed a few times a second), which also gives clean edges on desktops without a compositor.
+(read four times a second with the pointer over the window or just after a change, every 2 s otherwise), which also
+gives clean edges on desktops without a compositor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +25,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QContextMenuEvent,
+    QCursor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -48,10 +52,12 @@ from app.config.service import Changed, SettingsService
 from app.speech_link import SpeechEvent, SpeechLink
 from app.stage_service import STARTING, ApplyError, StageService, StageStatus
 from app.ui.placement import Rect, Screen, aligned, clamp_size, initial_place, keep_on_screen, screen_key, screen_of
-from app.ui.x11_window import set_input_shape, window_alpha
+from app.ui.x11_window import X11Link
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger("app.ui.tamagotchi_window")
 
 WINDOW_TITLE = "Stage Tamagotchi"
 ALPHA_THRESHOLD = 10
@@ -59,8 +65,14 @@ ALPHA_THRESHOLD = 10
 MASK_CELL = 4
 """The click-through shape is computed on cells of this many pixels (cheap, and slightly generous at the edges)."""
 MASK_INTERVAL_MS = 250
+MASK_IDLE_INTERVAL_S = 2.0
+"""With the pointer away from the window and nothing changing, its click-through shape is refreshed this seldom."""
+MASK_SETTLE_S = 2.0
+"""For this long after a change that moves what the stage shows (a resize, a new stage, a model applied, speech), the
+shape is refreshed at the full rate whatever the pointer does."""
 SAVE_DELAY_MS = 400
 BUBBLE_LINGER_MS = 2500
+BUBBLE_MARGIN = 8
 
 PHASE_WORDS = {
     "not-found": "Godot 4 not found: install it or set its path",
@@ -72,9 +84,11 @@ PHASE_WORDS = {
     "stopped": "The stage is stopped",
 }
 
-STYLE = """
+BUBBLE_STYLE = """
 #bubble { background: rgba(255, 255, 255, 235); color: #1d1d28; border-radius: 14px; padding: 8px 12px;
           font-size: 13px; }
+"""
+STYLE = """
 #status { background: rgba(20, 20, 32, 200); color: white; border-radius: 10px; padding: 6px 10px; }
 #controls { background: rgba(20, 20, 32, 190); border-radius: 14px; }
 #controls QLineEdit { background: rgba(255, 255, 255, 230); border: none; border-radius: 9px; padding: 4px 8px; }
@@ -103,6 +117,8 @@ FOREIGN_STAGE = "foreignStage"
 """The object name of a stage view that another process draws in (``app/ui/native_stage.py``)."""
 STAGE_WINDOW_ID = "stageWindowId"
 """The property of such a view holding the X11 window it wraps."""
+STAGE_TAKEN_IN = "stageTakenIn"
+"""The property (true) of such a view that holds the window inside (rather than a place a glued window is kept over)."""
 
 
 class TamagotchiWindow(QWidget):
@@ -142,21 +158,21 @@ class TamagotchiWindow(QWidget):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
 
-        self.bubble = QLabel()
-        self.bubble.setObjectName("bubble")
-        self.bubble.setWordWrap(True)
-        self.bubble.hide()
+        self._build_bubble()
         self.stage_view = stage_view
         self._build_status()
         self._build_controls()
         self._build_layout(stage_view)
 
         self._bubble_timer = QTimer(self, singleShot=True, interval=BUBBLE_LINGER_MS)
-        self._bubble_timer.timeout.connect(self.bubble.hide)
+        self._bubble_timer.timeout.connect(self.bubble_window.hide)
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self._remember_place)
         self._mask_timer = QTimer(self, interval=MASK_INTERVAL_MS)
-        self._mask_timer.timeout.connect(self.update_click_through)
+        self._mask_timer.timeout.connect(self._poll_click_through)
+        self._shaped_at = 0.0
+        self._settling_until = 0.0
+        self._x11 = X11Link()
         self.status_changed.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
         self.speech_event.connect(self._show_speech, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe = [settings.subscribe(self._settings_changed), speech.subscribe(self.speech_event.emit)]
@@ -168,10 +184,31 @@ class TamagotchiWindow(QWidget):
         self.setGeometry(*self._initial_rect())
         stage.subscribe(self.status_changed.emit)
 
+    def _build_bubble(self) -> None:
+        # The bubble lies over the stage's empty top, in a small window of its own kept there: a stage in another
+        # process is drawn over anything this window paints (taken in as a native child window, or glued over it),
+        # and in the layout the bubble took the stage's room, moving the avatar down with every sentence. It takes
+        # no input: clicks go to what is under it.
+        self.bubble_window = QWidget(
+            self,
+            Qt.WindowType.ToolTip
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowTransparentForInput
+            | Qt.WindowType.WindowDoesNotAcceptFocus,
+        )
+        self.bubble_window.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.bubble_window.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.bubble_window.setStyleSheet(BUBBLE_STYLE)  # a window of its own: the window's style sheet stops here
+        self.bubble = QLabel(self.bubble_window)
+        self.bubble.setObjectName("bubble")
+        self.bubble.setWordWrap(True)
+        bubble_layout = QVBoxLayout(self.bubble_window)
+        bubble_layout.setContentsMargins(0, 0, 0, 0)
+        bubble_layout.addWidget(self.bubble)
+
     def _build_layout(self, stage_view: QWidget | None) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.bubble)
         self._stage_slot = QVBoxLayout()
         self._stage_slot.setContentsMargins(0, 0, 0, 0)
         self._stage_slot.addStretch(0)  # holds the room while no stage shows here; a stage view (stretch 1) takes it
@@ -181,8 +218,10 @@ class TamagotchiWindow(QWidget):
             self._stage_slot.addWidget(stage_view, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.controls)
-        # The stage slot takes the room; the bubble, status and controls keep their own height.
-        for widget in (self.bubble, self.status, self.controls):
+        # The stage slot takes the room; the status and controls keep their own height. The bubble is in no layout:
+        # it lies over the stage's empty top (see _place_bubble), so the stage keeps its size and the avatar stays
+        # where it is while sentences come and go.
+        for widget in (self.status, self.controls):
             widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
     def _build_status(self) -> None:
@@ -254,6 +293,7 @@ class TamagotchiWindow(QWidget):
 
     def moveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         self._save_timer.start()
+        self._place_bubble()
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         screens = self._screens()
@@ -261,7 +301,25 @@ class TamagotchiWindow(QWidget):
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
         self._save_timer.start()
+        self._place_bubble()
+        self._stage_may_change()
         self.update_click_through()
+
+    def _place_bubble(self) -> None:
+        """Over the top of the stage, as wide as it less a margin, as tall as its text (at most half the stage)."""
+        area = self._stage_slot.geometry()
+        width = max(1, area.width() - 2 * BUBBLE_MARGIN)
+        height = min(self.bubble.heightForWidth(width), max(1, area.height() // 2))
+        corner = self.mapToGlobal(area.topLeft()) + QPoint(BUBBLE_MARGIN, BUBBLE_MARGIN)
+        self.bubble_window.setGeometry(corner.x(), corner.y(), width, height)
+
+    def _show_bubble(self) -> None:
+        self._place_bubble()
+        if self.isVisible():
+            self.bubble_window.show()
+
+    def hideEvent(self, event: QEvent) -> None:  # noqa: N802
+        self.bubble_window.hide()
 
     def _remember_place(self) -> None:
         key = screen_key(self._screens())
@@ -311,8 +369,9 @@ class TamagotchiWindow(QWidget):
                     self._stick_to_all_workspaces(window.all_workspaces)
 
         self.setWindowOpacity(window.opacity)
+        self.bubble_window.setWindowOpacity(window.opacity)
         if not window.show_bubble:
-            self.bubble.hide()
+            self.bubble_window.hide()
         if window.click_through:
             self._mask_timer.start()
             self.update_click_through()
@@ -342,12 +401,18 @@ class TamagotchiWindow(QWidget):
         """Show ``view`` (a native stage's window, wrapped) where the avatar goes, or nothing."""
         if self.stage_view is not None:
             self._stage_slot.removeWidget(self.stage_view)
+            self.stage_view.hide()
+            # Deleted, not only unparented: a wrapped stage window's container holds it (a restarted stage's new
+            # window may even get the same X id) and would live on as a hidden top-level widget.
             self.stage_view.setParent(None)
+            self.stage_view.deleteLater()
         self.stage_view = view
         if view is not None:
             view.setParent(self)
             self._stage_slot.addWidget(view, 1)
             view.show()
+        self._place_bubble()
+        self._stage_may_change()
         self.update_click_through()
 
     # -- click-through -----------------------------------------------------------------------------------------
@@ -369,11 +434,26 @@ class TamagotchiWindow(QWidget):
         # A copy: the array must not outlive the QImage whose memory it would otherwise point into.
         return buffer.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), 3].copy()
 
+    def _poll_click_through(self) -> None:
+        """The timer's refresh: a stage in another process draws without telling this window, but reading its pixels
+        back is the costly part, so only as often as it matters (the pointer over the window, or now and then)."""
+        now = time.monotonic()
+        if (
+            now < self._settling_until
+            or now - self._shaped_at >= MASK_IDLE_INTERVAL_S
+            or self.geometry().contains(QCursor.pos())
+        ):
+            self.update_click_through()
+
+    def _stage_may_change(self) -> None:
+        self._settling_until = time.monotonic() + MASK_SETTLE_S
+
     def update_click_through(self) -> None:
         if not self._settings.settings.window.click_through or not self.isVisible():
             return
+        self._shaped_at = time.monotonic()
         region = QRegion()
-        for widget in (self.bubble, self.status, self.controls):
+        for widget in (self.status, self.controls):
             if widget.isVisible():
                 region += QRegion(widget.geometry())
         view = self.stage_view
@@ -384,7 +464,10 @@ class TamagotchiWindow(QWidget):
             taking = QRegion(region)
             region += QRegion(view.geometry())
             window_id = view.property(STAGE_WINDOW_ID)
-            alpha = window_alpha(int(window_id)) if window_id and self._on_x11() else None
+            read = self._x11.window_alpha_and_place(int(window_id)) if window_id and self._on_x11() else None
+            alpha = None if read is None else read[0]
+            if read is not None and view.property(STAGE_TAKEN_IN):
+                self._keep_fitted(int(window_id), read[1])
             taking += (
                 _opaque_region(alpha, view.geometry().topLeft()) if alpha is not None else QRegion(view.geometry())
             )
@@ -396,6 +479,17 @@ class TamagotchiWindow(QWidget):
             self.setMask(region)
         self._shape_input(taking)
         self.mask_updated.emit()
+
+    def _keep_fitted(self, window_id: int, place: tuple[int, int, int, int]) -> None:
+        """A stage window taken in covers its container: the container says so when it is resized, but a stage
+        process that sizes its own window afterwards (a restarted host, still starting) stayed larger, over the
+        controls."""
+        view = self.stage_view
+        assert view is not None
+        wanted = stage_place_in_window(view)
+        if place != wanted:
+            log.debug("the stage window is at %s, its place is %s: putting it there", place, wanted)
+            self._x11.place(window_id, wanted)
 
     def _on_x11(self) -> bool:
         return QGuiApplication.platformName() == "xcb"
@@ -412,7 +506,7 @@ class TamagotchiWindow(QWidget):
             ]
         else:
             rects = [(0, 0, 0x7FFF, 0x7FFF)]
-        if rects != self.input_shape and set_input_shape(int(self.winId()), rects):
+        if rects != self.input_shape and self._x11.set_input_shape(int(self.winId()), rects):
             self.input_shape = None if region is None else rects
 
     # -- a VRM dropped on the companion becomes the avatar ---------------------------------------------------
@@ -450,6 +544,7 @@ class TamagotchiWindow(QWidget):
         self.status.setVisible(bool(words))
         self.fix_button.setVisible(status.settings_page is not None)
         self._fix_page = status.settings_page or "stage"
+        self._stage_may_change()
         self.update_click_through()
 
     def _say(self) -> None:
@@ -464,16 +559,17 @@ class TamagotchiWindow(QWidget):
             if self._settings.settings.window.show_bubble:
                 self._bubble_timer.stop()
                 self.bubble.setText(event.text)
-                self.bubble.show()
+                self._show_bubble()
         elif event.kind == "idle":
             self.stop_button.setProperty("speaking", False)
             self._bubble_timer.start()
         else:
             self.stop_button.setProperty("speaking", False)
             self.bubble.setText(event.text)
-            self.bubble.show()
+            self._show_bubble()
             self._bubble_timer.start()
         self.stop_button.style().polish(self.stop_button)
+        self._stage_may_change()
         self.update_click_through()
 
     # -- the menu ----------------------------------------------------------------------------------------------
@@ -513,11 +609,25 @@ class TamagotchiWindow(QWidget):
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
             self._mask_timer.stop()
+            self._x11.close()
             event.accept()
             self.closed.emit()
             return
         event.ignore()
         self.hide()
+
+
+def stage_place_in_window(view: QWidget) -> tuple[int, int, int, int]:
+    """Where a stage window taken in belongs: ``view``'s rectangle in its native parent, in physical pixels."""
+    native = view.nativeParentWidget() or view.window()
+    origin = view.mapTo(native, QPoint(0, 0))
+    ratio = view.devicePixelRatioF()
+    return (
+        round(origin.x() * ratio),
+        round(origin.y() * ratio),
+        round(view.width() * ratio),
+        round(view.height() * ratio),
+    )
 
 
 def _opaque_region(alpha: np.ndarray, offset: QPoint) -> QRegion:

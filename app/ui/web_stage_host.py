@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+from urllib.parse import urlsplit
 
 log = logging.getLogger("app.ui.web_stage_host")
 
@@ -28,6 +29,9 @@ log = logging.getLogger("app.ui.web_stage_host")
 # own QTWEBENGINE_CHROMIUM_FLAGS win.
 SOFTWARE_GL_FLAGS = "--disable-gpu-compositing --use-angle=swiftshader --enable-unsafe-swiftshader"
 WINDOW_TITLE = "Stage Tamagotchi stage"
+HOST_NAME = "stage-tamagotchi-stage"
+"""The host's application name: its windows' X11 ``WM_CLASS`` (both parts), QtWebEngine's ``--application-name``
+and its cache folder. Left to Qt, all three came from ``sys.argv[0]``: ``__main__.py`` under ``python -m app``."""
 PAGE_FAILED = 3
 RENDERER_GONE = 4
 
@@ -64,13 +68,40 @@ def prepare_web_engine() -> None:
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
 
-def run(args: argparse.Namespace) -> int:
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+MAX_SIDE = 16384
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    """``WIDTHxHEIGHT`` with both sides from 1 to :data:`MAX_SIDE` pixels, or None."""
     try:
-        width, height = (int(part) for part in args.size.lower().split("x"))
+        width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        print(f"web-stage-host: --size must be WIDTHxHEIGHT, not {args.size!r}", file=sys.stderr)
+        return None
+    return (width, height) if 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE else None
+
+
+def is_local_page(url: str) -> bool:
+    """Whether ``url`` is a plain http page on this machine's loopback: judged on the parsed host, as the web engine
+    will load it (``http://127.0.0.1:80@example.com/`` starts like a local URL but is example.com)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme == "http" and parts.hostname in LOCAL_HOSTS and parts.username is None
+
+
+def run(args: argparse.Namespace) -> int:
+    size = parse_size(args.size)
+    if size is None:
+        print(
+            f"web-stage-host: --size must be WIDTHxHEIGHT, each from 1 to {MAX_SIDE}, not {args.size!r}",
+            file=sys.stderr,
+        )
         return 2
-    if not args.url.startswith(("http://127.0.0.1:", "http://localhost:")):
+    width, height = size
+    if not is_local_page(args.url):
         print(f"web-stage-host: only the app's own page on 127.0.0.1 is shown, not {args.url!r}", file=sys.stderr)
         return 2
     try:
@@ -83,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"web-stage-host: QtWebEngine is unavailable: {error}", file=sys.stderr)
         return 2
 
-    app = QApplication([sys.argv[0], "--name", "stage-tamagotchi-stage"])
+    QApplication.setApplicationName(HOST_NAME)
+    app = QApplication([HOST_NAME])
     # SIGTERM from the app ends the host at once (Python's handler would only run once Qt returns to Python).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     view = QWebEngineView()

@@ -16,7 +16,7 @@ from pathlib import Path
 from godot_bridge.sidecar.launch import LaunchError, LaunchRequest, LineSink
 from godot_bridge.sidecar.native import pump_lines
 from godot_bridge.sidecar.process_group import child_preexec
-from godot_bridge.sidecar.web import WebStageProcess, start_page_server
+from godot_bridge.sidecar.web import CANVAS_ADAPTIVE, WebStageProcess, start_page_server
 from godot_bridge.sidecar.web_runtime import FILES as RUNTIME_FILES
 from godot_bridge.sidecar.web_runtime import WebRuntimeError
 
@@ -56,7 +56,9 @@ class EmbeddedLauncher:
             raise LaunchError(f"the Godot web runtime in {runtime_dir} lacks {', '.join(missing)}")
         if request.remote_debug:
             log.warning("--remote-debug is not available in the web runtime; ignoring %s", request.remote_debug)
-        server, engine_exit = await start_page_server(request, runtime_dir, self.extra_pack_files, on_line)
+        server, engine_exit = await start_page_server(
+            request, runtime_dir, self.extra_pack_files, on_line, canvas_resize_policy=CANVAS_ADAPTIVE
+        )
         origin = server.origin
         self._origins.add(origin)
         try:

@@ -114,8 +114,19 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+CANVAS_FIXED = 0
+CANVAS_ADAPTIVE = 2
+"""The Godot web runtime's ``canvasResizePolicy``: 0 keeps the canvas (the engine's window) at its 450x600, 2 resizes it
+with the page's window. The embedded stage's window is sized by the tamagotchi window's layout and by the user;
+headless Chromium's window has no reason to change, and the stage's reported window size stays the project's."""
+
+
 async def start_page_server(
-    request: LaunchRequest, runtime_dir: Path, extra_pack_files: dict[str, bytes], on_line: LineSink
+    request: LaunchRequest,
+    runtime_dir: Path,
+    extra_pack_files: dict[str, bytes],
+    on_line: LineSink,
+    canvas_resize_policy: int = CANVAS_FIXED,
 ) -> tuple[_PageServer, asyncio.Future[int]]:
     """Serve the engine, our page (with the bridge URL and token as the engine's arguments) and the project pack on
     127.0.0.1; returns the running server and a future that gets the engine's exit code. Any page that loads
@@ -124,7 +135,9 @@ async def start_page_server(
     engine_exit: asyncio.Future[int] = loop.create_future()
     pack = await asyncio.to_thread(pack_project, request.project_dir, extra_pack_files)
     args = ["--", f"--bridge-url={request.bridge_url}", f"--bridge-token={request.token}", *request.extra_user_args]
-    page = PAGE.replace("{{CONFIG}}", json.dumps({"args": args}).replace("</", "<\\/"))
+    page = PAGE.replace(
+        "{{CONFIG}}", json.dumps({"args": args, "canvasResizePolicy": canvas_resize_policy}).replace("</", "<\\/")
+    )
     files: dict[str, tuple[bytes | Path, str]] = {
         name: (runtime_dir / name, _MIME[Path(name).suffix]) for name in RUNTIME_FILES
     }

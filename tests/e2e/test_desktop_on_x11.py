@@ -5,6 +5,7 @@ the speech bubble shows what is said, and the window stays above a window the us
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -241,6 +242,178 @@ def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_an
         run(env, "xdotool", "key", "ctrl+alt+shift+t")
         wait_for(lambda: is_viewable(env, stage), 10, "the stage's window shown with the window")
         wait_for(over_the_window, 10, "the stage's window back over the window")
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
+
+
+def _bounds(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor], bool]) -> tuple[int, int, int, int]:
+    """left, top, right, bottom (inclusive) of the pixels in ``box`` that pass ``test``; fails if there are none."""
+    x0, y0, width, height = box
+    xs, ys = [], []
+    for y in range(max(0, y0), min(image.height(), y0 + height), 2):
+        for x in range(max(0, x0), min(image.width(), x0 + width), 2):
+            if test(image.pixelColor(x, y)):
+                xs.append(x)
+                ys.append(y)
+    assert xs, f"nothing of the avatar in {box}"
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _hair(c: QColor) -> bool:
+    return c.red() > 200 and c.green() < 150 and c.blue() > 100
+
+
+def _sleeves(c: QColor) -> bool:
+    return c.blue() > 200 and c.red() < 120
+
+
+def _avatar_fits(image: QImage, stage: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Checks that the avatar (hair with both ears, both sleeves) is whole inside ``stage`` and centred in it; returns
+    its bounds."""
+    x, y, width, height = stage
+    hair = _bounds(image, (x - 40, y - 40, width + 80, height + 80), _hair)
+    sleeves = _bounds(image, (x - 40, y - 40, width + 80, height + 80), _sleeves)
+    left, top, right, bottom = min(hair[0], sleeves[0]), hair[1], max(hair[2], sleeves[2]), sleeves[3]
+    # Nothing touches the stage's sides or top (a cut-off avatar ends exactly there), and the sleeves' ends are
+    # in, with room below them for the rest of the body.
+    assert x + 3 < left and right < x + width - 4 and y + 3 < top and bottom < y + height - 10, (stage, hair, sleeves)
+    centre = (left + right) / 2
+    assert abs(centre - (x + width / 2)) < width * 0.06, (stage, hair, sleeves)
+    return left, top, right, bottom
+
+
+def test_the_embedded_stage_follows_a_body_drag_a_grip_resize_and_a_bubble(  # noqa: PLR0915
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    """With the real mouse: the avatar's body drags the window, the grip resizes it and the stage (the canvas of the
+    web runtime) follows, the whole avatar in the new size; a speech bubble lies over the stage, which stays put."""
+    env = desktop_env
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
+        stage = run(env, "xdotool", "search", "--name", f"^{STAGE_WINDOW_TITLE}$").split()[0]
+        x, y, width, height = geometry(env, window)
+        time.sleep(1.5)
+        _avatar_fits(_screenshot(env, tmp_path / "start.png"), geometry(env, stage))
+
+        # Dragged by the body with the mouse button held: the window follows the pointer.
+        cx, cy = x + width // 2, y + height // 2
+        run(env, "xdotool", "mousemove", "--sync", str(cx), str(cy), "mousedown", "1")
+        for step in range(1, 11):
+            run(env, "xdotool", "mousemove", "--sync", str(cx - 30 * step), str(cy - 10 * step))
+            time.sleep(0.05)
+        run(env, "xdotool", "mouseup", "1")
+        # The window manager starts moving it on the first motion or two, then it follows the pointer.
+        time.sleep(0.5)
+        moved_x, moved_y = geometry(env, window)[:2]
+        assert abs(moved_x - (x - 300)) <= 40 and abs(moved_y - (y - 100)) <= 20, ((x, y), (moved_x, moved_y))
+        x, y = moved_x, moved_y
+
+        # Resized from the grip (bottom right) to a smaller window: the stage window inside takes the new room and
+        # the web runtime's canvas with it, so the avatar is whole and centred again.
+        gx, gy = x + width - 17, y + height - 18
+        run(env, "xdotool", "mousemove", "--sync", str(gx), str(gy), "mousedown", "1")
+        for step in range(1, 11):
+            run(env, "xdotool", "mousemove", "--sync", str(gx - 10 * step), str(gy - 15 * step))
+            time.sleep(0.05)
+        run(env, "xdotool", "mouseup", "1")
+        wait_for(lambda: geometry(env, window)[2:] == (width - 100, height - 150), 10, "the window resized")
+        x, y, width, height = geometry(env, window)
+        sx, sy, swidth, sheight = geometry(env, stage)
+        assert x < sx and sx + swidth < x + width and y < sy and sy + sheight < y + height - 30, (
+            geometry(env, stage),
+            (x, y, width, height),
+        )
+        time.sleep(2.0)  # the page's resize reaches the engine, which draws a few frames at the new size
+        resized = _screenshot(env, tmp_path / "resized.png")
+        _avatar_fits(resized, (sx, sy, swidth, sheight))
+        still = _bounds(resized, (sx, sy, swidth, sheight), _sleeves)
+
+        # Speaking: the bubble shows over the stage's top, and the stage (and the avatar in it) does not move.
+        run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
+        run(env, "xdotool", "type", "--delay", "10", "Hello, I stay where I am while I speak.")
+        run(env, "xdotool", "key", "Return")
+        deadline = time.monotonic() + 10
+        white = 0
+        while white < 300 and time.monotonic() < deadline:
+            spoken = _screenshot(env, tmp_path / "bubble.png")
+            white = _count(spoken, (sx, sy, swidth, 80), lambda c: min(c.red(), c.green(), c.blue()) > 235, step=2)
+        assert white >= 300, "no bubble over the stage's top"
+        assert geometry(env, stage) == (sx, sy, swidth, sheight)
+        sleeves = _bounds(spoken, (sx, sy, swidth, sheight), _sleeves)
+        assert all(abs(a - b) <= 2 for a, b in zip(sleeves, still, strict=True)), (still, sleeves)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
+
+
+def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_the_controls(
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    """The stage host dies (kill -9): the app restarts it and takes its new window in where the old one was, at the
+    stage's size, so the say box, Stop and the menu button stay visible and take clicks."""
+    env = desktop_env
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(log, "stage: applied Showing Tama", app, 90)
+        window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
+        x, y, width, height = geometry(env, window)
+
+        def stage_child() -> tuple[str, str] | None:
+            """The stage window inside the tamagotchi window: its id and its place in it (WxH+X+Y)."""
+            for line in run(env, "xwininfo", "-children", "-id", window).splitlines():
+                if f'"{STAGE_WINDOW_TITLE}"' in line:
+                    fields = line.split()
+                    return fields[0], next(f for f in fields if "x" in f and "+" in f and f[0].isdigit())
+            return None
+
+        wait_for(lambda: stage_child() is not None, 10, "the stage taken in")
+        first = stage_child()
+        assert first is not None
+        host_pid = int(run(env, "xprop", "-id", first[0], "_NET_WM_PID").split("=")[1])
+        os.kill(host_pid, signal.SIGKILL)
+        _wait_for(log, "re-applied Tama (built-in).vrm after the restart", app, 90)
+
+        def new_host_inside() -> bool:
+            child = stage_child()
+            return child is not None and f"= {host_pid}" not in run(env, "xprop", "-id", child[0], "_NET_WM_PID")
+
+        wait_for(new_host_inside, 10, "the new stage taken in")  # X may give the new window the old one's id
+        # Same place and size as before, not the host's own 450x600 (which hid the controls).
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: (child := stage_child()) is not None and child[1] == first[1], 5, "the stage's place")
+        again = stage_child()
+        assert again is not None and again[1] == first[1], (first, again)
+        time.sleep(1.0)
+        assert geometry(env, window) == (x, y, width, height)
+        shot = _screenshot(env, tmp_path / "restarted.png")
+        _avatar_fits(shot, geometry(env, again[0]))
+        # The controls below the stage are visible and take a click: the say box gets a sentence, which is spoken.
+        assert _count(shot, (x, y + height - 40, width, 36), lambda c: c.red() > 230 and c.green() > 230) > 100
+        run(env, "xdotool", "mousemove", str(x + width // 3), str(y + height - 22), "click", "1")
+        run(env, "xdotool", "type", "--delay", "10", "Back again.")
+        run(env, "xdotool", "key", "Return")
+        _wait_for(log, "espeak-ng ready", app, 20)
     finally:
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)

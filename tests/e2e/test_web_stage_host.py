@@ -94,8 +94,14 @@ def renderers(host_pid: int) -> list[int]:
 def test_bad_arguments_end_the_host_with_a_one_line_reason() -> None:
     env = dict(os.environ)
     for args, reason in (
-        (("http://127.0.0.1:1/index.html", "--size", "big"), "--size must be WIDTHxHEIGHT, not 'big'"),
+        (
+            ("http://127.0.0.1:1/index.html", "--size", "big"),
+            "--size must be WIDTHxHEIGHT, each from 1 to 16384, not 'big'",
+        ),
         (("https://example.com/",), "only the app's own page on 127.0.0.1 is shown"),
+        (("http://127.0.0.1:80@example.com/",), "only the app's own page on 127.0.0.1 is shown"),
+        (("http://127.0.0.1:1/index.html", "--size", "0x600"), "--size must be WIDTHxHEIGHT, each from 1 to"),
+        (("http://127.0.0.1:1/index.html", "--size=-450x600"), "--size must be WIDTHxHEIGHT, each from 1 to"),
     ):
         code, stderr = ended(host(env, *args))
         assert code == 2 and reason in stderr and len(stderr.strip().splitlines()) == 1, stderr
@@ -110,8 +116,9 @@ def test_a_page_that_does_not_load_ends_the_host_with_the_reason() -> None:
     assert code == 3 and f"the stage page http://127.0.0.1:{closed_port}/index.html did not load" in stderr
 
 
-def test_the_host_shows_the_page_in_a_window_and_a_dead_renderer_ends_it_with_the_reason() -> None:
+def test_the_host_shows_the_page_in_a_window_and_a_dead_renderer_ends_it_with_the_reason(tmp_path: Path) -> None:
     with x_env() as env, page_server() as url:
+        env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
         process = host(env, url, "--size", "300x400")
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -120,10 +127,19 @@ def test_the_host_shows_the_page_in_a_window_and_a_dead_renderer_ends_it_with_th
             ["xwininfo", "-id", line.split()[-1]], env=env, capture_output=True, text=True, check=True
         ).stdout
         assert "Width: 300" in geometry and "Height: 400" in geometry and "Depth: 32" in geometry
+        # Named as the stage host, not after python's __main__.py: the window's class, the web engine's processes and
+        # its cache folder.
+        wm_class = subprocess.run(
+            ["xprop", "-id", line.split()[-1], "WM_CLASS"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        assert wm_class.split("=")[1].strip() == '"stage-tamagotchi-stage", "stage-tamagotchi-stage"', wm_class
         deadline = time.monotonic() + 30
         while not renderers(process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         [renderer] = renderers(process.pid)
+        assert "--application-name=stage-tamagotchi-stage" in Path(f"/proc/{renderer}/cmdline").read_text()
         os.kill(renderer, signal.SIGKILL)
         code, stderr = ended(process)
+    cache = {folder.name for folder in (tmp_path / "cache").iterdir()}
+    assert "stage-tamagotchi-stage" in cache and not any("__main__" in name for name in cache), cache
     assert code == 4 and "web-stage-host: the page's renderer ended (" in stderr, stderr

@@ -24,6 +24,8 @@ mode, url = sys.argv[1], sys.argv[2]
 origin = url.rsplit("/", 1)[0]
 page = urllib.request.urlopen(url, timeout=5).read().decode()
 print("host: page has the token" if "--bridge-token=secret-token" in page else "host: page without the token")
+if mode == "report":  # the embedded page's canvas follows its window (the tamagotchi window's stage area)
+    print("host: adaptive canvas" if '"canvasResizePolicy": 2' in page else "host: fixed canvas")
 sys.stdout.flush()
 def post(path, body):
     request = urllib.request.Request(origin + "/" + path, data=json.dumps(body).encode(), headers={"Origin": origin})
@@ -76,6 +78,7 @@ async def test_the_host_shows_the_page_with_the_bridge_arguments_and_its_lines_a
     assert process.pid is not None and process.returncode is None
     assert await asyncio.wait_for(process.wait(), 10) == 3
     assert ("stdout", "host: page has the token") in lines  # the host's own output reaches the inspector
+    assert ("stdout", "host: adaptive canvas") in lines
     assert [line for line in lines if line[0] == "stderr"] == [("stderr", "one"), ("stderr", "two")]
     assert not alive(process.pid)  # the engine quit: the host goes with it
     assert launcher._origins == set()  # the origin is refused again

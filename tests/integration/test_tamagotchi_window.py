@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QContextMenuEvent, QCursor, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -373,3 +375,42 @@ async def test_number_fields_offer_exactly_the_range_the_settings_accept(qtbot: 
     assert (port.minimum(), port.maximum()) == (1, 65535)
     lead = window.forms["lip_sync"].editors["lead_ms"]
     assert isinstance(lead, QSpinBox) and lead.maximum() == 500
+
+
+async def test_the_bubble_lies_over_the_stage_top_and_the_stage_keeps_its_size(qtbot: QtBot, tmp_path: Path) -> None:
+    stage_view = QWidget()
+    window, _stage, _settings, speech = make_window(qtbot, tmp_path, stage_view=stage_view)
+    window.resize(450, 600)
+    window.show()
+    await until(lambda: window.status.isVisible() and stage_view.height() > 300, 2, "the stage laid out")
+    await asyncio.sleep(0.2)
+    before = stage_view.geometry()
+    speech.emit(SpeechEvent("sentence", "A sentence long enough to wrap onto a second line in the bubble, surely."))
+    await until(window.bubble.isVisible, 2, "the bubble")
+    assert stage_view.geometry() == before  # the avatar does not move when a sentence shows
+    area, bubble = window.stage_area(), window.bubble_window.geometry()
+    assert area.contains(bubble) and bubble.top() - area.top() < 20 and bubble.height() < area.height() // 2
+    assert bubble.width() > area.width() - 30 and bubble.height() >= 2 * window.bubble.fontMetrics().height()
+    # It moves with the window, and goes when the window hides.
+    window.move(window.x() + 40, window.y() + 30)
+    await until(lambda: window.bubble_window.geometry() == bubble.translated(40, 30), 2, "the bubble to follow")
+    window.hide()
+    assert not window.bubble.isVisible()
+
+
+async def test_the_click_through_shape_is_refreshed_often_only_with_the_pointer_over_the_window(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Reading a stage that another process draws is costly: with the pointer elsewhere, every 2 s is enough."""
+    window, _stage, _settings, _speech = make_window(qtbot, tmp_path)
+    window.setGeometry(300, 100, 450, 600)
+    window.show()
+    refreshed: list[float] = []
+    window.mask_updated.connect(lambda: refreshed.append(time.monotonic()))
+    QCursor.setPos(10, 10)
+    await until(lambda: time.monotonic() > window._settling_until, 3, "the window to settle after showing")
+    refreshed.clear()
+    await asyncio.sleep(1.2)
+    assert len(refreshed) <= 1, refreshed
+    QCursor.setPos(500, 400)
+    await until(lambda: len(refreshed) >= 5, 3, "refreshes with the pointer over the window")

@@ -98,7 +98,8 @@ async def test_lines_and_the_engine_exit_code_come_back_and_everything_is_cleane
     assert isinstance(args, list) and set(CHROMIUM_FLAGS) <= set(args)
     assert "--headless=new" in args and "--window-size=450,600" in args
     assert report["config"] == {
-        "args": ["--", "--bridge-url=ws://127.0.0.1:1234/stage", "--bridge-token=secret-token", "--extra"]
+        "args": ["--", "--bridge-url=ws://127.0.0.1:1234/stage", "--bridge-token=secret-token", "--extra"],
+        "canvasResizePolicy": 0,  # headless Chromium's canvas stays at the project's 450x600
     }
     fetched = report["fetched"]
     assert isinstance(fetched, dict)
