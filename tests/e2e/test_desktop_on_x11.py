@@ -401,7 +401,7 @@ def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_th
         wait_for(new_host_inside, 10, "the new stage taken in")  # X may give the new window the old one's id
         # Same place and size as before, not the host's own 450x600 (which hid the controls).
         with contextlib.suppress(AssertionError):
-            wait_for(lambda: (child := stage_child()) is not None and child[1] == first[1], 5, "the stage's place")
+            wait_for(lambda: (child := stage_child()) is not None and child[1] == first[1], 15, "the stage's place")
         again = stage_child()
         assert again is not None and again[1] == first[1], (first, again)
         time.sleep(1.0)
