@@ -3,8 +3,8 @@ by the process id (X11: ``_NET_WM_PID``) and put it where the avatar goes (Qt wr
 or, with ``stage.window = "glued"`` or when it cannot be wrapped, glue it over that place (``app/ui/stage_glue.py``).
 
 The stage is a native Godot, or the embedded stage's host (``app/ui/web_stage_host.py``), which the desktop tests
-embed and glue for real on Xvfb. Only X11 is done here; on other platforms (and when no window turns up) the stage
-keeps its own transparent, borderless, always-on-top window.
+embed and glue for real on Xvfb. The finder here is X11's; Windows' is ``app/ui/win32_window.py``. On macOS and
+Wayland (and when no window turns up) the stage keeps its own transparent, borderless, always-on-top window.
 """
 
 from __future__ import annotations
