@@ -19,17 +19,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.config.cli import add_settings_command, run_settings_command
 from app.config.model import DEFAULT_REMOTE_DEBUG_URI, checked_remote_debug_uri
-from app.lipsync.cli import add_lipsync_parser, run_lipsync
 from app.main import AppOptions, LauncherUnavailable, ManagedStage, build_launcher, open_library, run_gui
-from app.models import cli as models_cli
 from app.models.library import LibraryError
 from app.models.refusals import ModelRefused
 from app.paths import USER_DATA_ENV, resolve_user_data_dir
-from app.shortcuts.cli import add_shortcuts_command, run_shortcuts_command
-from app.speech.cli import add_say_parser, run_say
-from app.ui import web_stage_host
 from app.version import app_version
 from godot_bridge.server import SceneApplyFailed, StageError
 from godot_bridge.sidecar.discovery import GodotFinder
@@ -75,12 +69,27 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+SUBCOMMANDS = ("stage-check", "godot-info", "models", "shortcuts", "say", "lipsync", "settings", "web-stage-host")
+
+
+def build_parser(*, with_subcommands: bool = True) -> argparse.ArgumentParser:
+    """The command line; without subcommands (the app itself) none of their modules is imported (a faster start)."""
     parser = argparse.ArgumentParser(prog="stage-tamagotchi", description="A desktop body for an AI companion.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     _common(parser)
-    parser.set_defaults(user_data=None, runtime=None, godot=None, remote_debug=None)
+    parser.set_defaults(user_data=None, runtime=None, godot=None, remote_debug=None, command=None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    if not with_subcommands:
+        return parser
+    # Imported here: each pulls in its subsystem (numpy, espeak, httpx...), which the app's window does not need
+    # before it shows.
+    from app.config.cli import add_settings_command  # noqa: PLC0415
+    from app.lipsync.cli import add_lipsync_parser  # noqa: PLC0415
+    from app.models import cli as models_cli  # noqa: PLC0415
+    from app.shortcuts.cli import add_shortcuts_command  # noqa: PLC0415
+    from app.speech.cli import add_say_parser  # noqa: PLC0415
+    from app.ui import web_stage_host  # noqa: PLC0415
+
     commands = parser.add_subparsers(dest="command")
     check = commands.add_parser("stage-check", help="launch the stage, show a model, report, and stop")
     _common(check)
@@ -226,8 +235,14 @@ def _run_gui(options: AppOptions) -> int:
         instance.release()
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments; the subcommands' parsers are built only when one is named (or help is asked for)."""
+    wanted = any(token in SUBCOMMANDS or token in {"-h", "--help"} for token in argv)
+    return build_parser(with_subcommands=wanted).parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else list(argv))
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -236,16 +251,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "godot-info":
         return godot_info(args.godot, args.json)
     if args.command == "web-stage-host":
+        from app.ui import web_stage_host  # noqa: PLC0415
+
         return web_stage_host.run(args)
     if args.command == "models":
+        from app.models import cli as models_cli  # noqa: PLC0415
+
         return models_cli.run(args, lambda: open_library(AppOptions.create(args.user_data)))
     if args.command == "shortcuts":
+        from app.shortcuts.cli import run_shortcuts_command  # noqa: PLC0415
+
         return run_shortcuts_command(args)
     if args.command == "say":
+        from app.speech.cli import run_say  # noqa: PLC0415
+
         return run_say(args)
     if args.command == "lipsync":
+        from app.lipsync.cli import run_lipsync  # noqa: PLC0415
+
         return run_lipsync(args)
     if args.command == "settings":
+        from app.config.cli import run_settings_command  # noqa: PLC0415
+
         return run_settings_command(args, resolve_user_data_dir(args.user_data))
     if args.command == "stage-check":
         options = AppOptions.create(args.user_data, args.runtime or "native", args.godot, args.remote_debug)

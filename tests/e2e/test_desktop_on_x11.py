@@ -89,14 +89,25 @@ def _wait_for(log: Path, text: str, app: subprocess.Popen[bytes], seconds: float
     assert text in log.read_text(), log.read_text()[-3000:]
 
 
-def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bubble(  # noqa: PLR0915
-    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
-) -> None:
-    env = desktop_env
+@contextlib.contextmanager
+def _app_showing_tama(
+    env: dict[str, str], tmp_path: Path, profile: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """The app with the stage embedded, on the test's X server, once it shows Tama (and its log). Afterwards it is
+    stopped as a desktop session would stop it (SIGTERM), and must end cleanly, its stage stopped."""
     log = tmp_path / "app.log"
     with log.open("w") as sink:
         app = subprocess.Popen(
-            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "-v",
+                "--runtime",
+                "embedded",
+                "--user-data",
+                str(profile or tmp_path / "profile"),
+            ],
             cwd=ROOT,
             env=env,
             stdout=sink,
@@ -104,6 +115,18 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         )
     try:
         _wait_for(log, "stage: applied Showing Tama", app, 90)
+        yield app, log
+    finally:
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(30)
+    assert code == 130 and "stage stopped" in log.read_text()
+
+
+def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bubble(  # noqa: PLR0915
+    desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
+) -> None:
+    env = desktop_env
+    with _app_showing_tama(env, tmp_path) as (app, _log):
         window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
         x, y, width, height = geometry(env, window)
         state = run(env, "xprop", "-id", window, "_NET_WM_STATE", "_NET_WM_DESKTOP")
@@ -180,10 +203,6 @@ def test_the_avatar_floats_on_the_desktop_above_other_windows_and_speaks_in_a_bu
         assert f'"{STAGE_WINDOW_TITLE}"' in run(env, "xwininfo", "-children", "-id", window)
         time.sleep(1.0)
         assert min(_avatar_pixels(_screenshot(env, tmp_path / "not-on-top.png"), (x, y, width, height))) > 300
-    finally:
-        app.send_signal(signal.SIGTERM)
-        code = app.wait(30)
-    assert code == 130 and "stage stopped" in log.read_text()
 
 
 def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_and_shows(
@@ -192,17 +211,7 @@ def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_an
     env = desktop_env
     profile = str(tmp_path / "profile")
     run(env, sys.executable, "-m", "app", "settings", "set", "--user-data", profile, "stage.window", "glued")
-    log = tmp_path / "app.log"
-    with log.open("w") as sink:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", profile],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for(log, "stage: applied Showing Tama", app, 90)
+    with _app_showing_tama(env, tmp_path, Path(profile)) as (app, log):
         _wait_for(log, "is glued over the tamagotchi window", app, 10)
         window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
         stage = run(env, "xdotool", "search", "--onlyvisible", "--name", f"^{STAGE_WINDOW_TITLE}$").split()[0]
@@ -242,10 +251,6 @@ def test_a_glued_stage_window_follows_the_tamagotchi_window_as_it_moves_hides_an
         run(env, "xdotool", "key", "ctrl+alt+shift+t")
         wait_for(lambda: is_viewable(env, stage), 10, "the stage's window shown with the window")
         wait_for(over_the_window, 10, "the stage's window back over the window")
-    finally:
-        app.send_signal(signal.SIGTERM)
-        code = app.wait(30)
-    assert code == 130 and "stage stopped" in log.read_text()
 
 
 def _bounds(image: QImage, box: tuple[int, int, int, int], test: Callable[[QColor], bool]) -> tuple[int, int, int, int]:
@@ -284,23 +289,13 @@ def _avatar_fits(image: QImage, stage: tuple[int, int, int, int]) -> tuple[int, 
     return left, top, right, bottom
 
 
-def test_the_embedded_stage_follows_a_body_drag_a_grip_resize_and_a_bubble(  # noqa: PLR0915
+def test_the_embedded_stage_follows_a_body_drag_a_grip_resize_and_a_bubble(
     desktop_env: dict[str, str], web_runtime: Path, tmp_path: Path
 ) -> None:
     """With the real mouse: the avatar's body drags the window, the grip resizes it and the stage (the canvas of the
     web runtime) follows, the whole avatar in the new size; a speech bubble lies over the stage, which stays put."""
     env = desktop_env
-    log = tmp_path / "app.log"
-    with log.open("w") as sink:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for(log, "stage: applied Showing Tama", app, 90)
+    with _app_showing_tama(env, tmp_path) as (_app, _log):
         window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
         stage = run(env, "xdotool", "search", "--name", f"^{STAGE_WINDOW_TITLE}$").split()[0]
         x, y, width, height = geometry(env, window)
@@ -353,10 +348,6 @@ def test_the_embedded_stage_follows_a_body_drag_a_grip_resize_and_a_bubble(  # n
         assert geometry(env, stage) == (sx, sy, swidth, sheight)
         sleeves = _bounds(spoken, (sx, sy, swidth, sheight), _sleeves)
         assert all(abs(a - b) <= 2 for a, b in zip(sleeves, still, strict=True)), (still, sleeves)
-    finally:
-        app.send_signal(signal.SIGTERM)
-        code = app.wait(30)
-    assert code == 130 and "stage stopped" in log.read_text()
 
 
 def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_the_controls(
@@ -365,17 +356,7 @@ def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_th
     """The stage host dies (kill -9): the app restarts it and takes its new window in where the old one was, at the
     stage's size, so the say box, Stop and the menu button stay visible and take clicks."""
     env = desktop_env
-    log = tmp_path / "app.log"
-    with log.open("w") as sink:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app", "-v", "--runtime", "embedded", "--user-data", str(tmp_path / "profile")],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for(log, "stage: applied Showing Tama", app, 90)
+    with _app_showing_tama(env, tmp_path) as (app, log):
         window = run(env, "xdotool", "search", "--onlyvisible", "--name", "^Stage Tamagotchi$").split()[0]
         x, y, width, height = geometry(env, window)
 
@@ -414,7 +395,3 @@ def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_th
         run(env, "xdotool", "type", "--delay", "10", "Back again.")
         run(env, "xdotool", "key", "Return")
         _wait_for(log, "espeak-ng ready", app, 20)
-    finally:
-        app.send_signal(signal.SIGTERM)
-        code = app.wait(30)
-    assert code == 130 and "stage stopped" in log.read_text()

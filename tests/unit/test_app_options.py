@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,14 @@ def test_auto_without_godot_or_a_window_says_godot_is_missing(tmp_path: Path, mo
     with pytest.raises(LauncherUnavailable) as missing:
         build_launcher(AppOptions(tmp_path, "auto"))
     assert missing.value.code == "godot-not-found"
+
+
+def test_starting_the_app_imports_no_subcommand_module() -> None:
+    # The subcommands pull in numpy, espeak and httpx; the window must not wait for them (cold start).
+    probe = (
+        "import sys, app.cli; args = app.cli.parse(['--runtime', 'native', '-v']); "
+        "print(args.command, sorted(m for m in sys.modules if m.endswith('.cli') and m != 'app.cli'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "None []"
+    assert build_parser().parse_args(["lipsync", "analyze", "x.wav"]).command == "lipsync"
