@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from app.speech.chat import Conversation
     from app.speech.events import ErrorEvent, SentenceEvent, SessionStats
-    from app.speech.player import ScheduledAudio, SpeakerHooks
+    from app.speech.hooks import SpeakerHooks
+    from app.speech.player import ScheduledAudio
     from app.speech.service import SpeechService
 
 log = logging.getLogger("app.speech_link")

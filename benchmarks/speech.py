@@ -24,7 +24,8 @@ from typing import Any
 
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
 from app.speech.events import Pcm
-from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import ScheduledAudio, Speaker
 from app.speech.session import SegmentedSession
 from app.speech.sink import NullSink
 from benchmarks.stats import percentiles

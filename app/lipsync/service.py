@@ -21,7 +21,8 @@ from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import CurrentBridge, StageCueOutput
 from app.lipsync.vmc import VmcOutput, VmcSettings, VmcUnavailable
 from app.speech.factory import SessionFactory
-from app.speech.player import ScheduledAudio, SpeakerHooks
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import ScheduledAudio
 from app.speech.providers import SpeechSettings
 from app.speech.sink import AudioSink
 

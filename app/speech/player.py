@@ -26,6 +26,7 @@ from app.speech.events import (
     SessionStats,
     SpeechMark,
 )
+from app.speech.hooks import SpeakerHooks
 from app.speech.session import SpeechSession
 from app.speech.sink import AudioSink, LinearResampler
 
@@ -55,21 +56,6 @@ class Placement:
     sink_start: int
     sink_end: int
     words: tuple[SpeechMark, ...]
-
-
-@dataclass
-class SpeakerHooks:
-    """Observers of speech; each is called on the event loop and must not block."""
-
-    on_sentence: Callable[[int, SentenceEvent], None] | None = None
-    on_audio: Callable[[ScheduledAudio], None] | None = None
-    on_error: Callable[[int, ErrorEvent], None] | None = None
-    on_done: Callable[[int, SessionStats], None] | None = None
-    on_mouth_close: Callable[[int], None] | None = None
-    """The turn stopped (abort, hot swap, error or end): the stage closes the mouth."""
-    on_audio_end: Callable[[int], None] | None = None
-    """The turn's last audio was written (the voice is done) and is still being heard: an analysis can finish its
-    tail now, before it plays."""
 
 
 @dataclass

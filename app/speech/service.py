@@ -8,7 +8,8 @@ import httpx
 from app.speech.espeak import EspeakEngine
 from app.speech.events import SessionStats
 from app.speech.factory import SessionFactory
-from app.speech.player import Speaker, SpeakerHooks, Turn
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import Speaker, Turn
 from app.speech.providers import SpeechSettings
 from app.speech.session import SpeechSession
 from app.speech.sink import AudioSink

@@ -25,8 +25,8 @@ from app.shortcuts.actions import NEXT_AVATAR, SPEAK_CLIPBOARD, STOP_SPEAKING, T
 from app.shortcuts.backend import Phase
 from app.shortcuts.select import open_shortcut_service
 from app.shortcuts.service import RegistrationResult, ShortcutService, Trigger
+from app.speech.hooks import SpeakerHooks
 from app.speech.keys import LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV
-from app.speech.player import SpeakerHooks
 from app.speech.providers import SpeechSettings as SpeechProviderSettings
 from app.speech_link import SpeakerLink, SpeechLink
 from app.stage_service import ApplyError, StageService

@@ -15,7 +15,8 @@ import pytest
 from app.lipsync.cues import CueBatch, CueScheduler
 from app.lipsync.profile import default_profile
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
-from app.speech.player import Speaker, SpeakerHooks
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import Speaker
 from app.speech.session import SegmentedSession, SynthChunk
 from app.speech.sink import NullSink
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from app.speech.player import SpeakerHooks
+from app.speech.hooks import SpeakerHooks
 from app.speech.providers import SpeechSettings
 from app.speech.service import SpeechService
 from app.speech.sink import NullSink

@@ -12,7 +12,8 @@ import pytest
 from app.speech.chat import ChatClient, ChatSettings, Conversation
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
 from app.speech.events import SpeechProviderError
-from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import ScheduledAudio, Speaker
 from app.speech.providers import ApiKey
 from app.speech.session import SegmentedSession
 from app.speech.sink import NullSink

@@ -14,7 +14,8 @@ import pytest
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
 from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, Pcm, SentenceEvent, SessionEvent
 from app.speech.factory import SessionFactory
-from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
+from app.speech.hooks import SpeakerHooks
+from app.speech.player import ScheduledAudio, Speaker
 from app.speech.providers import SpeechSettings
 from app.speech.session import SegmentedSession, SessionOptions, SpeechSession, SynthChunk
 from app.speech.sink import NullSink

@@ -19,8 +19,9 @@ import pytest
 from app.speech.espeak import EspeakEngine, EspeakSynthesizer
 from app.speech.events import AudioEvent, DoneEvent, ErrorEvent, SentenceEvent, SessionEvent, SpeechProviderError
 from app.speech.factory import SessionFactory
+from app.speech.hooks import SpeakerHooks
 from app.speech.http_provider import HttpSpeechSynthesizer
-from app.speech.player import ScheduledAudio, Speaker, SpeakerHooks
+from app.speech.player import ScheduledAudio, Speaker
 from app.speech.providers import BUILTIN_PROVIDERS, Capabilities, ProviderDefinition, SpeechSettings
 from app.speech.session import SegmentedSession, SessionOptions, SpeechSession
 from app.speech.sink import NullSink

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from app.speech.events import SpeechProviderError
-from app.speech.player import SpeakerHooks
+from app.speech.hooks import SpeakerHooks
 from app.speech.providers import SpeechSettings
 from app.speech.service import SpeechService
 from app.speech.sink import NullSink
