@@ -104,7 +104,7 @@ class NativeStageEmbedder:
         *,
         glue: StageGlue | None = None,
         inside: bool = True,
-        timeout_s: float = 10.0,
+        timeout_s: float = 30.0,  # a loaded machine may take that long to start a stage and map its window
         interval_ms: int = 200,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

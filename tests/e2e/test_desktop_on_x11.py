@@ -379,7 +379,7 @@ def test_a_killed_stage_comes_back_inside_the_window_at_the_stage_place_below_th
             child = stage_child()
             return child is not None and f"= {host_pid}" not in run(env, "xprop", "-id", child[0], "_NET_WM_PID")
 
-        wait_for(new_host_inside, 10, "the new stage taken in")  # X may give the new window the old one's id
+        wait_for(new_host_inside, 30, "the new stage taken in")  # X may give the new window the old one's id
         # Same place and size as before, not the host's own 450x600 (which hid the controls).
         with contextlib.suppress(AssertionError):
             wait_for(lambda: (child := stage_child()) is not None and child[1] == first[1], 15, "the stage's place")
