@@ -107,7 +107,10 @@ class X11Backend:
         if self._lost is None:
             try:
                 self._ungrab(combo)
-                self._display.flush()
+                # A round trip, not a flush: once unregister returns the key is free for another client (a flush
+                # left the ungrab in flight, and another client's grab could still be refused; seen in CI).
+                self._display.sync()
+                self._schedule_drain()  # sync() may have read events into the queue, which the fd will not signal
             except error.ConnectionClosedError as closed:
                 self._connection_lost(closed)
 
