@@ -9,7 +9,9 @@ frame grid, so neighbouring sounds blend into each other:
   is part-open (as for a soft consonant) through the aspiration;
 - f and v nearly close them (lower lip to teeth), w, the postalveolars and r round them;
 - every other consonant has no shape of its own: it keeps the mouth part-open and takes the shape of the vowel
-  that follows (anticipatory coarticulation: the lips round during the k of "cool").
+  that follows (anticipatory coarticulation: the lips round during the k of "cool");
+- after silence (the utterance's start, a pause) a sound has its shape from its onset: the mouth is set before
+  the sound comes out.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ CLOSED: Mouth = (0.0, _shape(aa=1))
 CONSONANT_MOUTHS = _table(
     (
         ("mbpɱ", CLOSED),
-        ("fv", (0.12, _shape(ih=1))),
+        ("fv", (0.18, _shape(ih=1))),
         ("wʍ", (0.3, _shape(ou=1))),
         ("ʃʒ", (0.3, _shape(ou=0.7, ih=0.3))),
         ("ɹr", (0.3, _shape(ou=0.6, aa=0.4))),
@@ -68,13 +70,15 @@ SOFT_CONSONANT_OPENNESS = 0.55
 """A consonant without a shape of its own keeps the mouth this fraction as open as the vowel that follows."""
 VOWEL_SETTLE_S = 0.04
 """A vowel reaches its full shape this long after it begins (or a third of it, if shorter)."""
+ONSET_SETTLE_S = 0.01
+"""A sound after silence has its shape this long after its mark."""
 RELEASE_OPEN_S = 0.01
 """After a release the mouth is part-open this much later (then it goes on to the vowel's keys)."""
 CLOSURE_S = 0.03
 """Lips shut at least this long before a release the audio shows."""
-NASAL_SEARCH_S = (0.025, 0.05)
+NASAL_SEARCH_S = (0.025, 0.06)
 """An m's release is looked for from 25 ms after its mark (its own onset from silence is a rise too), at most
-50 ms before the vowel's mark."""
+60 ms before the vowel's mark (a long m at 140 words per minute releases 50 ms before it)."""
 STOP_SEARCH_BEFORE_S = 0.02
 """A stop's release is looked for from this long before its mark (espeak marks p at its burst)."""
 
@@ -142,38 +146,60 @@ def _release(phone: Phone, vowel: Phone, audio: PhoneAudio) -> float | None:
     return None if found is None else found + audio.start_s
 
 
-def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[tuple[float, float, npt.NDArray[np.float32]]]:
+def _join_closures(phones: Sequence[Phone]) -> list[Phone]:
+    """Phones with each run of one lip closure joined: the m m of "am Meer" is one closure, released once (as two,
+    the first was never released and the second was too short to search for the release)."""
+    joined: list[Phone] = []
+    for phone in phones:
+        letters = _symbols(phone.name)
+        if joined and letters[:1] in ("m", "b", "p") and _symbols(joined[-1].name) == letters:
+            joined[-1] = Phone(joined[-1].name, joined[-1].start_s, phone.end_s)
+        else:
+            joined.append(phone)
+    return joined
+
+
+Key = tuple[float, float, npt.NDArray[np.float32]]
+"""(time, openness, shape)."""
+
+
+def _vowel_keys(phone: Phone, elements: list[Mouth]) -> list[Key]:
+    """A vowel holds its shape through its middle; a diphthong glides from its first element to its last."""
+    duration = phone.end_s - phone.start_s
+    settle = min(VOWEL_SETTLE_S, duration / 3)
+    first, last = elements[0], elements[-1]
+    keys = [(phone.start_s + settle, first[0], np.array(first[1], np.float32))]
+    if len(elements) > 1:
+        keys.append((phone.start_s + duration * 0.45, first[0], np.array(first[1], np.float32)))
+    keys.append((phone.end_s - settle, last[0], np.array(last[1], np.float32)))
+    return keys
+
+
+def _consonant_mouth(phones: Sequence[Phone], index: int) -> Mouth | None:
+    """A consonant's own mouth, or part of the coming vowel's (None when no vowel comes before a pause or closure)."""
+    letters = _symbols(phones[index].name)
+    if letters[0] in CONSONANT_MOUTHS:
+        return CONSONANT_MOUTHS[letters[0]]
+    for phone in phones[index + 1 :]:
+        elements = vowel_elements(phone.name)
+        if elements:
+            return elements[0][0] * SOFT_CONSONANT_OPENNESS, elements[0][1]
+        if not phone.name or _symbols(phone.name)[:1] in "mbp":
+            return None
+    return None
+
+
+def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[Key]:
     """Keyframes (time, openness, shape) in time order."""
-    keys: list[tuple[float, float, npt.NDArray[np.float32]]] = []
-    closures: list[list[tuple[float, float, npt.NDArray[np.float32]]]] = []
+    phones = _join_closures(phones)
+    keys: list[Key] = []
+    closures: list[list[Key]] = []
     """The keys of each closure whose release the audio shows: they override the keys of the sounds around it."""
     closed = np.array(CLOSED[1], np.float32)
-
-    def next_vowel(index: int) -> Mouth | None:
-        for phone in phones[index + 1 :]:
-            elements = vowel_elements(phone.name)
-            if elements:
-                return elements[0]
-            if not phone.name or _symbols(phone.name)[:1] in "mbp":
-                return None
-        return None
-
     for index, phone in enumerate(phones):
         duration = phone.end_s - phone.start_s
-        elements = vowel_elements(phone.name)
         letters = _symbols(phone.name)
-        if elements:
-            settle = min(VOWEL_SETTLE_S, duration / 3)
-            if len(elements) == 1:
-                ((openness, shape),) = elements
-                keys.append((phone.start_s + settle, openness, np.array(shape, np.float32)))
-                keys.append((phone.end_s - settle, openness, np.array(shape, np.float32)))
-            else:
-                first, last = elements[0], elements[-1]
-                keys.append((phone.start_s + settle, first[0], np.array(first[1], np.float32)))
-                keys.append((phone.start_s + duration * 0.45, first[0], np.array(first[1], np.float32)))
-                keys.append((phone.end_s - settle, last[0], np.array(last[1], np.float32)))
-        elif not letters or letters[0] in "mbpɱ":
+        if not letters or letters[0] in "mbpɱ":
             # Pauses and lip closures: closed from (nearly) the start to the very end, or to the release.
             following = phones[index + 1] if index + 1 < len(phones) else None
             vowel = vowel_elements(following.name) if following is not None and letters else []
@@ -187,15 +213,20 @@ def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[tuple[float
                 openness, shape = vowel[0]
                 part_open = (release + RELEASE_OPEN_S, openness * SOFT_CONSONANT_OPENNESS, np.array(shape, np.float32))
                 closures.append([(shut_from, 0.0, closed), (release, 0.0, closed), part_open])
-        elif letters[0] in CONSONANT_MOUTHS:
-            openness, shape = CONSONANT_MOUTHS[letters[0]]
-            keys.append((phone.start_s + duration / 2, openness, np.array(shape, np.float32)))
+            continue
+        elements = vowel_elements(phone.name)
+        mouth = elements[0] if elements else _consonant_mouth(phones, index)
+        if mouth is None:
+            continue
+        if index == 0 or not phones[index - 1].name:
+            # From silence the lips and jaw are set before the sound starts, so a sound's shape holds from its
+            # onset; keyed only where it settles the mouth opened 20-45 ms into the "f" of "five", the "w" of "we"
+            # or the "o" of "the, old" (the phoneme path's late utterance starts and pauses in the benchmark).
+            keys.append((phone.start_s + min(ONSET_SETTLE_S, duration / 4), mouth[0], np.array(mouth[1], np.float32)))
+        if elements:
+            keys.extend(_vowel_keys(phone, elements))
         else:
-            coming = next_vowel(index)
-            if coming is not None:
-                keys.append(
-                    (phone.start_s + duration / 2, coming[0] * SOFT_CONSONANT_OPENNESS, np.array(coming[1], np.float32))
-                )
+            keys.append((phone.start_s + duration / 2, mouth[0], np.array(mouth[1], np.float32)))
     if phones:
         # Shut before the first sound, so that the mouth opens over the first phone as it does after a pause (the
         # interpolation would otherwise hold it shut up to the first phone's own key, some 30 ms into its sound).
