@@ -83,34 +83,43 @@ def session_synthesize(make_session: Callable[[], SpeechSession | Awaitable[Spee
     async def synthesize(text: str) -> CalibrationRecording:
         made = make_session()
         session = await made if inspect.isawaitable(made) else made
-        await session.append_text(text)
-        await session.finish()
-        pieces: list[np.ndarray] = []
-        marks: list[SpeechMark] = []
-        rate = 0
-        resampler: LinearResampler | None = None
-        error: ErrorEvent | None = None
-        async for event in session.events():
-            if isinstance(event, AudioEvent):
-                if not rate:
-                    rate = event.sample_rate
-                if event.sample_rate != rate:  # keep one rate; marks of a resampled chunk would be approximate
-                    resampler = resampler or LinearResampler(event.sample_rate, rate)
-                    pieces.append(resampler.process(event.pcm))
-                    continue
-                offset = sum(len(piece) for piece in pieces) - event.start_sample
-                marks.extend(SpeechMark(m.kind, m.sample + offset, name=m.name) for m in event.marks)
-                pieces.append(event.pcm)
-            elif isinstance(event, ErrorEvent) and error is None:
-                error = event
-        if error is not None:
-            raise SpeechProviderError(error.code, error.message, retriable=error.retriable)
-        if not pieces:
-            raise SpeechProviderError("no-audio", f"the provider returned no audio for {text!r}")
-        pcm = np.concatenate(pieces).astype(np.int16)
-        return CalibrationRecording(pcm, rate, phones_of(marks, rate, len(pcm)))
+        try:
+            return await _recorded(session, text)
+        except asyncio.CancelledError:  # the calibration stopped (the app quits): its requests stop with it
+            await session.cancel("calibration stopped")
+            raise
 
     return synthesize
+
+
+async def _recorded(session: SpeechSession, text: str) -> CalibrationRecording:
+    """``text`` spoken in ``session``: its audio at one rate, with its phonemes when the provider marks them."""
+    await session.append_text(text)
+    await session.finish()
+    pieces: list[np.ndarray] = []
+    marks: list[SpeechMark] = []
+    rate = 0
+    resampler: LinearResampler | None = None
+    error: ErrorEvent | None = None
+    async for event in session.events():
+        if isinstance(event, AudioEvent):
+            if not rate:
+                rate = event.sample_rate
+            if event.sample_rate != rate:  # keep one rate; marks of a resampled chunk would be approximate
+                resampler = resampler or LinearResampler(event.sample_rate, rate)
+                pieces.append(resampler.process(event.pcm))
+                continue
+            offset = sum(len(piece) for piece in pieces) - event.start_sample
+            marks.extend(SpeechMark(m.kind, m.sample + offset, name=m.name) for m in event.marks)
+            pieces.append(event.pcm)
+        elif isinstance(event, ErrorEvent) and error is None:
+            error = event
+    if error is not None:
+        raise SpeechProviderError(error.code, error.message, retriable=error.retriable)
+    if not pieces:
+        raise SpeechProviderError("no-audio", f"the provider returned no audio for {text!r}")
+    pcm = np.concatenate(pieces).astype(np.int16)
+    return CalibrationRecording(pcm, rate, phones_of(marks, rate, len(pcm)))
 
 
 async def calibrate_off_loop(

@@ -5,6 +5,9 @@ retried; and the desktop app doing it in the background, shown on the Lip sync p
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config.service import SettingsService
+from app.config.store import SettingsStore
 from app.lipsync.auto_calibration import CalibrationFailed, VoiceCalibrator
 from app.lipsync.profile import ProfileStore, default_profile
 from app.lipsync.provider_voice import calibration_language
@@ -178,3 +183,41 @@ def test_the_calibration_language_comes_from_the_best_the_settings_tell() -> Non
     assert calibration_language(SpeechSettings(provider="openai", voice="xf_unknown")) == "en"
     assert calibration_language(SpeechSettings(provider="openai", voice="nova"), " de ") == "de", "configured wins"
     assert calibration_language(SpeechSettings(voice="fr"), "es") == "es"
+
+
+async def test_the_app_quits_on_sigterm_mid_calibration_without_a_trace(tmp_path: Path) -> None:
+    """The real app process, offscreen, calibrating a new remote voice after its start delay: SIGTERM ends it."""
+    with EspeakHttpVoice(delay_s=0.3) as server:
+        settings = SettingsService(SettingsStore(tmp_path))
+        settings.update("speech", provider="openai-compatible", base_url=server.base_url, voice="af_river")
+        hidden = {"GODOT4", "GODOT", "DISPLAY", "WAYLAND_DISPLAY"}
+        env = {k: v for k, v in os.environ.items() if k not in hidden}
+        env.update(QT_QPA_PLATFORM="offscreen", PATH="/usr/bin:/bin")
+        app = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app",
+            "--user-data",
+            str(tmp_path),
+            "--runtime",
+            "native",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await until(lambda: len(server.requests) >= 2, 60, "the app calibrating the voice")
+            app.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(app.communicate(), 15)
+        finally:
+            if app.returncode is None:
+                app.kill()
+                await app.wait()
+        assert app.returncode == 130, stderr.decode()  # "interrupted": the signal's documented exit
+        assert b"Traceback" not in stderr and b"never retrieved" not in stderr, stderr.decode()
+        assert b"retrying" not in stderr, "the calibration's requests stopped with it, none retried"
+        asked = len(server.requests)
+        await asyncio.sleep(0.5)
+        assert len(server.requests) == asked
+        voices = ProfileStore(tmp_path).folder
+        assert not voices.exists() or not list(voices.iterdir()), "no profile, no temporary file"
