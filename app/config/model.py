@@ -90,7 +90,7 @@ class LipSyncSettings(Section):
     """The mouth opens this much before the sound, as real mouths do (the lip-sync issue's default: about 30 ms)."""
     auto_calibrate: bool = True
     """A voice without phoneme marks (any remote provider) gets its mouth profile made by itself when first used: about
-    twenty short texts spoken once, in the background. Off: only "Calibrate this voice" makes one (a paid voice)."""
+    a dozen short texts spoken once, in the background. Off: only "Calibrate this voice" makes one (a paid voice)."""
     calibration_language: str = ""
     """The language the voice speaks (``de``, ``fr``, ``ja``...), for its calibration texts; empty: an espeak
     voice's own, a Kokoro voice's (``jf_alpha``: Japanese), else English."""

@@ -30,7 +30,7 @@ from app.speech.providers import SpeechSettings
 log = logging.getLogger("app.lipsync.calibration")
 
 CALIBRATION_TIMEOUT_S = 300.0
-"""A whole calibration (about twenty short texts spoken, then analysed); each request has its own, shorter timeout."""
+"""A whole calibration (a dozen or so short texts spoken, then analysed); each request has its own, shorter timeout."""
 
 Phase = Literal["not-needed", "built-in", "calibrated", "calibrating", "failed"]
 

@@ -52,6 +52,8 @@ LABELS = {
     "remote_debug_uri": "Remote debug URI",
     "vmc_enabled": "Send VMC (OSC) output",
     "lead_ms": "Mouth lead (ms)",
+    "auto_calibrate": "Calibrate new voices automatically",
+    "calibration_language": "Calibration language (empty: guessed)",
     "base_url": "Base URL",
     "click_through": "Click through empty areas",
     "window": "Stage window (inside or glued)",
