@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox
 from pytestqt.qtbot import QtBot
 
 from app.config.service import SettingsService
@@ -129,8 +130,10 @@ async def test_with_automatic_calibration_off_no_request_is_made(qtbot: QtBot, t
             assert not server.requests, "nothing asked of a voice that may cost per request"
             assert status.text() == "openai-compatible:bf_isabella: built-in profile (automatic calibration is off)"
             # Turned on from the page: the current voice is calibrated then.
-            form = desktop.settings_window.forms["lip_sync"]  # type: ignore[union-attr]
-            form.editors["auto_calibrate"].setChecked(True)  # type: ignore[attr-defined]
+            assert desktop.settings_window is not None
+            box = desktop.settings_window.forms["lip_sync"].editors["auto_calibrate"]
+            assert isinstance(box, QCheckBox)
+            box.setChecked(True)
             assert desktop.settings.settings.lip_sync.auto_calibrate
             await until(lambda: "calibrated (" in status.text(), 60, "calibrated once turned on")
             assert set(server.voices()) == {"bf_isabella"}
@@ -165,13 +168,13 @@ async def test_the_lip_sync_page_shows_failures_and_the_vmc_problem_live(qtbot: 
             assert len(server.requests) > asked
 
             # VMC to an address no packet can go to: said under the VMC fields, gone once fixed.
-            problem = page.vmc_problem
-            assert not problem.isVisibleTo(desktop.settings_window)
+            problem, window = page.vmc_problem, desktop.settings_window
+            assert window is not None and not problem.isVisibleTo(window)
             desktop.settings.update("lip_sync", vmc_enabled=True, vmc_host="0.0.0.0")
-            await until(lambda: problem.isVisibleTo(desktop.settings_window), 5, "the VMC problem shown")
+            await until(lambda: problem.isVisibleTo(window), 5, "the VMC problem shown")
             assert problem.text().startswith("VMC output is off: ") and "0.0.0.0" in problem.text()
             desktop.settings.update("lip_sync", vmc_host="127.0.0.1")
-            await until(lambda: not problem.isVisibleTo(desktop.settings_window), 5, "the VMC problem cleared")
+            await until(lambda: not problem.isVisibleTo(window), 5, "the VMC problem cleared")
         finally:
             await asyncio.wait_for(desktop.close(), 10)
 
