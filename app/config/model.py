@@ -88,6 +88,12 @@ class LanguageModelSettings(Section):
 class LipSyncSettings(Section):
     lead_ms: int = Field(default=30, ge=0, le=500)
     """The mouth opens this much before the sound, as real mouths do (the lip-sync issue's default: about 30 ms)."""
+    auto_calibrate: bool = True
+    """A voice without phoneme marks (any remote provider) gets its mouth profile made by itself when first used: about
+    a dozen short texts spoken once, in the background. Off: only "Calibrate this voice" makes one (a paid voice)."""
+    calibration_language: str = ""
+    """The language the voice speaks (``de``, ``fr``, ``ja``...), for its calibration texts; empty: an espeak
+    voice's own, a Kokoro voice's (``jf_alpha``: Japanese), else English."""
     vmc_enabled: bool = False
     vmc_host: str = "127.0.0.1"
     vmc_port: int = Field(default=39539, ge=1, le=65535)

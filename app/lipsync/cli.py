@@ -44,7 +44,9 @@ def add_lipsync_parser(commands: Any, user_data: Callable[[argparse.ArgumentPars
     calibrate_parser.add_argument("--model", help="model, for remote providers")
     calibrate_parser.add_argument("--base-url", help="provider URL (http: .../v1, bidirectional-ws: ws://...)")
     calibrate_parser.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key")
-    calibrate_parser.add_argument("--language", help="the language the voice speaks (default: espeak's voice, else en)")
+    calibrate_parser.add_argument(
+        "--language", help="the language the voice speaks (default: espeak's voice, a Kokoro voice's, else en)"
+    )
     calibrate_parser.add_argument("--json", action="store_true", help="print one JSON object")
     user_data(calibrate_parser)
 

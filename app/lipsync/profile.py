@@ -11,11 +11,14 @@ sentences instead, and its vowels and closures are measured where the phonemes s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
 import json
+import os
 import re
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -429,11 +432,22 @@ class ProfileStore:
         return self.load(voice) or default_profile()
 
     def save(self, profile: VoiceProfile) -> Path:
+        """Written whole or not at all: to a temporary file of its own (two savers never share one), flushed to the
+        disk, then renamed over the old profile; a failure removes the temporary file."""
         path = self.path_of(profile.voice)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(profile.to_json(), indent=1), encoding="utf-8")
-        temporary.replace(path)
+        text = json.dumps(profile.to_json(), indent=1)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
         return path
 
     def voices(self) -> list[str]:

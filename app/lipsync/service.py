@@ -15,15 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.lipsync.cues import AnalysisMode, CueScheduler
-from app.lipsync.profile import CalibrationError, ProfileStore, Synthesize, VoiceProfile, calibrate, default_profile
-from app.lipsync.provider_voice import calibration_language, provider_synthesize, voice_key
+from app.lipsync.profile import CalibrationError, ProfileStore, VoiceProfile, default_profile
 from app.lipsync.shaping import ShapingSettings
 from app.lipsync.stage_output import CurrentBridge, StageCueOutput
 from app.lipsync.vmc import VmcOutput, VmcSettings, VmcUnavailable
-from app.speech.factory import SessionFactory
 from app.speech.hooks import SpeakerHooks
 from app.speech.player import ScheduledAudio
-from app.speech.providers import SpeechSettings
 from app.speech.sink import AudioSink
 
 log = logging.getLogger("app.lipsync")
@@ -52,7 +49,9 @@ class LipSyncService:
         self.vmc_output = VmcOutput(vmc) if vmc is not None and vmc.enabled else None
         self._remove_vmc = self.scheduler.add_output(self.vmc_output) if self.vmc_output is not None else None
         self.vmc_problem: str | None = None
-        """Why the VMC output is off although it was asked for (set by :meth:`start`), for the UI to show."""
+        """Why the VMC output is off although it was asked for (set by :meth:`start` and :meth:`set_vmc`), for the UI
+        to show; its listeners hear every change (:meth:`watch_vmc_problem`)."""
+        self._vmc_problem_listeners: list[Callable[[str | None], None]] = []
 
     def current_profile(self) -> VoiceProfile:
         """The current voice's calibrated profile, or the built-in one (also when the stored file is damaged)."""
@@ -60,29 +59,6 @@ class LipSyncService:
             return self.store.load_or_default(self.voice())
         except CalibrationError:
             return default_profile()
-
-    async def ensure_profile(self, voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
-        """The voice's profile, calibrated and stored first if it has none (or a damaged one). Call it when the
-        user picks a voice; ``synthesize`` speaks with that voice (:func:`~app.lipsync.provider_voice.
-        session_synthesize` for any provider). Calibration failures propagate."""
-        try:
-            stored = self.store.load(voice)
-        except CalibrationError:
-            stored = None
-        if stored is not None:
-            return stored
-        profile = await calibrate(voice, language, synthesize)
-        self.store.save(profile)
-        return profile
-
-    async def ensure_provider_profile(self, settings: SpeechSettings, factory: SessionFactory) -> VoiceProfile:
-        """:meth:`ensure_profile` for the voice of ``settings`` (any provider), stored under the key
-        :func:`~app.lipsync.provider_voice.voice_key` gives it, which is what ``voice`` should return for it."""
-        return await self.ensure_profile(
-            voice_key(settings.provider, settings.voice),
-            calibration_language(settings),
-            provider_synthesize(settings, factory),
-        )
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
@@ -125,7 +101,7 @@ class LipSyncService:
                 self._remove_vmc()
             await self.vmc_output.close()
             self.vmc_output = self._remove_vmc = None
-        self.vmc_problem = None
+        self._vmc_problem(None)
         if vmc.enabled:
             output = VmcOutput(vmc)
             self.vmc_output = output
@@ -135,8 +111,20 @@ class LipSyncService:
             except VmcUnavailable as error:
                 self._vmc_failed(error)
 
+    def watch_vmc_problem(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        """Calls ``listener`` with the new :attr:`vmc_problem` (None: fixed) at every change; returns its remover."""
+        self._vmc_problem_listeners.append(listener)
+        return lambda: self._vmc_problem_listeners.remove(listener) if listener in self._vmc_problem_listeners else None
+
+    def _vmc_problem(self, problem: str | None) -> None:
+        changed = problem != self.vmc_problem
+        self.vmc_problem = problem
+        if changed:
+            for listener in list(self._vmc_problem_listeners):
+                listener(problem)
+
     def _vmc_failed(self, error: VmcUnavailable) -> None:
-        self.vmc_problem = f"VMC output is off: {error}."
+        self._vmc_problem(f"VMC output is off: {error}.")
         log.warning("%s", self.vmc_problem)
         if self._remove_vmc is not None:
             self._remove_vmc()

@@ -49,12 +49,17 @@ from godot_bridge.sidecar.manager import SidecarState
 if TYPE_CHECKING:
     import httpx
 
+    from app.lipsync.auto_calibration import VoiceCalibrator
     from app.lipsync.service import LipSyncService
     from app.lipsync.timing import CueTiming
     from app.speech.service import SpeechService
     from app.ui.provider_settings import ProviderSettings
 
 log = logging.getLogger("app.ui")
+
+AUTO_CALIBRATION_FOLLOWS = frozenset({"lip_sync.auto_calibrate", "lip_sync.calibration_language"})
+AUTO_CALIBRATION_DELAY_S = 5.0
+"""After the window shows, before a new voice is calibrated by itself: the app starts (and its stage) first."""
 
 
 class DesktopApp:
@@ -84,6 +89,7 @@ class DesktopApp:
         self.shortcuts: ShortcutService | None = None
         self.speech_service: SpeechService | None = None
         self.lipsync: LipSyncService | None = None
+        self.calibrator: VoiceCalibrator | None = None
         self.shortcut_results: list[RegistrationResult] = []
         self.settings_window: SettingsWindow | None = None
         self.provider_settings: ProviderSettings | None = None
@@ -150,6 +156,7 @@ class DesktopApp:
 
     def _open_speech(self, hooks: SpeakerHooks) -> None:
         """The voice: the default audio device (or the null sink, timed but silent), the provider from Settings."""
+        from app.lipsync.auto_calibration import VoiceCalibrator  # noqa: PLC0415
         from app.lipsync.service import LipSyncService  # noqa: PLC0415
         from app.lipsync.shaping import ShapingSettings  # noqa: PLC0415
         from app.lipsync.vmc import VmcSettings  # noqa: PLC0415
@@ -179,7 +186,19 @@ class DesktopApp:
             return
         self.speech.attach(self.speech_service)
         self._run(self.lipsync.start())
+        self.calibrator = VoiceCalibrator(self.lipsync.store, self.speech_service.factory, self.lipsync.voice)
+        self._run(self._calibrate_when_idle())
         self._configure_chat(self.settings.settings)
+
+    async def _calibrate_when_idle(self) -> None:
+        await asyncio.sleep(AUTO_CALIBRATION_DELAY_S)
+        self._auto_calibrate(self.settings.settings)
+
+    def _auto_calibrate(self, settings: Settings) -> None:
+        """A voice spoken through the audio path that has no mouth profile yet gets one in the background (Settings >
+        Lip sync > Calibrate automatically); until then the built-in profile moves the mouth."""
+        if self.calibrator is not None and settings.lip_sync.auto_calibrate:
+            self.calibrator.auto(speech_settings(settings), settings.lip_sync.calibration_language)
 
     def _configure_chat(self, settings: Settings) -> None:
         """The optional language model (Settings > Language model): when on, the say box asks it and the reply is
@@ -258,6 +277,7 @@ class DesktopApp:
                     self._catalog_http(),
                     speech=lambda: self.speech_service,
                     lipsync=lambda: self.lipsync,
+                    calibrator=lambda: self.calibrator,
                     speech_unavailable=lambda: getattr(self.speech, "unavailable", None),
                     speech_settings=speech_settings,
                     lipsync_voice=lipsync_voice,
@@ -273,6 +293,7 @@ class DesktopApp:
                     "stage": [GodotDetector(self.settings, find_godot)],
                     **self.provider_settings.page_extras(),
                 },
+                field_notes=self.provider_settings.field_notes(),
             )
             self.settings_window.setWindowIcon(app_icon())
             self.provider_settings.load()
@@ -293,6 +314,9 @@ class DesktopApp:
         looks its key up at every reply already)."""
         if user == LANGUAGE_MODEL_KEY:
             self._configure_chat(self.settings.settings)
+        elif self.calibrator is not None:  # a voice that failed for want of a key may work now
+            self.calibrator.forget_failures(user)
+            self._auto_calibrate(self.settings.settings)
 
     def _watch_bridge(self, stage: ManagedStage | None) -> None:
         if stage is None:
@@ -401,6 +425,8 @@ class DesktopApp:
             scheduler.shaping = dataclasses.replace(scheduler.shaping, lead_s=settings.lip_sync.lead_ms / 1000)
         if self.lipsync is not None and changed & {"lip_sync.vmc_enabled", "lip_sync.vmc_host", "lip_sync.vmc_port"}:
             self._run(self._apply_vmc(self.lipsync, settings))
+        if changed & AUTO_CALIBRATION_FOLLOWS or any(name.startswith("speech.") for name in changed):
+            self._auto_calibrate(settings)
         if any(name.startswith("stage.") for name in changed):
             log.info("stage settings changed: they apply when the stage restarts (Settings > Stage > Restart)")
 
@@ -428,6 +454,8 @@ class DesktopApp:
         self.settings_watcher.stop()
         if self.provider_settings is not None:
             await self.provider_settings.aclose()
+        if self.calibrator is not None:
+            await self.calibrator.aclose()  # nothing half-stored; before the speech service closes its HTTP client
         for task in list(self._tasks):
             task.cancel()
         try:

@@ -65,7 +65,7 @@ class _Jobs:
             await asyncio.wait({task}, timeout=2.0)  # bounded: quitting never waits on a stuck request
 
 
-def _note(name: str) -> QLabel:
+def note_label(name: str) -> QLabel:
     label = QLabel()
     label.setObjectName(name)
     label.setWordWrap(True)
@@ -95,7 +95,7 @@ class ApiKeyField(QWidget):
         self.save.setObjectName("saveKey")
         self.remove = QPushButton("Remove")
         self.remove.setObjectName("removeKey")
-        self.status = _note("keyStatus")
+        self.status = note_label("keyStatus")
         self.save.clicked.connect(lambda _=False: self.store())
         self.edit.returnPressed.connect(self.store)
         self.remove.clicked.connect(lambda _=False: self.forget())
@@ -211,7 +211,7 @@ class ChoicePicker(QWidget):
         self.combo.setMinimumWidth(260)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setObjectName(f"{name}Refresh")
-        self.note = _note(f"{name}Note")
+        self.note = note_label(f"{name}Note")
         self.refresh_button.clicked.connect(lambda _=False: self.reload())
         self.combo.currentIndexChanged.connect(self._picked)
         row = QHBoxLayout()
@@ -287,7 +287,7 @@ class CheckButton(QWidget):
         self._jobs = _Jobs()
         self.button = QPushButton(label)
         self.button.setObjectName(name)
-        self.result = _note(f"{name}Result")
+        self.result = note_label(f"{name}Result")
         self.button.clicked.connect(lambda _=False: self.start())
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)

@@ -1,5 +1,6 @@
 """What the Speech, Language model and Lip sync pages add to their generated forms: API keys, model and voice
-pickers filled from the provider, Test buttons, and "Calibrate this voice".
+pickers filled from the provider, Test buttons, the current voice's mouth profile status with "Calibrate this
+voice", and why the VMC output is off (under the VMC fields).
 
 Built from the app's services (the settings, a shared HTTP client, the running speech and lip-sync services), so a
 test can build the same panels around real services and loopback servers.
@@ -12,20 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.config.model import Settings
 from app.config.service import Changed, SettingsService
-from app.lipsync.profile import CalibrationError
-from app.lipsync.provider_voice import calibrate_off_loop, session_synthesize
+from app.lipsync.auto_calibration import CALIBRATION_TIMEOUT_S, CalibrationFailed, VoiceCalibrator
 from app.lipsync.service import LipSyncService
 from app.speech.catalog import CatalogError, Choice, list_models, list_voices, speak_test, try_completion
-from app.speech.events import SpeechProviderError
-from app.speech.factory import SessionFactory
 from app.speech.keys import LANGUAGE_MODEL_KEY, LANGUAGE_MODEL_KEY_ENV
 from app.speech.providers import ApiKey, ProviderDefinition, SpeechSettings, find_api_key, provider_table
 from app.speech.service import SpeechService
-from app.ui.provider_panels import ApiKeyField, CheckButton, ChoicePicker
+from app.ui.provider_panels import (
+    ERROR_STYLE,
+    MUTED_STYLE,
+    OK_STYLE,
+    ApiKeyField,
+    CheckButton,
+    ChoicePicker,
+    note_label,
+)
 
 SPEECH_LISTS_FOLLOW = frozenset({"speech.provider", "speech.base_url"})
 VOICES_FOLLOW = SPEECH_LISTS_FOLLOW | {"speech.model"}  # unspeech lists the voices of the model's backend
@@ -38,6 +44,7 @@ class ProviderServices:
     http: httpx.AsyncClient
     speech: Callable[[], SpeechService | None]
     lipsync: Callable[[], LipSyncService | None]
+    calibrator: Callable[[], VoiceCalibrator | None]
     speech_unavailable: Callable[[], str | None]
     """Why speech could not start, when it could not."""
     speech_settings: Callable[[Settings], SpeechSettings]
@@ -78,19 +85,42 @@ class ProviderSettings:
             pick=lambda model: settings.update("language_model", model=model),
         )
         self.chat_test = CheckButton("Test the language model", "testChat", self._chat_test)
-        self.calibrate = CheckButton("Calibrate this voice", "calibrateVoice", self._calibrate, timeout_s=180.0)
-        self._unsubscribe = settings.subscribe(self._changed)
+        self.profile_status = note_label("profileStatus")
+        self.profile_panel = QWidget()
+        column = QVBoxLayout(self.profile_panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(QLabel("Mouth profile of the current voice"))
+        column.addWidget(self.profile_status)
+        # The calibration has its own bound (CALIBRATION_TIMEOUT_S), which says why in the status.
+        timeout_s = CALIBRATION_TIMEOUT_S + 30.0
+        self.calibrate = CheckButton("Calibrate this voice", "calibrateVoice", self._calibrate, timeout_s=timeout_s)
+        column.addWidget(self.calibrate)
+        self.vmc_problem = note_label("vmcProblem")
+        self.vmc_problem.setStyleSheet(ERROR_STYLE)
+        self._unsubscribers = [settings.subscribe(self._changed)]
+        calibrator, lipsync = services.calibrator(), services.lipsync()
+        if calibrator is not None:
+            self._unsubscribers.append(calibrator.subscribe(lambda _voice: self.show_profile_status()))
+        if lipsync is not None:
+            self._unsubscribers.append(lipsync.watch_vmc_problem(self._show_vmc_problem))
+        self._show_vmc_problem(lipsync.vmc_problem if lipsync is not None else None)
+        self.show_profile_status()
 
     def page_extras(self) -> dict[str, list[QWidget]]:
         return {
             "speech": [self.speech_key, self.speech_models, self.speech_voices, self.speech_test],
             "language_model": [self.chat_key, self.chat_models, self.chat_test],
-            "lip_sync": [self.calibrate],
+            "lip_sync": [self.profile_panel],
         }
+
+    def field_notes(self) -> dict[str, dict[str, QWidget]]:
+        """Notes shown under a form's field: why the VMC output is off, under its port."""
+        return {"lip_sync": {"vmc_port": self.vmc_problem}}
 
     async def aclose(self) -> None:
         """Stops whatever the pages are still asking or running (the app quits)."""
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         widgets = (self.speech_key, self.speech_models, self.speech_voices, self.speech_test, self.chat_key)
         for widget in (*widgets, self.chat_models, self.chat_test, self.calibrate):
             await widget.aclose()
@@ -105,6 +135,8 @@ class ProviderSettings:
     # -- settings changes ----------------------------------------------------------------------------------------
 
     def _changed(self, _settings: Settings, changed: Changed) -> None:
+        if any(name.startswith(("speech.", "lip_sync.")) for name in changed):
+            self.show_profile_status()
         if "speech.provider" in changed:
             self.speech_key.refresh()
         if changed & SPEECH_LISTS_FOLLOW:
@@ -212,30 +244,53 @@ class ProviderSettings:
 
     # -- lip sync ----------------------------------------------------------------------------------------------
 
-    async def _calibrate(self, progress: Callable[[str], None]) -> str:
-        speech = self._running_speech()
-        lipsync = self.services.lipsync()
-        if lipsync is None:
-            raise CatalogError("no-lipsync", "lip sync is not running")
+    def _calibrator(self) -> VoiceCalibrator:
+        calibrator = self.services.calibrator()
+        if calibrator is None:
+            raise CatalogError("no-speech", self.services.speech_unavailable() or "speech is not running")
+        return calibrator
+
+    def show_profile_status(self) -> None:
+        """The current voice's profile: calibrated (when), the built-in one (and why), or not needed."""
+        calibrator = self.services.calibrator()
+        if calibrator is None:
+            self.profile_status.setText(self.services.speech_unavailable() or "Speech is not running.")
+            self.profile_status.setStyleSheet(ERROR_STYLE)
+            return
         settings = self.services.settings.settings
+        status = calibrator.status(self.services.speech_settings(settings))
+        text = status.text()
+        if status.phase == "built-in" and not settings.lip_sync.auto_calibrate:
+            text += " (automatic calibration is off)"
+        self.profile_status.setText(f"{status.voice}: {text}")
+        style = {"calibrated": OK_STYLE, "failed": ERROR_STYLE}.get(status.phase, MUTED_STYLE)
+        self.profile_status.setStyleSheet(style)
+
+    def _show_vmc_problem(self, problem: str | None) -> None:
+        self.vmc_problem.setText(problem or "")
+        self.vmc_problem.setVisible(problem is not None)
+
+    async def _calibrate(self, progress: Callable[[str], None]) -> str:
+        """The same calibration as the automatic one, made again even when the voice has a profile."""
+        calibrator = self._calibrator()
+        settings = self.services.settings.settings
+        speech = self.services.speech_settings(settings)
         voice = self.services.lipsync_voice(settings)
-        provider_settings = self.services.speech_settings(settings)
-        factory: SessionFactory = speech.factory
-        # espeak voice ids are languages (en-us, de); other voices are calibrated with English vowels.
-        language = (settings.speech.voice or "en-us") if settings.speech.provider == "espeak" else "en"
+
+        def spoken(changed: str) -> None:
+            recordings = calibrator.recordings(voice) if changed == voice else 0
+            if recordings:
+                progress(f"Calibrating {voice}: {recordings} recordings made…")
+
+        unsubscribe = calibrator.subscribe(spoken)
         progress(f"Calibrating {voice}: speaking the first recording…")
         try:
-            profile = await calibrate_off_loop(
-                voice,
-                language,
-                session_synthesize(lambda: factory.open(provider_settings)),
-                lambda done: progress(f"Calibrating {voice}: {done} recordings made…"),
-            )
-            path = await asyncio.to_thread(lipsync.store.save, profile)
-        except SpeechProviderError as error:
-            raise CatalogError(error.code, f"the voice failed: {error.message}") from None
-        except CalibrationError as error:
-            raise CatalogError("calibration-failed", str(error)) from None
+            profile = await calibrator.calibrate(speech, settings.lip_sync.calibration_language)
+        except CalibrationFailed as error:
+            raise CatalogError(error.code, error.message) from None
+        finally:
+            unsubscribe()
+        path = calibrator.store.path_of(voice)
         return (
             f"Calibrated {voice}: vowel level {profile.level_db:.1f} dBFS, saved to {path}. Used from the next reply."
         )

@@ -52,6 +52,8 @@ LABELS = {
     "remote_debug_uri": "Remote debug URI",
     "vmc_enabled": "Send VMC (OSC) output",
     "lead_ms": "Mouth lead (ms)",
+    "auto_calibrate": "Calibrate new voices automatically",
+    "calibration_language": "Calibration language (empty: guessed)",
     "base_url": "Base URL",
     "click_through": "Click through empty areas",
     "window": "Stage window (inside or glued)",
@@ -78,6 +80,8 @@ class SectionForm(QWidget):
         self.section = section
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.cells: dict[str, QVBoxLayout] = {}
+        """Each field's column (editor, note, error), where a page can add a note of its own under the field."""
         self._loading = False
         form = QFormLayout(self)
         model = SECTIONS[section]
@@ -99,6 +103,7 @@ class SectionForm(QWidget):
                 hint.setStyleSheet("color: gray; font-size: 11px;")
                 cell.addWidget(hint)
             cell.addWidget(error)
+            self.cells[name] = cell
             form.addRow(_label(name), cell)
         self.load(service.settings)
         service.subscribe(self._changed)
@@ -199,7 +204,11 @@ class SettingsWindow(QWidget):
         versions: dict[str, str],
         on_restart_stage: Callable[[], None] | None = None,
         page_extras: dict[str, list[QWidget]] | None = None,
+        *,
+        field_notes: dict[str, dict[str, QWidget]] | None = None,
     ) -> None:
+        """``page_extras``: widgets under a page's form; ``field_notes``: a widget under one field of a form
+        (section -> field -> widget)."""
         super().__init__()
         self.setWindowTitle("Settings")  # Qt appends " — Stage Tamagotchi", the display name
         self.resize(760, 560)
@@ -215,6 +224,9 @@ class SettingsWindow(QWidget):
             self.forms[section] = form
             built[section] = form
         built["about"] = about_page(versions)
+        for section, notes in (field_notes or {}).items():
+            for name, note in notes.items():
+                self.forms[section].cells[name].addWidget(note)
         extras = {name: list(widgets) for name, widgets in (page_extras or {}).items()}
         if on_restart_stage is not None:
             restart = QPushButton("Restart the stage now")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from app.lipsync.audio import analyse_audio
+from app.lipsync.auto_calibration import VoiceCalibrator
 from app.lipsync.espeak_voice import espeak_synthesize
 from app.lipsync.profile import CalibrationRecording, calibrate, calibration_prompts, closure_prompts
 from app.lipsync.provider_voice import session_synthesize, voice_key
@@ -87,32 +88,6 @@ async def test_a_provider_error_propagates_with_its_reason() -> None:
         engine.close()
 
 
-async def test_the_service_calibrates_a_new_voice_once_and_keeps_its_profile(tmp_path: Path) -> None:
-    engine = EspeakEngine()
-    calls: list[str] = []
-    try:
-        espeak = espeak_synthesize(engine, "es")
-
-        async def counting(text: str) -> CalibrationRecording:
-            calls.append(text)
-            return await espeak(text)
-
-        service = LipSyncService(NullSink(22_050), None, tmp_path, voice=lambda: "espeak:es")
-        assert service.current_profile().voice == "espeak:en-us", "the built-in profile until calibrated"
-        first = await service.ensure_profile("espeak:es", "es", counting)
-        assert calls and service.store.path_of("espeak:es").is_file()
-        spoken = len(calls)
-        again = await service.ensure_profile("espeak:es", "es", counting)
-        assert len(calls) == spoken and again.level_db == pytest.approx(first.level_db, abs=0.01)
-        assert service.current_profile().voice == "espeak:es"
-        service.store.path_of("espeak:es").write_text("{broken", encoding="utf-8")
-        assert service.current_profile().voice == "espeak:en-us", "a damaged file falls back to the built-in profile"
-        await service.ensure_profile("espeak:es", "es", counting)
-        assert len(calls) == 2 * spoken, "a damaged profile is calibrated again"
-    finally:
-        engine.close()
-
-
 def espeak_as_http_voice(engine: EspeakEngine) -> Script:
     """A remote voice without phoneme marks: espeak's speech of the requested text, served as 24 kHz PCM."""
 
@@ -123,7 +98,7 @@ def espeak_as_http_voice(engine: EspeakEngine) -> Script:
     return speak
 
 
-async def test_the_service_calibrates_a_remote_voice_under_the_key_the_app_uses(tmp_path: Path) -> None:
+async def test_the_calibrator_calibrates_a_remote_voice_under_the_key_the_app_uses(tmp_path: Path) -> None:
     engine = EspeakEngine()
     try:
         script = espeak_as_http_voice(engine)
@@ -132,7 +107,8 @@ async def test_the_service_calibrates_a_remote_voice_under_the_key_the_app_uses(
             service = LipSyncService(
                 NullSink(24_000), None, tmp_path, voice=lambda: voice_key("openai-compatible", None)
             )
-            profile = await service.ensure_provider_profile(settings, SessionFactory(engine, http))
+            calibrator = VoiceCalibrator(service.store, SessionFactory(engine, http), service.voice)
+            profile = await calibrator.calibrate(settings)
             assert profile.voice == "openai-compatible:af_heart", "the provider's default voice names the profile"
             # No phonemes: calibrated from the vowel prompts, with lip closures found in the closure prompts' audio.
             assert profile.closed is not None
@@ -143,8 +119,8 @@ async def test_the_service_calibrates_a_remote_voice_under_the_key_the_app_uses(
                 assert all(word in spoken for word in prompt.split()), f"{prompt!r} was spoken"
             assert service.current_profile().voice == profile.voice, "the app's key finds it"
             asked = len(server.requests)
-            await service.ensure_provider_profile(settings, SessionFactory(engine, http))
-            assert len(server.requests) == asked, "stored: not calibrated again"
+            assert not calibrator.auto(settings), "stored: not calibrated again by itself"
+            assert len(server.requests) == asked
     finally:
         engine.close()
 

@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from app.config.model import Settings
 from app.config.service import SettingsService
 from app.config.store import SettingsStore
+from app.lipsync.auto_calibration import VoiceCalibrator
 from app.lipsync.service import LipSyncService
 from app.speech.keys import LANGUAGE_MODEL_KEY
 from app.speech.providers import KEYRING_SERVICE
@@ -55,6 +56,7 @@ class Pages:
     settings: SettingsService
     speech: SpeechService
     lipsync: LipSyncService
+    calibrator: VoiceCalibrator
     panels: ProviderSettings
     window: SettingsWindow
     keys_changed: list[str]
@@ -78,6 +80,7 @@ async def pages(qtbot: QtBot, tmp_path: Path, keyring_file: Path) -> AsyncIterat
     lipsync = LipSyncService(sink, None, tmp_path / "data", voice=lambda: lipsync_voice(settings.settings))
     async with httpx.AsyncClient() as http:
         speech = SpeechService(sink, speech_settings(settings.settings), lipsync.speaker_hooks(), http=http)
+        calibrator = VoiceCalibrator(lipsync.store, speech.factory, lipsync.voice)
         keys_changed: list[str] = []
         panels = ProviderSettings(
             ProviderServices(
@@ -85,6 +88,7 @@ async def pages(qtbot: QtBot, tmp_path: Path, keyring_file: Path) -> AsyncIterat
                 http,
                 speech=lambda: speech,
                 lipsync=lambda: lipsync,
+                calibrator=lambda: calibrator,
                 speech_unavailable=lambda: None,
                 speech_settings=speech_settings,
                 lipsync_voice=lipsync_voice,
@@ -104,13 +108,16 @@ async def pages(qtbot: QtBot, tmp_path: Path, keyring_file: Path) -> AsyncIterat
             task.add_done_callback(tasks.discard)
 
         settings.subscribe(applied)
-        window = SettingsWindow(settings, {}, {"app": "test"}, page_extras=panels.page_extras())
+        window = SettingsWindow(
+            settings, {}, {"app": "test"}, page_extras=panels.page_extras(), field_notes=panels.field_notes()
+        )
         qtbot.addWidget(window)
         window.show()
         try:
-            yield Pages(settings, speech, lipsync, panels, window, keys_changed)
+            yield Pages(settings, speech, lipsync, calibrator, panels, window, keys_changed)
         finally:
             await asyncio.wait_for(panels.aclose(), 5)
+            await asyncio.wait_for(calibrator.aclose(), 5)
             await speech.close()
 
 
