@@ -15,11 +15,11 @@ normalised by the loudest, drives the mouth opening from the moment the chunk st
   Negative is early. Goal: p95 of the absolute error within 20 ms, i.e. at least 95 % of the onsets within 20 ms,
   where an onset at which the mouth never closed before it (or did not open within 150 ms) is missed and counts as
   a failure. The p95 over the onsets where the mouth opened is printed beside it, with the number missed. The
-  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause or at the utterance's
-  start (espeak puts no pause phone there), the envelope onset; after m, b or p, the lip release (the burst of b
-  and p, the nasal-to-vowel transition of m). espeak's vowel mark after m/b/p is not it: espeak marks the vowel
-  where the consonant's release and aspiration end, a median 13 ms (m),
-  25 ms (b) and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
+  audio onset is measured in the PCM (:mod:`benchmarks.lipsync_onsets`): after a pause where the audio falls
+  silent, or at the utterance's start (espeak puts no pause phone there), the envelope onset; after m, b or p,
+  the lip release (the burst of b and p, the nasal-to-vowel transition of m). espeak's vowel mark after m/b/p is
+  not it: espeak marks the vowel where the consonant's release and aspiration end, a median 13 ms (m), 25 ms (b)
+  and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
   burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
   runs) is printed beside it, "by label", so that the change of definition hides nothing;
 - CPU per second of audio (process time), goal 1 ms for the audio path: each utterance analysed as espeak delivers
@@ -316,9 +316,7 @@ def intended_onsets(utterance: Utterance) -> list[Onset]:
         if not letters:  # a pause: the mouth opens when sound starts again (after m/b/p: see below)
             following = phones[index + 1].name.strip("ˈˌ") if index + 1 < len(phones) else ""
             if phone.end_s - phone.start_s >= MIN_PAUSE_S and following and following[0] not in "mbp":
-                after = envelope_onset(
-                    utterance.pcm, utterance.sample_rate, phone.end_s - 0.01, phones[index + 1].end_s
-                )
+                after = envelope_onset(utterance.pcm, utterance.sample_rate, phone.start_s, phones[index + 1].end_s)
                 if after is not None:
                     onsets.append(Onset(after, after, phone.start_s, "pause"))
         elif letters[0] in "mbp" and index + 1 < len(phones) and vowel_class(phones[index + 1].name):
@@ -338,9 +336,12 @@ def intended_onsets(utterance: Utterance) -> list[Onset]:
 
 
 def opening_time(track: CueTrack, closure_s: float, intended_s: float) -> float | None:
-    """When openness rises through the threshold near ``intended_s``, after being below it since the closure."""
-    times = track.times()
-    openness = track.openness()
+    """When openness rises through the threshold near ``intended_s``, after being below it since the closure.
+
+    Before its first frame the track is closed (the stage shows no utterance then): a track open from its first
+    frame opens at that frame."""
+    times = np.concatenate([[track.start_s], track.times()])
+    openness = np.concatenate([[0.0], track.openness()])
     window = np.nonzero((times >= closure_s) & (times <= intended_s + 0.15))[0]
     if len(window) < 2:
         return None
