@@ -225,6 +225,61 @@ def test_with_the_closures_known_a_burst_opens_the_mouth_before_its_vowel(synthe
     assert opening_s(shaped(pcm, synthetic_profile)) + lead > 0.33
 
 
+def hiss(seconds: float, below_voice_db: float, profile: VoiceProfile, seed: int = 5) -> npt.NDArray[np.int16]:
+    """Noise (a th, f or h) ``below_voice_db`` under the voice's vowel level."""
+    rms = 10 ** ((profile.level_db - below_voice_db) / 20)
+    return (np.random.default_rng(seed).normal(0, rms, int(seconds * RATE)) * 32767).astype(np.int16)
+
+
+def gap(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(int(seconds * RATE), np.int16)
+
+
+def test_a_faint_sound_after_a_pause_opens_the_mouth_part_way_at_once(synthetic_profile: VoiceProfile) -> None:
+    # "Thank": 80 ms of a th 26 dB under the vowels (28 by the voice's Hann-weighted level), after the silence
+    # before the utterance or after a pause.
+    profile = with_closure(synthetic_profile)
+    lead = ShapingSettings().lead_s
+    for before in (0.0, 0.3):
+        pcm = np.concatenate([gap(before), hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)])
+        track = shaped(pcm, profile)
+        # Within a frame or two (the mouth opens on the second open frame), not 100 ms later with the vowel.
+        assert before - 0.005 < opening_s(track) + lead < before + 0.035, "open with the th"
+        during = track.sample(np.arange(before + 0.03, before + 0.07, 0.01) - lead).sum(axis=1)
+        assert during.min() > 0.2 and during.max() < 0.4, "part way: a consonant, not a vowel"
+
+
+def test_a_stop_s_short_silence_is_no_pause(synthetic_profile: VoiceProfile) -> None:
+    # The same faint noise after 40 ms of silence inside a word (a t's closure, two silent frames) opens nothing:
+    # only a pause of at least three silent frames does.
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate([vowel("aa", 0.3), gap(0.04), hiss(0.08, 26.0, profile), vowel("ee", 0.3)])
+    track = shaped(pcm, profile)
+    lead = ShapingSettings().lead_s
+    assert track.sample(np.arange(0.36, 0.41, 0.01) - lead).sum(axis=1).max() < 0.05
+
+
+def test_an_m_after_a_pause_keeps_the_lips_shut(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate([gap(0.3), vowel("m", 0.12, pitch=125.0, level=0.03), vowel("aa", 0.3)])
+    track = shaped(pcm, profile)
+    lead = ShapingSettings().lead_s
+    assert track.sample(np.arange(0.3, 0.41, 0.01) - lead).max() < 0.05
+    assert opening_s(track) + lead > 0.41
+
+
+def test_the_pause_carries_across_chunks(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate(
+        [gap(0.1), hiss(0.1, 28.0, profile), vowel("aa", 0.2), gap(0.04), hiss(0.1, 28.0, profile), vowel("ee", 0.2)]
+    )
+    whole = analyse_audio(pcm, RATE, profile)
+    for chunk in (5 * RATE // 1000, 23 * RATE // 1000):
+        path = AudioLipSync(profile, RATE)
+        parts = [path.feed(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)] + [path.flush()]
+        np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-6)
+
+
 def test_a_voice_bar_keeps_the_lips_shut(synthetic_profile: VoiceProfile) -> None:
     t = np.arange(int(0.4 * RATE)) / RATE
     bar = ((0.05 * np.sin(2 * np.pi * 120 * t) + 0.005 * np.sin(2 * np.pi * 240 * t)) * 32767).astype(np.int16)
