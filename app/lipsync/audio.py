@@ -83,9 +83,10 @@ class Carry:
     openness: float
     """The last frame's openness before the opening delay."""
     since_pause: int
-    """Frames from the last frame of a pause to the last frame (0: the last frame ended a pause)."""
-    silent: npt.NDArray[np.bool_]
-    """Whether each of the last ``SILENT_RUN - 1`` frames was silent."""
+    """Frames from the last frame of a pause to the last frame (0: the last frame ended a pause), at most
+    ``ONSET_FRAMES + 1``."""
+    silent_run: int
+    """How many of the last frames were silent, at most ``SILENT_RUN - 1``."""
 
 
 def _unit(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -95,18 +96,30 @@ def _unit(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def _since_pause(
     relative_db: npt.NDArray[np.float32], previous: Carry | None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """For each frame, how many frames ago a pause last ended (:data:`SILENT_RUN` silent frames in a row; the time
-    before the utterance is one); and whether the last ``SILENT_RUN - 1`` frames were silent, for the next call."""
-    recent = np.ones(SILENT_RUN - 1, bool) if previous is None else previous.silent
-    silent = np.concatenate([recent, relative_db < -SILENT_BELOW_DB])
-    pause = silent[SILENT_RUN - 1 :].copy()
+) -> tuple[npt.NDArray[np.int64] | None, int, int]:
+    """(for each frame, how many frames ago a pause last ended, or None when no frame is within
+    :data:`ONSET_FRAMES` of one; then, for the next call, the last frame's count and its run of silent frames).
+
+    A pause is :data:`SILENT_RUN` silent frames in a row; the time before the utterance is one. Most chunks are far
+    from any pause, which a few numpy calls find: this runs on every streamed chunk."""
+    silent = relative_db < -SILENT_BELOW_DB
+    if previous is not None and previous.since_pause > ONSET_FRAMES and not silent.any():
+        return None, ONSET_FRAMES + 1, 0
+    span = SILENT_RUN - 1
+    run = span if previous is None else previous.silent_run
+    padded = np.concatenate([np.arange(span) >= span - run, silent])  # the run of silence before the chunk, then it
+    pause = padded[span:].copy()
     for back in range(1, SILENT_RUN):
-        pause &= silent[SILENT_RUN - 1 - back : len(silent) - back]
-    frames = np.arange(len(relative_db))
-    last_pause = np.maximum.accumulate(np.where(pause, frames, -(1 << 30)))
+        pause &= padded[span - back : len(padded) - back]
+    tail_run = 0
+    while tail_run < span and padded[len(padded) - 1 - tail_run]:
+        tail_run += 1
     before = -1 if previous is None else -1 - previous.since_pause
-    return frames - np.maximum(last_pause, before), silent[len(silent) - (SILENT_RUN - 1) :]
+    if not pause.any() and -before > ONSET_FRAMES:  # none in the chunk, the last one too far back
+        return None, ONSET_FRAMES + 1, tail_run
+    frames = np.arange(len(relative_db))
+    since = frames - np.maximum(np.maximum.accumulate(np.where(pause, frames, -(1 << 30))), before)
+    return since, min(int(since[-1]), ONSET_FRAMES + 1), tail_run
 
 
 def raw_from_features(
@@ -114,7 +127,7 @@ def raw_from_features(
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], Carry]:
     """(openness, shape, what to carry into the next call) for each frame (``features`` must not be empty)."""
     relative_db = features.level_db - np.float32(profile.level_db)
-    since_pause, silent = _since_pause(relative_db, previous)
+    since_pause, since_pause_end, silent_run = _since_pause(relative_db, previous)
     # Mean squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in
     # one matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
     weight, scaled_t, template_norms = profile.distance_tables
@@ -133,20 +146,18 @@ def raw_from_features(
         # Any other sound passes between parted lips: far from the closures, and not a voice bar (dark).
         consonant = (relative_db + CONSONANT_BELOW_DB) * (CONSONANT_OPENING / CONSONANT_RANGE_DB)
         consonant = np.minimum(np.maximum(consonant, 0.0), CONSONANT_OPENING)
-        consonant /= (1.0 + np.power(CLOSURE_NEAR / np.maximum(closure, 1e-3), 4)) * (
-            1.0 + np.exp((DARK_BELOW_DB - features.brightness_db) * 0.5)
-        )
+        near_closure = 1.0 + np.power(CLOSURE_NEAR / np.maximum(closure, 1e-3), 4)
+        consonant /= near_closure * (1.0 + np.exp((DARK_BELOW_DB - features.brightness_db) * 0.5))
         openness = np.maximum(openness, consonant)
         # Sound after a pause (or at the utterance's start) comes out of an open mouth unless it is the voice's m or
         # b: a faint th, f or h, or the w of "we", open it part way at once. Without this the mouth waited for the
         # vowel, 40-90 ms late after th and w (their frames are too faint, or too dark and near the closures, for
         # the consonant rule), and onsets from silence were the largest share of those more than 20 ms off.
-        onset = _unit((relative_db + ONSET_BELOW_DB) * (1.0 / ONSET_RANGE_DB)) * ONSET_OPENING
-        onset[since_pause > ONSET_FRAMES] = 0.0
-        onset /= (1.0 + np.power(CLOSURE_NEAR / np.maximum(closure, 1e-3), 4)) * (
-            1.0 + np.exp((ONSET_DARK_BELOW_DB - features.brightness_db) * 0.5)
-        )
-        openness = np.maximum(openness, onset)
+        if since_pause is not None:
+            onset = _unit((relative_db + ONSET_BELOW_DB) * (1.0 / ONSET_RANGE_DB)) * ONSET_OPENING
+            onset[since_pause > ONSET_FRAMES] = 0.0
+            onset /= near_closure * (1.0 + np.exp((ONSET_DARK_BELOW_DB - features.brightness_db) * 0.5))
+            openness = np.maximum(openness, onset)
     # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
     # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
     # silence this made the mouth open ~10 ms before the sound. Closing is not delayed (short b closures must show).
@@ -156,7 +167,7 @@ def raw_from_features(
     # A short causal filter along time, carrying the last frames of the previous call.
     history = previous.distances if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])
-    carried = Carry(padded[-2:].copy(), float(openness[-1]), int(since_pause[-1]), silent)
+    carried = Carry(padded[-2:].copy(), float(openness[-1]), since_pause_end, silent_run)
     smoothed = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
     likelihood = np.exp(-SHARPNESS * (smoothed - smoothed.min(axis=1, keepdims=True)))
     likelihood /= likelihood.sum(axis=1, keepdims=True)
