@@ -29,7 +29,10 @@ Held out: the constants of the analysis were chosen on the benchmark's first sen
 (:data:`HELD_OUT`) never were. They run through the same voices and speeds, and every figure is printed for all
 utterances (the headline) and for the held-out ones alone, so that overfitting shows.
 
-``python -m benchmarks.lipsync [--sentences N] [--held-out N] [--json]``
+Calibration takes: espeak's output varies a little from call to call, and so does a voice's calibration. The
+audio path is scored again with three more audio-only calibrations of each voice, so that one lucky take shows.
+
+``python -m benchmarks.lipsync [--sentences N] [--held-out N] [--takes N] [--json]``
 """
 
 from __future__ import annotations
@@ -271,6 +274,40 @@ def build_set(engine: EspeakEngine, sentences: int, held_out: int = 6) -> tuple[
     return utterances, profiles
 
 
+def other_takes(engine: EspeakEngine, takes: int) -> list[dict[str, VoiceProfile]]:
+    """Each voice calibrated from its audio alone ``takes`` more times: espeak's output varies a little from call to
+    call, and so does a calibration (the set's own take is one draw)."""
+
+    def take(voice: str) -> VoiceProfile:
+        async def audio_alone(text: str) -> CalibrationRecording:
+            spoken = espeak_recording(engine, text, voice, 175)
+            return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
+
+        return asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone))
+
+    return [{voice: take(voice) for voice in VOICES} for _ in range(takes)]
+
+
+def take_scores(utterances: list[Utterance], profiles: dict[str, VoiceProfile], lead_s: float) -> dict[str, Any]:
+    """The audio path's agreement and onsets with other profiles, for all utterances and the held-out ones."""
+    scores = {group: PathScore() for group in GROUPS}
+    for utterance in utterances:
+        raw = analyse_audio(utterance.pcm, utterance.sample_rate, profiles[utterance.voice])
+        track = Shaper(ShapingSettings(lead_s=lead_s)).shape(raw)
+        onsets = intended_onsets(utterance)
+        for group in GROUPS:
+            if in_group(utterance, group):
+                score(track, utterance, onsets, lead_s, scores[group])
+    return {
+        group: {
+            "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
+            "within_goal_share": result.onsets.summary()["within_goal_share"],
+            "missed": result.onsets.missed,
+        }
+        for group, result in scores.items()
+    }
+
+
 def truth_classes(phones: list[Phone], times: npt.NDArray[np.float64]) -> list[str]:
     """The true vowel class at each time ("" outside vowels of the five classes)."""
     truth = [""] * len(times)
@@ -451,12 +488,13 @@ def group_report(
     return report
 
 
-def run(sentences: int, held_out: int = 6) -> dict[str, Any]:
+def run(sentences: int, held_out: int = 6, takes: int = 3) -> dict[str, Any]:
     engine = EspeakEngine()
     try:
         synth_started = time.perf_counter()
         utterances, profiles = build_set(engine, sentences, held_out)
         synth_s = time.perf_counter() - synth_started
+        more_profiles = other_takes(engine, takes)
     finally:
         engine.close()
     settings = ShapingSettings()
@@ -511,6 +549,7 @@ def run(sentences: int, held_out: int = 6) -> dict[str, Any]:
             report.update(figures)
         else:
             report[group] = figures
+    report["other_calibration_takes"] = [take_scores(utterances, more, settings.lead_s) for more in more_profiles]
     return report
 
 
@@ -569,9 +608,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--held-out", type=int, default=6, help="held-out sentences per voice and speed (default 6, at most 6)"
     )
+    parser.add_argument(
+        "--takes", type=int, default=3, help="other audio-only calibrations of each voice to score (default 3)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.sentences, args.held_out)
+    report = run(args.sentences, args.held_out, args.takes)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -583,6 +625,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: {description}")
     print_group("ALL utterances (the headline)", report)
     print_group("HELD-OUT sentences alone (never used for tuning)", report["held_out"])
+    takes = report["other_calibration_takes"]
+    if takes:
+
+        def per_take(figure: str) -> str:
+            return "; ".join(
+                f"{label} " + ", ".join(f"{take[group][figure] * 100:.1f}" for take in takes) + " %"
+                for group, label in (("all", "all"), ("held_out", "held-out"))
+            )
+
+        print(
+            f"audio path with {len(takes)} other calibration takes of each voice (espeak's output varies from call to "
+            f"call): <=20 ms (missed=fail) {per_take('within_goal_share')}; agreement {per_take('vowel_agreement')}"
+        )
     print(f"goals (audio path calibrated from audio alone), all: {goals_met(report)}")
     print(f"goals, held-out alone: {goals_met(report['held_out'])}")
     return 0
