@@ -18,6 +18,7 @@ from app.lipsync.profile import (
     VoiceProfile,
     closure_templates,
     default_profile,
+    merge_closures,
     profile_from_recordings,
     profile_key,
 )
@@ -193,6 +194,26 @@ def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> N
     assert shaped(murmur, learnt).weights[15:-15].max() < 0.05
     assert shaped(vowel("aa", 0.6, pitch=125.0, level=0.05), learnt).weights[15:-15].sum(axis=1).min() > 0.5
     assert profile_from_recordings("no-closures", recordings).closed is None
+
+
+def test_the_same_closure_found_twice_is_averaged_into_one_template() -> None:
+    def word(closure: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        return np.concatenate([vowel("aa", 0.25, level=0.1), closure, vowel("aa", 0.25, level=0.1)])
+
+    t = np.arange(int(0.07 * RATE)) / RATE
+    bar = ((0.02 * np.sin(2 * np.pi * 125 * t) + 0.002 * np.sin(2 * np.pi * 250 * t)) * 32767).astype(np.int16)
+    murmurs = [word(vowel("m", 0.07, pitch=pitch, level=0.02)) for pitch in (120.0, 130.0)]
+    recordings = {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS}
+    assert [len(closure_templates(pcm, RATE)) for pcm in murmurs] == [1, 1]
+    # "Mama" said twice: one m, the mean of both takes (each take alone is a noisier estimate).
+    twice = profile_from_recordings("m-twice", recordings, [(pcm, RATE) for pcm in murmurs])
+    assert twice.closed is not None and len(twice.closed) == 1
+    expected = (closure_templates(murmurs[0], RATE)[0] + closure_templates(murmurs[1], RATE)[0]) / 2
+    np.testing.assert_allclose(twice.closed[0], expected, atol=1e-4)
+    # An m and a b's voice bar are different closures: both stay.
+    both = profile_from_recordings("m-and-b", recordings, [(murmurs[0], RATE), (word(bar), RATE)])
+    assert both.closed is not None and len(both.closed) == 2
+    assert merge_closures([], both.spread) == []
 
 
 def test_the_words_of_a_whole_mouth_shape_give_its_mean_and_single_vowels_its_spread() -> None:
