@@ -100,12 +100,14 @@ CLASS_PROMPTS: dict[str, dict[str, str]] = {
 
 CLOSURE_PROMPTS: dict[str, list[str]] = {
     "ja": ["まま、まま。ばば、ばば。", "あま。あば。えま。えべ。"],
-    "*": ["Mommy, mommy. Bobby, bobby.", "Ama. Abba. Emma. Ebbe."],
+    "*": ["Mommy, mommy. Bobby, bobby.", "Ama. Abba. Emma. Ebbe.", "Obo. Ubu. Abi. Ebo.", "Omo. Umu. Ami. Emo."],
 }
 """Words with lip closures between vowels, for a voice without phoneme marks: the m murmur and the b voice bar are
-found in the audio itself, as the dips between the vowels (:func:`closure_templates`). With these the audio path
-opened 93 % of the benchmark's onsets within 20 ms, as with closures measured at phoneme marks; with "Mama. Baba.
-Papa." alone 90 %."""
+found in the audio itself, as the dips between the vowels (:func:`closure_templates`). With the first two the audio
+path opened 93 % of the benchmark's onsets within 20 ms, as with closures measured at phoneme marks; with "Mama.
+Baba. Papa." alone 90 %. The last two add closures beside rounded vowels, which colour a murmur as they colour the
+vowel (an m before u looked like the u and opened the mouth early; a u like an m and closed it): over 16
+calibration takes, onsets within 20 ms rose from 95.2 to 96.1 % (tuning sentences) and 94.9 to 96.1 % (held-out)."""
 CLOSURE_GAP_S = 0.15
 """A quiet stretch between two vowels shorter than this is a consonant; a longer one is a pause between words."""
 CLOSURE_DEPTH_DB = 6.0
