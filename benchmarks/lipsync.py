@@ -189,10 +189,12 @@ class OnsetScore:
     """The same errors by what the mouth opens after: "m", "b", "p", "pause" or "start" (the utterance's silent
     beginning)."""
     missed: int = 0
+    missed_by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, opened_s: float | None, intended_s: float, kind: str) -> None:
         if opened_s is None:
             self.missed += 1
+            self.missed_by_kind[kind] = self.missed_by_kind.get(kind, 0) + 1
         else:
             self.errors_ms.append((opened_s - intended_s) * 1000.0)
             self.by_kind.setdefault(kind, []).append((opened_s - intended_s) * 1000.0)
@@ -213,11 +215,18 @@ class OnsetScore:
             ),
             "by_kind": {
                 kind: {
-                    "count": len(errors),
-                    "error_median_ms": round(percentile(errors, 50), 1),
-                    "abs_error_p95_ms": round(percentile([abs(e) for e in errors], 95), 1),
+                    "count": len(errors) + self.missed_by_kind.get(kind, 0),
+                    "missed": self.missed_by_kind.get(kind, 0),
+                    "within_goal_share": round(
+                        sum(1 for e in errors if abs(e) <= GOAL_ONSET_P95_MS)
+                        / max(len(errors) + self.missed_by_kind.get(kind, 0), 1),
+                        4,
+                    ),
+                    "error_median_ms": round(percentile(errors, 50), 1) if errors else None,
+                    "abs_error_p95_ms": round(percentile([abs(e) for e in errors], 95), 1) if errors else None,
                 }
-                for kind, errors in sorted(self.by_kind.items())
+                for kind in sorted(set(self.by_kind) | set(self.missed_by_kind))
+                for errors in [self.by_kind.get(kind, [])]
             },
         }
 
@@ -568,12 +577,13 @@ def print_group(title: str, report: dict[str, Any]) -> None:
             f"{onset['error_median_ms']:>12.1f}ms{onset['abs_error_p95_ms']:>13.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
             f"{label['error_median_ms']:>16.1f}ms{label['abs_error_p95_ms']:>6.1f}ms{row['cpu_ms_per_audio_s']:>10.3f}"
         )
-    print("onset error by what the mouth opens after, count median/|p95| (ms):")
+    print("by what the mouth opens after: onsets, within 20 ms (missed=fail), median/|p95| of the opened (ms):")
     for name, row in report["paths"].items():
         print(
             f"  {name:<12}"
             + ", ".join(
-                f"{kind} {k['count']} {k['error_median_ms']:+.1f}/{k['abs_error_p95_ms']:.1f}"
+                f"{kind} {k['count']} {k['within_goal_share'] * 100:.0f}% "
+                + ("-" if k["error_median_ms"] is None else f"{k['error_median_ms']:+.1f}/{k['abs_error_p95_ms']:.1f}")
                 for kind, k in row["onset"]["by_kind"].items()
             )
         )

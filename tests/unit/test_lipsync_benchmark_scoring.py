@@ -58,3 +58,21 @@ def test_a_track_open_from_its_first_frame_opens_there() -> None:
     assert opening_time(track, -1.0, -0.03) == -0.03
     # Where the search starts after the track's start, the next rise counts.
     assert opening_time(track, 0.05, 0.17) == pytest.approx(0.162)
+
+
+def test_missed_onsets_are_counted_by_kind_too() -> None:
+    score = OnsetScore()
+    score.add(1.005, 1.0, "b")
+    score.add(1.030, 1.0, "b")
+    score.add(None, 1.0, "b")
+    score.add(None, 1.0, "m")
+    kinds = score.summary()["by_kind"]
+    assert kinds["b"]["count"] == 3 and kinds["b"]["missed"] == 1
+    assert kinds["b"]["within_goal_share"] == round(1 / 3, 4)
+    assert kinds["m"] == {
+        "count": 1,
+        "missed": 1,
+        "within_goal_share": 0.0,
+        "error_median_ms": None,
+        "abs_error_p95_ms": None,
+    }
