@@ -18,6 +18,7 @@ from app.lipsync.profile import (
     VoiceProfile,
     closure_templates,
     default_profile,
+    merge_closures,
     profile_from_recordings,
     profile_key,
 )
@@ -195,6 +196,26 @@ def test_calibration_without_phonemes_finds_the_lip_closures_in_the_audio() -> N
     assert profile_from_recordings("no-closures", recordings).closed is None
 
 
+def test_the_same_closure_found_twice_is_averaged_into_one_template() -> None:
+    def word(closure: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        return np.concatenate([vowel("aa", 0.25, level=0.1), closure, vowel("aa", 0.25, level=0.1)])
+
+    t = np.arange(int(0.07 * RATE)) / RATE
+    bar = ((0.02 * np.sin(2 * np.pi * 125 * t) + 0.002 * np.sin(2 * np.pi * 250 * t)) * 32767).astype(np.int16)
+    murmurs = [word(vowel("m", 0.07, pitch=pitch, level=0.02)) for pitch in (120.0, 130.0)]
+    recordings = {name: (np.concatenate([vowel(name, pitch=110.0), vowel(name, pitch=140.0)]), RATE) for name in VOWELS}
+    assert [len(closure_templates(pcm, RATE)) for pcm in murmurs] == [1, 1]
+    # "Mama" said twice: one m, the mean of both takes (each take alone is a noisier estimate).
+    twice = profile_from_recordings("m-twice", recordings, [(pcm, RATE) for pcm in murmurs])
+    assert twice.closed is not None and len(twice.closed) == 1
+    expected = (closure_templates(murmurs[0], RATE)[0] + closure_templates(murmurs[1], RATE)[0]) / 2
+    np.testing.assert_allclose(twice.closed[0], expected, atol=1e-4)
+    # An m and a b's voice bar are different closures: both stay.
+    both = profile_from_recordings("m-and-b", recordings, [(murmurs[0], RATE), (word(bar), RATE)])
+    assert both.closed is not None and len(both.closed) == 2
+    assert merge_closures([], both.spread) == []
+
+
 def test_the_words_of_a_whole_mouth_shape_give_its_mean_and_single_vowels_its_spread() -> None:
     single = {name: (vowel(name, pitch=120.0), RATE) for name in VOWELS}
     # Each shape's words: two vowels of it (here the vowel at two pitches, which moves its coefficients).
@@ -223,6 +244,61 @@ def test_with_the_closures_known_a_burst_opens_the_mouth_before_its_vowel(synthe
     # Without the closures known, only vowel-like sound opens the mouth: the voice bar or murmur of a b or m could
     # not be told from a release.
     assert opening_s(shaped(pcm, synthetic_profile)) + lead > 0.33
+
+
+def hiss(seconds: float, below_voice_db: float, profile: VoiceProfile, seed: int = 5) -> npt.NDArray[np.int16]:
+    """Noise (a th, f or h) ``below_voice_db`` under the voice's vowel level."""
+    rms = 10 ** ((profile.level_db - below_voice_db) / 20)
+    return (np.random.default_rng(seed).normal(0, rms, int(seconds * RATE)) * 32767).astype(np.int16)
+
+
+def gap(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(int(seconds * RATE), np.int16)
+
+
+def test_a_faint_sound_after_a_pause_opens_the_mouth_part_way_at_once(synthetic_profile: VoiceProfile) -> None:
+    # "Thank": 80 ms of a th 26 dB under the vowels (28 by the voice's Hann-weighted level), after the silence
+    # before the utterance or after a pause.
+    profile = with_closure(synthetic_profile)
+    lead = ShapingSettings().lead_s
+    for before in (0.0, 0.3):
+        pcm = np.concatenate([gap(before), hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)])
+        track = shaped(pcm, profile)
+        # Within a frame or two (the mouth opens on the second open frame), not 100 ms later with the vowel.
+        assert before - 0.005 < opening_s(track) + lead < before + 0.035, "open with the th"
+        during = track.sample(np.arange(before + 0.03, before + 0.07, 0.01) - lead).sum(axis=1)
+        assert during.min() > 0.2 and during.max() < 0.4, "part way: a consonant, not a vowel"
+
+
+def test_a_stop_s_short_silence_is_no_pause(synthetic_profile: VoiceProfile) -> None:
+    # The same faint noise after 40 ms of silence inside a word (a t's closure, two silent frames) opens nothing:
+    # only a pause of at least three silent frames does.
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate([vowel("aa", 0.3), gap(0.04), hiss(0.08, 26.0, profile), vowel("ee", 0.3)])
+    track = shaped(pcm, profile)
+    lead = ShapingSettings().lead_s
+    assert track.sample(np.arange(0.36, 0.41, 0.01) - lead).sum(axis=1).max() < 0.05
+
+
+def test_an_m_after_a_pause_keeps_the_lips_shut(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate([gap(0.3), vowel("m", 0.12, pitch=125.0, level=0.03), vowel("aa", 0.3)])
+    track = shaped(pcm, profile)
+    lead = ShapingSettings().lead_s
+    assert track.sample(np.arange(0.3, 0.41, 0.01) - lead).max() < 0.05
+    assert opening_s(track) + lead > 0.41
+
+
+def test_the_pause_carries_across_chunks(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    pcm = np.concatenate(
+        [gap(0.1), hiss(0.1, 28.0, profile), vowel("aa", 0.2), gap(0.04), hiss(0.1, 28.0, profile), vowel("ee", 0.2)]
+    )
+    whole = analyse_audio(pcm, RATE, profile)
+    for chunk in (5 * RATE // 1000, 23 * RATE // 1000):
+        path = AudioLipSync(profile, RATE)
+        parts = [path.feed(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)] + [path.flush()]
+        np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-6)
 
 
 def test_a_voice_bar_keeps_the_lips_shut(synthetic_profile: VoiceProfile) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from app.lipsync.phonemes import Phone
-from benchmarks.lipsync import OnsetScore, Utterance, intended_onsets
+from app.lipsync.track import CueTrack
+from benchmarks.lipsync import OnsetScore, Utterance, intended_onsets, opening_time
 from tests.unit.test_lipsync_analysis import RATE, vowel
 
 
@@ -45,3 +47,32 @@ def test_each_utterance_s_first_sound_is_an_onset() -> None:
     # An utterance that starts with a closure opens at the release instead, scored as that consonant.
     with_b = Utterance("test", 175, pcm, RATE, [Phone("b", 0.03, 0.05), Phone("a", 0.05, 0.35)])
     assert [o.kind for o in intended_onsets(with_b)] == ["b"]
+
+
+def test_a_track_open_from_its_first_frame_opens_there() -> None:
+    # Before its first frame the stage shows no utterance: a closed mouth.
+    weights = np.zeros((30, 5), np.float32)
+    weights[:10, 0] = 0.5
+    weights[20:, 0] = 0.5
+    track = CueTrack(-0.03, 100.0, weights)
+    assert opening_time(track, -1.0, -0.03) == -0.03
+    # Where the search starts after the track's start, the next rise counts.
+    assert opening_time(track, 0.05, 0.17) == pytest.approx(0.162)
+
+
+def test_missed_onsets_are_counted_by_kind_too() -> None:
+    score = OnsetScore()
+    score.add(1.005, 1.0, "b")
+    score.add(1.030, 1.0, "b")
+    score.add(None, 1.0, "b")
+    score.add(None, 1.0, "m")
+    kinds = score.summary()["by_kind"]
+    assert kinds["b"]["count"] == 3 and kinds["b"]["missed"] == 1
+    assert kinds["b"]["within_goal_share"] == round(1 / 3, 4)
+    assert kinds["m"] == {
+        "count": 1,
+        "missed": 1,
+        "within_goal_share": 0.0,
+        "error_median_ms": None,
+        "abs_error_p95_ms": None,
+    }

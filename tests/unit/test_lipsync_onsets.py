@@ -84,3 +84,23 @@ def test_the_envelope_onset_after_a_pause_is_where_sound_starts() -> None:
     pcm = np.concatenate([vowel("aa", 0.2), silence(0.2), vowel("oh", 0.2)])
     assert envelope_onset(pcm, RATE, 0.25, 0.6) == pytest.approx(0.4, abs=0.006)
     assert envelope_onset(pcm, RATE, 0.25, 0.35) is None
+    # Searched from the pause's mark, while the vowel before it still sounds: the rise after the silence.
+    assert envelope_onset(pcm, RATE, 0.15, 0.6) == pytest.approx(0.4, abs=0.006)
+
+
+def test_a_pause_the_audio_does_not_have_is_no_onset() -> None:
+    # espeak marks a pause in "by the old bridge" where the voice only dips by 10 dB: the mouth need not close.
+    dip = (vowel("ih", 0.06).astype(np.float64) * 0.3).astype(np.int16)
+    pcm = np.concatenate([vowel("aa", 0.2), dip, vowel("oh", 0.2)])
+    assert envelope_onset(pcm, RATE, 0.2, 0.4) is None
+
+
+def test_the_gaps_between_a_low_voice_s_pulses_are_no_pause() -> None:
+    # 5 ms of voice, 5 ms of silence: a 100 Hz voice's pulses seen through 5 ms windows.
+    pulses = np.concatenate([np.concatenate([vowel("aa", 0.005), silence(0.005)]) for _ in range(20)])
+    pcm = np.concatenate([vowel("aa", 0.2), pulses, vowel("oh", 0.2)])
+    assert envelope_onset(pcm, RATE, 0.2, 0.45) is None
+
+
+def test_sound_from_the_first_sample_rises_from_the_silence_before_the_utterance() -> None:
+    assert envelope_onset(vowel("aa", 0.2), RATE, 0.0, 0.1) == 0.0
