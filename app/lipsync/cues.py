@@ -97,6 +97,8 @@ class _Utterance:
     frames_sent: int = 0
     began: bool = False
     drain_timer: asyncio.TimerHandle | None = None
+    drain_start: int = -1
+    """The sink sample where the held audio that ``drain_timer`` analyses begins."""
 
 
 class CueScheduler:
@@ -221,14 +223,20 @@ class CueScheduler:
 
     def _drain_later(self, utterance: _Utterance, held_start: int) -> None:
         """Analyse the held audio when its deadline comes, unless more audio brings it along first."""
-        if utterance.drain_timer is not None:
-            utterance.drain_timer.cancel()
+        holding = utterance.audio is not None and utterance.audio.held_samples > 0
+        delay = max(0.0, self._seconds_until_due(held_start)) if holding else 0.0
+        loop = asyncio.get_running_loop()
+        timer = utterance.drain_timer
+        if timer is not None:
+            if holding and utterance.drain_start == held_start and timer.when() <= loop.time() + delay + 0.001:
+                # More audio after the same first held sample, whose deadline has not come forward (it would if the
+                # sink's clock ran ahead of the loop's): the timer stands (a new one costs ~10 us a chunk).
+                return
+            timer.cancel()
             utterance.drain_timer = None
-        if utterance.audio is None or not utterance.audio.held_samples:
-            return
-        utterance.drain_timer = asyncio.get_running_loop().call_later(
-            max(0.0, self._seconds_until_due(held_start)), self._drain, utterance, held_start
-        )
+        if holding:
+            utterance.drain_start = held_start
+            utterance.drain_timer = loop.call_later(delay, self._drain, utterance, held_start)
 
     def _drain(self, utterance: _Utterance, held_start: int) -> None:
         utterance.drain_timer = None

@@ -338,3 +338,24 @@ async def test_batches_wait_until_shortly_before_they_are_due_and_a_cancel_drops
     clock.now += 2.0
     scheduler.send_due()
     assert len(recorder.batches()) == sent and recorder.events[-1] == ("cancel", "u1")
+
+
+async def test_held_audio_is_analysed_by_its_deadline_on_the_sink_clock_when_more_audio_joins_it() -> None:
+    clock = ManualClock()  # the sink's clock moves only when the test moves it
+    sink, scheduler, recorder = make(clock, mode="audio", batch_frames=120)
+    play(scheduler, sink, 1, vowel("aa", 0.4, level=0.1))  # heard at once: analysed at once
+    await settle()
+    first = len(recorder.batches())
+    chunk = round(0.06 * RATE)
+    more = vowel("aa", 0.12, level=0.1)
+    # Held audio that starts 400 ms ahead of playback is due in 400 - 30 (lead) - 100 (margin) = 270 ms...
+    play(scheduler, sink, 1, more[:chunk])
+    await settle()
+    # ...and 200 ms later on the sink's clock (the loop's clock has not moved), 70 ms from now: the next chunk, held
+    # with it, must not leave the analysis at the first deadline.
+    clock.now += 0.2
+    play(scheduler, sink, 1, more[chunk:])
+    await settle()
+    assert len(recorder.batches()) == first, "held back"
+    await asyncio.sleep(0.17)
+    assert len(recorder.batches()) == first + 1, "analysed by the deadline of the sink's clock, not the first one"
