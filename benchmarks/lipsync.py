@@ -50,6 +50,7 @@ from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import VOWELS, CueTrack
 from app.speech.espeak import EspeakEngine
 from benchmarks.lipsync_onsets import envelope_onset, lip_release
+from benchmarks.lipsync_scheduler import Spoken, scheduler_cost
 
 PATHS = {
     "audio": "audio path, calibrated from the voice's audio alone (any provider; the headline)",
@@ -410,10 +411,14 @@ def run(sentences: int) -> dict[str, Any]:
     audio_s = sum(u.seconds for u in utterances)
     streaming_cpu_s = streaming_cost(utterances, profiles.audio_only, settings, STREAMING_MIN_FRAMES)
     unheld_cpu_s = streaming_cost(utterances, profiles.audio_only, settings, 1)
+    scheduled = scheduler_cost([Spoken(u.pcm, u.sample_rate, profiles.audio_only[u.voice]) for u in utterances])
     report: dict[str, Any] = {
         "audio_streaming_cpu_ms_per_audio_s": round(streaming_cpu_s * 1000 / audio_s, 3),
         "audio_streaming_unheld_cpu_ms_per_audio_s": round(unheld_cpu_s * 1000 / audio_s, 3),
         "streaming_min_frames": STREAMING_MIN_FRAMES,
+        "audio_scheduler_cpu_ms_per_audio_s": round(scheduled.cpu_s * 1000 / audio_s, 3),
+        "audio_scheduler_analyses_per_audio_s": round(scheduled.analyses / audio_s, 2),
+        "audio_scheduler_batch_ahead_ms": [round(ms, 1) for ms in scheduled.ahead_ms],
         "utterances": len(utterances),
         "voices": list(VOICES),
         "speeds_wpm": list(SPEEDS),
@@ -493,6 +498,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{report['audio_streaming_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio "
         f"(each chunk analysed at once: {report['audio_streaming_unheld_cpu_ms_per_audio_s']:.3f}); "
         f"{report['audio_streaming_over_whole']:.2f} x the whole-utterance figure of this run"
+    )
+    median_ahead, least_ahead = report["audio_scheduler_batch_ahead_ms"]
+    print(
+        f"the same through the app's Speaker (300 ms look-ahead) and cue scheduler on a virtual clock: "
+        f"{report['audio_scheduler_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio, "
+        f"{report['audio_scheduler_analyses_per_audio_s']:.2f} analyses a second; batches left a median "
+        f"{median_ahead:.0f} ms (least {least_ahead:.0f}) before due, each utterance's first aside"
     )
     audio = report["paths"]["audio"]
     print(
