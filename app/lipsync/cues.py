@@ -191,10 +191,10 @@ class CueScheduler:
                 audio = utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
                 utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
             utterance.audio_end = scheduled.sink_end
-            held_start = scheduled.sink_end - audio.held_samples - len(scheduled.pcm)
-            raw = self._on_utterance_time(
-                utterance, audio.feed(scheduled.pcm, hold=self._seconds_until_due(held_start) > 0.0)
-            )
+            # Held even when it is due now: it is then analysed as soon as the Speaker yields to the loop, with the
+            # chunks it wrote meanwhile (at an utterance's start it writes 300 ms at once: one analysis, not five;
+            # each costs ~0.1 ms however few its frames).
+            raw = self._on_utterance_time(utterance, audio.feed(scheduled.pcm))
             self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
         return utterance.shaper.shape(raw)
 
