@@ -360,3 +360,22 @@ async def test_held_audio_is_analysed_by_its_deadline_on_the_sink_clock_when_mor
     assert len(recorder.batches()) == first, "held back"
     await asyncio.sleep(0.17)
     assert len(recorder.batches()) == first + 1, "analysed by the deadline of the sink's clock, not the first one"
+
+
+async def test_audio_written_in_one_go_is_analysed_at_once_when_the_speaker_yields() -> None:
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio", batch_frames=120)
+    pcm = vowel("aa", 0.18, level=0.1)
+    chunk = round(0.06 * RATE)
+    # An utterance's start: the sink is empty, so the Speaker writes 60 ms chunks without waiting (under the 20
+    # frames an analysis holds at most), and they are all due at once.
+    for start in range(0, len(pcm), chunk):
+        play(scheduler, sink, 1, pcm[start : start + chunk])
+    assert recorder.events == [], "nothing leaves while the Speaker is still writing"
+    await settle()
+    batches = recorder.batches()
+    assert len(batches) == 1, "the three chunks in one analysis"
+    assert batches[0].host_time_ms == pytest.approx(100_000.0 - 30.0, abs=0.1)
+    # All frames but the last half window's, which waits for more audio or the end.
+    expected = math.ceil(0.18 * batches[0].frame_rate)
+    assert expected - 3 <= len(batches[0].weights) < expected
