@@ -75,8 +75,8 @@ class Shaper:
         gate, ceiling, share = s.gate, s.ceiling, s.runner_up_share
         opened = self._openness
         a, b, c, d, e = self._shape
-        frames = len(raw)
-        out = [0.0] * (frames * len(VOWELS))
+        frames, width = len(raw), len(VOWELS)
+        out = [0.0] * (frames * width)
         at = 0
         # Plain floats in a tight loop, the five vowels written out: the step depends on the state, so it does not
         # vectorise along time, and numpy calls on five values (or on the few frames of a streamed chunk) cost
@@ -120,8 +120,8 @@ class Shaper:
                 scale = opened / (total if total > 1e-6 else 1e-6)
                 out[at + first] = top * scale
                 out[at + runner] = second * scale
-            at += len(VOWELS)
+            at += width
         self._openness, self._shape = opened, [a, b, c, d, e]
-        track = np.array(out, dtype=np.float32).reshape(frames, len(VOWELS))
+        track = np.array(out, dtype=np.float32).reshape(frames, width)
         track[track <= 0.01] = 0.0
         return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, track)
