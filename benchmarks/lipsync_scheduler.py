@@ -2,8 +2,8 @@
 
 The lip-sync benchmark's streaming figure feeds the audio path 60 ms chunks and analyses every
 ``STREAMING_MIN_FRAMES`` frames. In the app the cue scheduler decides when held audio is analysed: at the latest
-``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 300 ms look-ahead comes after about three
-chunks, and sooner at the start of each utterance, where the sink is nearly empty. This module plays the same audio
+``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 300 ms look-ahead comes after a few
+chunks, and at once at the start of each utterance, where the sink is nearly empty. This module plays the same audio
 through the real :class:`~app.speech.player.Speaker` (a session that hands over pre-synthesised audio in 60 ms
 chunks, as a streaming provider does once it is ahead of playback) into a :class:`~app.speech.sink.NullSink`, with the
 :class:`~app.lipsync.cues.CueScheduler` hooked in as the app wires it. The event loop runs on a virtual clock (a
@@ -53,9 +53,8 @@ class SchedulerCost:
     frames: int
     ahead_ms: tuple[float, float]
     """(median, least) time before it was due that a batch left, each utterance's first batch aside (its audio is
-    heard at once: it cannot be early). The least is an utterance's second chunk, written 60 ms before it is heard;
-    the median is about the scheduler's margin (its first frame is centred up to half a window before the audio
-    that completed it)."""
+    heard at once: it cannot be early). About the scheduler's margin, less up to half a window (a batch's first
+    frame is centred up to half a window before the held audio that completed it)."""
 
 
 class _VirtualClock:

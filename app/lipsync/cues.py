@@ -197,8 +197,8 @@ class CueScheduler:
                 utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
             utterance.audio_end = scheduled.sink_end
             # Held even when it is due now: it is then analysed as soon as the Speaker yields to the loop, with the
-            # chunks it wrote meanwhile (at an utterance's start it writes 300 ms at once: one analysis, not five;
-            # each costs ~0.1 ms however few its frames).
+            # chunks it wrote meanwhile (at an utterance's start it writes up to 300 ms at once: analysed together,
+            # not chunk by chunk; each analysis costs ~0.1 ms however few its frames).
             raw = self._on_utterance_time(utterance, audio.feed(scheduled.pcm))
             self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
         return utterance.shaper.shape(raw)
