@@ -152,7 +152,7 @@ class CueScheduler:
             self._current = utterance
         utterance.end_sample = scheduled.sink_end
         track = self._analyse(utterance, scheduled)
-        if len(track):
+        if track is not None and len(track):
             self._pending.append((utterance, track, scheduled.sink_start))
         if self._pending:
             # Stamped after the Speaker has written the chunk: the sink's clock is then final for these samples.
@@ -175,9 +175,11 @@ class CueScheduler:
 
     # -- internals ---------------------------------------------------------------------------------------------
 
-    def _analyse(self, utterance: _Utterance, scheduled: ScheduledAudio) -> CueTrack:
+    def _analyse(self, utterance: _Utterance, scheduled: ScheduledAudio) -> CueTrack | None:
+        """The chunk's shaped frames; None while the audio path holds it (this runs for every 60 ms chunk of a
+        streaming voice: what it does besides analysing is kept lean)."""
         rate = scheduled.sample_rate
-        phonemes = [mark for mark in scheduled.marks if mark.kind == "phoneme"]
+        phonemes = [mark for mark in scheduled.marks if mark.kind == "phoneme"] if scheduled.marks else []
         use_phonemes = self.mode == "phoneme" or (self.mode == "auto" and bool(phonemes))
         if use_phonemes:
             self._flush_audio(utterance)  # audio-path frames held so far end where this chunk begins
@@ -195,12 +197,15 @@ class CueScheduler:
                 # Started where this chunk starts: after phoneme chunks, that is not the utterance's start.
                 audio = utterance.audio = AudioLipSync(self.profile(), rate, self.frame_rate, STREAMING_MIN_FRAMES)
                 utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
-            utterance.audio_end = scheduled.sink_end
+            end = utterance.audio_end = scheduled.sink_end
             # Held even when it is due now: it is then analysed as soon as the Speaker yields to the loop, with the
             # chunks it wrote meanwhile (at an utterance's start it writes up to 300 ms at once: analysed together,
             # not chunk by chunk; each analysis costs ~0.1 ms however few its frames).
-            raw = self._on_utterance_time(utterance, audio.feed(scheduled.pcm))
-            self._drain_later(utterance, scheduled.sink_end - audio.held_samples)
+            raw = audio.feed(scheduled.pcm)
+            self._drain_later(utterance, end - audio.held_samples)
+            if not len(raw):
+                return None
+            raw = self._on_utterance_time(utterance, raw)
         return utterance.shaper.shape(raw)
 
     @staticmethod
