@@ -72,6 +72,7 @@ SMOOTHING = (0.5, 0.3, 0.2)
 
 _NO_OPENNESS = np.zeros(0, np.float32)
 _NO_SHAPES = np.zeros((0, len(VOWELS)), np.float32)
+_NO_PCM = np.zeros(0, np.int16)
 
 
 @dataclass(frozen=True)
@@ -209,20 +210,16 @@ class AudioLipSync:
 
     def drain(self) -> RawFrames:
         """Every frame the audio fed so far completes, whatever is held."""
-        held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held) if self._held else None
-        self._held, self._held_samples = [], 0
-        first = self.spectral.frames_done
-        return self._raw(first, self.spectral.feed(held if held is not None else np.zeros(0, np.int16)))
+        return self._raw(self.spectral.frames_done, self.spectral.feed(self._take_held()))
 
     def flush(self) -> RawFrames:
-        held = self.drain()
-        tail = self._raw(self.spectral.frames_done, self.spectral.flush())
-        return RawFrames(
-            held.start_s,
-            self.frame_rate,
-            np.concatenate([held.openness, tail.openness]),
-            np.concatenate([held.shape, tail.shape]),
-        )
+        # The held audio and the padded end in one analysis: each costs ~0.1 ms however few its frames.
+        return self._raw(self.spectral.frames_done, self.spectral.flush(self._take_held()))
+
+    def _take_held(self) -> npt.NDArray[np.int16]:
+        held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held) if self._held else _NO_PCM
+        self._held, self._held_samples = [], 0
+        return held
 
     def _empty(self) -> RawFrames:
         first_s = self.spectral.frames_done / self.frame_rate

@@ -127,28 +127,42 @@ class SpectralAnalyzer:
         return self._frames_done
 
     def feed(self, pcm: npt.NDArray[np.int16] | Floats) -> FeatureFrames:
-        samples = pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16 else pcm.astype(np.float32, copy=False)
-        if self.decimation > 1:
-            joined = np.concatenate([self._undecimated, samples])
-            usable = len(joined) - len(joined) % self.decimation
-            self._undecimated = joined[usable:]
-            # Summing strided slices is several times faster than a mean over a reshaped axis.
-            total = joined[0 : usable : self.decimation].copy()
-            for phase in range(1, self.decimation):
-                total += joined[phase : usable : self.decimation]
-            samples = total / self.decimation
-        self._samples_seen += len(samples)
-        self._append(samples)
+        self._ingest(pcm)
         return self._take()
 
-    def _append(self, samples: Floats) -> None:
-        # The buffer always keeps at least a window's overlap, so its last sample is the one before ``samples``.
-        emphasised = samples - PRE_EMPHASIS * np.concatenate([self._buffer[-1:], samples[:-1]])
-        self._buffer = np.concatenate([self._buffer, samples])
-        self._emphasised = np.concatenate([self._emphasised, emphasised.astype(np.float32, copy=False)])
+    def _ingest(self, pcm: npt.NDArray[np.int16] | Floats) -> None:
+        # Few numpy calls per chunk: their fixed cost (~1 us each) is most of a streamed chunk's (int16 over 32768 and
+        # sums of such samples are exact in float32, so the order of scaling and summing does not change a bit).
+        if pcm.dtype == np.int16:
+            samples = np.multiply(pcm, 1.0 / 32768.0, dtype=np.float32)
+        else:
+            samples = pcm.astype(np.float32, copy=False)
+        if self.decimation > 1:
+            joined = np.concatenate([self._undecimated, samples]) if len(self._undecimated) else samples
+            usable = len(joined) - len(joined) % self.decimation
+            self._undecimated = joined[usable:].copy()  # (``joined`` may be the caller's array)
+            # Summing strided slices is several times faster than a mean over a reshaped axis.
+            total = joined[0 : usable : self.decimation] + joined[1 : usable : self.decimation]
+            for phase in range(2, self.decimation):
+                total += joined[phase : usable : self.decimation]
+            total /= self.decimation
+            samples = total
+        self._samples_seen += len(samples)
+        self._append(samples)
 
-    def flush(self) -> FeatureFrames:
-        """The frames centred on the samples fed so far that still lack their right half (padded with silence)."""
+    def _append(self, samples: Floats) -> None:
+        # The buffer always keeps at least a window's overlap, so the sample before ``samples`` is in it.
+        start = len(self._buffer)
+        self._buffer = np.concatenate([self._buffer, samples])
+        emphasised = self._buffer[start:] - PRE_EMPHASIS * self._buffer[start - 1 : -1]
+        self._emphasised = np.concatenate([self._emphasised, emphasised])
+
+    def flush(self, pcm: npt.NDArray[np.int16] | Floats | None = None) -> FeatureFrames:
+        """The frames centred on the samples fed so far that still lack their right half (padded with silence).
+
+        ``pcm``: the last samples, analysed together with the padded end (one analysis, not two as feed and flush)."""
+        if pcm is not None and len(pcm):
+            self._ingest(pcm)
         if len(self._undecimated):
             self._samples_seen += 1
             self._append(np.array([self._undecimated.mean()], dtype=np.float32))
@@ -169,20 +183,19 @@ class SpectralAnalyzer:
         if count == 0:
             empty = np.zeros((0, self.window_size), dtype=np.float32)
             return self._analyse(empty, empty)
-        view, emphasised = (self._windows(signal, count) for signal in (self._buffer, self._emphasised))
-        # Blocks of 32 frames: their intermediate arrays stay under glibc's mmap threshold (larger ones are mapped
-        # and page-faulted afresh on every call, half the cost of a sentence), and OpenBLAS stays on one thread.
-        blocks = [
-            self._analyse(view[i : i + BLOCK_FRAMES], emphasised[i : i + BLOCK_FRAMES])
-            for i in range(0, count, BLOCK_FRAMES)
-        ]
-        result = (
-            blocks[0]
-            if len(blocks) == 1
-            else FeatureFrames(
-                *(np.concatenate([getattr(b, name) for b in blocks]) for name in ("level_db", "mfcc", "brightness_db"))
-            )
-        )
+        view, emphasised = self._windows(self._buffer, count), self._windows(self._emphasised, count)
+        if count <= BLOCK_FRAMES:
+            result = self._analyse(view, emphasised)
+        else:
+            # Blocks of 32 frames: their intermediate arrays stay under glibc's mmap threshold (larger ones are
+            # mapped and page-faulted afresh on every call, half the cost of a sentence), and OpenBLAS stays on one
+            # thread.
+            blocks = [
+                self._analyse(view[i : i + BLOCK_FRAMES], emphasised[i : i + BLOCK_FRAMES])
+                for i in range(0, count, BLOCK_FRAMES)
+            ]
+            names = ("level_db", "mfcc", "brightness_db")
+            result = FeatureFrames(*(np.concatenate([getattr(b, name) for b in blocks]) for name in names))
         self._buffer = self._buffer[count * self.hop :]
         self._emphasised = self._emphasised[count * self.hop :]
         self._frames_done += count

@@ -70,19 +70,20 @@ class Shaper:
         if not len(raw):
             return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, _NO_WEIGHTS)
         dt = 1.0 / raw.frame_rate
-        attack = 1.0 - math.exp(-dt / s.attack_s)
-        release = 1.0 - math.exp(-dt / s.release_s)
-        close = 1.0 - math.exp(-dt / s.close_s)
-        glide = 1.0 - math.exp(-dt / s.shape_s)
+        times = (s.attack_s, s.release_s, s.close_s, s.shape_s)
+        attack, release, close, glide = (1.0 - math.exp(-dt / t) for t in times)
         gate, ceiling, share = s.gate, s.ceiling, s.runner_up_share
         opened = self._openness
         a, b, c, d, e = self._shape
-        out: list[list[float]] = []
+        frames, width = len(raw), len(VOWELS)
+        out = [0.0] * (frames * width)
+        at = 0
         # Plain floats in a tight loop, the five vowels written out: the step depends on the state, so it does not
         # vectorise along time, and numpy calls on five values (or on the few frames of a streamed chunk) cost
-        # several times more than the arithmetic.
+        # several times more than the arithmetic. Every step is spelt out (no min/max/index calls, no list per
+        # frame): a streamed chunk of 24 frames costs a third less than with them (32 -> 22 us).
         for loudness, (ta, tb, tc, td, te) in zip(raw.openness.tolist(), raw.shape.tolist(), strict=True):
-            target = 0.0 if loudness < gate else min(loudness, ceiling)
+            target = 0.0 if loudness < gate else loudness if loudness < ceiling else ceiling
             if target:
                 if opened < CLOSED_STATE:
                     a, b, c, d, e = ta, tb, tc, td, te
@@ -92,21 +93,35 @@ class Shaper:
                     c += (tc - c) * glide
                     d += (td - d) * glide
                     e += (te - e) * glide
-            opened += (target - opened) * (attack if target > opened else release if target else close)
-            weights = [0.0] * len(VOWELS)
+                opened += (target - opened) * (attack if target > opened else release)
+            else:
+                opened += (target - opened) * close
             if opened > CLOSED_STATE:
-                # The smoothed openness shared between the two strongest smoothed vowels, the runner-up damped.
-                row = [a, b, c, d, e]
-                first = row.index(max(row))
-                top = row[first]
-                row[first] = -1.0
-                runner = row.index(max(row))
-                second = row[runner] * share
-                scale = opened / max(top + second, 1e-6)
-                weights[first] = top * scale
-                weights[runner] = second * scale
-            out.append(weights)
+                # The smoothed openness shared between the two strongest smoothed vowels, the runner-up damped. The
+                # strongest and the runner-up by comparisons, ties going to the first vowel as with max().
+                if a >= b:
+                    first, top, runner, second = 0, a, 1, b
+                else:
+                    first, top, runner, second = 1, b, 0, a
+                if c > top:
+                    first, top, runner, second = 2, c, first, top
+                elif c > second:
+                    runner, second = 2, c
+                if d > top:
+                    first, top, runner, second = 3, d, first, top
+                elif d > second:
+                    runner, second = 3, d
+                if e > top:
+                    first, top, runner, second = 4, e, first, top
+                elif e > second:
+                    runner, second = 4, e
+                second *= share
+                total = top + second
+                scale = opened / (total if total > 1e-6 else 1e-6)
+                out[at + first] = top * scale
+                out[at + runner] = second * scale
+            at += width
         self._openness, self._shape = opened, [a, b, c, d, e]
-        track = np.array(out, dtype=np.float32)
+        track = np.array(out, dtype=np.float32).reshape(frames, width)
         track[track <= 0.01] = 0.0
         return CueTrack(raw.start_s - s.lead_s, raw.frame_rate, track)
