@@ -16,6 +16,7 @@ frame grid, so neighbouring sounds blend into each other:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -83,6 +84,13 @@ STOP_SEARCH_BEFORE_S = 0.02
 """A stop's release is looked for from this long before its mark (espeak marks p at its burst)."""
 
 
+PAUSE_SILENT_DB = 30.0
+"""A pause closes the mouth only if the audio falls this far below its loudest there (over 20 ms). espeak marks
+pauses that the audio does not have ("by the old bridge", "biblioteca", "Gabriel, pon": the voice never falls more
+than 10 dB), and shutting the mouth for 50 ms while the voice sounds on looked like a stutter."""
+PAUSE_WINDOW_S = 0.02
+
+
 @dataclass(frozen=True)
 class PhoneAudio:
     """The audio the phonemes were spoken in: ``pcm``'s first sample is heard at ``start_s`` on the phones' time."""
@@ -90,6 +98,27 @@ class PhoneAudio:
     pcm: npt.NDArray[np.int16]
     sample_rate: int
     start_s: float = 0.0
+
+    @functools.cached_property
+    def _energy(self) -> tuple[npt.NDArray[np.float64], int, float]:
+        """(running sum of squares, the window in samples, the loudest window's energy)."""
+        window = max(1, round(PAUSE_WINDOW_S * self.sample_rate))
+        running = np.concatenate([[0.0], np.cumsum(np.square(self.pcm.astype(np.float64)))])
+        starts = np.arange(0, max(1, len(self.pcm) - window + 1), max(1, window // 2))
+        loudest = float((running[np.minimum(starts + window, len(self.pcm))] - running[starts]).max(initial=0.0))
+        return running, window, loudest
+
+    def falls_silent(self, start_s: float, end_s: float) -> bool:
+        """Whether the audio in [start_s, end_s) (phone time) falls :data:`PAUSE_SILENT_DB` below its loudest;
+        True when that span is not in the audio (the marks are trusted then)."""
+        running, window, loudest = self._energy
+        first = max(0, round((start_s - self.start_s) * self.sample_rate))
+        last = min(len(self.pcm), round((end_s - self.start_s) * self.sample_rate))
+        if last - first < window or loudest <= 0.0:
+            return True
+        starts = np.arange(first, last - window + 1, max(1, window // 4))
+        quietest = float((running[starts + window] - running[starts]).min())
+        return bool(quietest < loudest * 10.0 ** (-PAUSE_SILENT_DB / 10.0))
 
 
 def _symbols(name: str) -> str:
@@ -199,6 +228,8 @@ def _keys(phones: Sequence[Phone], audio: PhoneAudio | None) -> list[Key]:
     for index, phone in enumerate(phones):
         duration = phone.end_s - phone.start_s
         letters = _symbols(phone.name)
+        if not letters and index and audio is not None and not audio.falls_silent(phone.start_s, phone.end_s):
+            continue  # a pause the audio does not have: the voice sounds on, and the mouth with it
         if not letters or letters[0] in "mbpɱ":
             # Pauses and lip closures: closed from (nearly) the start to the very end, or to the release.
             following = phones[index + 1] if index + 1 < len(phones) else None

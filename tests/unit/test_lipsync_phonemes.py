@@ -178,3 +178,17 @@ def test_an_m_into_a_dark_vowel_is_released_too() -> None:
     )
     released = find_release(pcm, RATE, 0.3, 0.37, burst=False)
     assert released == pytest.approx(0.35, abs=0.006)
+
+
+def test_a_pause_closes_the_mouth_only_where_the_audio_falls_silent() -> None:
+    # espeak marks pauses the audio does not have ("by the old bridge"): the voice sounds on at full level, and
+    # shutting the mouth for 50 ms there looked like a stutter. A real silence still shuts it.
+    phones = [Phone("a", 0.0, 0.2), Phone("", 0.2, 0.26), Phone("ˈoʊ", 0.26, 0.5)]
+    sounding = PhoneAudio(np.concatenate([vowel("aa", 0.23), vowel("oh", 0.27)]), RATE)
+    silent = PhoneAudio(
+        np.concatenate([vowel("aa", 0.2), np.zeros(int(0.06 * RATE), np.int16), vowel("oh", 0.24)]), RATE
+    )
+    assert not sounding.falls_silent(0.2, 0.26) and silent.falls_silent(0.2, 0.26)
+    assert analyse_phonemes(phones, 0.5, audio=sounding).openness[20:27].min() > 0.5
+    assert analyse_phonemes(phones, 0.5, audio=silent).openness[22:26].max() == 0.0
+    assert analyse_phonemes(phones, 0.5).openness[22:26].max() == 0.0  # without the audio, the marks are trusted
