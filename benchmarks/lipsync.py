@@ -22,6 +22,9 @@ normalised by the loudest, drives the mouth opening from the moment the chunk st
   and 34 ms (p) after the release, and a track that opened there would show a closed mouth while the
   burst and the aspiration of "pa" are already heard. The error against those marks (the definition of earlier
   runs) is printed beside it, "by label", so that the change of definition hides nothing;
+- the mouth shut while the voice is loud: the share of frames within 20 dB of the utterance's loudest (20 ms RMS),
+  outside m, b and p, where the track shows a mouth under 0.05 open (a pause closed that the audio does not have,
+  a vowel taken for a closure);
 - CPU per second of audio (process time), goal 1 ms for the audio path: each utterance analysed as espeak delivers
   it (whole sentences), and once more fed in 60 ms chunks as a streaming provider would.
 
@@ -69,6 +72,8 @@ GOAL_AGREEMENT = 0.75
 GOAL_ONSET_P95_MS = 20.0
 GOAL_CPU_MS_PER_S = 1.0
 OPEN_THRESHOLD = 0.1
+SOUNDING_BELOW_PEAK_DB = 20.0
+SHUT_BELOW = 0.05
 BASELINE_CHUNK_S = 0.020
 MIN_PAUSE_S = 0.05
 STREAM_CHUNK_S = 0.060
@@ -241,6 +246,10 @@ class PathScore:
     label_onsets: OnsetScore = field(default_factory=OnsetScore)
     """Against espeak's vowel marks after m/b/p (the definition of earlier runs, kept for comparison)."""
     cpu_s: float = 0.0
+    sounding: int = 0
+    """Frames where the voice is loud (within 20 dB of the utterance's loudest 20 ms) outside m, b and p..."""
+    shut_sounding: int = 0
+    """...and of those, the frames the mouth is shown shut (a pause closed where the audio has none, a vowel lost)."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -419,10 +428,29 @@ def baseline_track(utterance: Utterance) -> CueTrack:
     return CueTrack(0.0, 100.0, weights)
 
 
+def loud_outside_closures(utterance: Utterance, times: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Where the voice is within :data:`SOUNDING_BELOW_PEAK_DB` of its loudest (20 ms RMS around each time) and no
+    m, b or p is spoken: the mouth must be open there."""
+    window = round(0.02 * utterance.sample_rate)
+    running = np.concatenate([[0.0], np.cumsum(np.square(utterance.pcm.astype(np.float64)))])
+    centres = np.round(times * utterance.sample_rate).astype(np.int64)
+    first = np.clip(centres - window // 2, 0, len(utterance.pcm))
+    last = np.clip(centres + window // 2, 0, len(utterance.pcm))
+    energy = (running[last] - running[first]) / np.maximum(last - first, 1)
+    loud: npt.NDArray[np.bool_] = energy > energy.max() * 10.0 ** (-SOUNDING_BELOW_PEAK_DB / 10.0)
+    for phone in utterance.phones:
+        if phone.name.strip("ˈˌ")[:1] in ("m", "b", "p"):
+            loud &= ~((times >= phone.start_s) & (times < phone.end_s))
+    return loud
+
+
 def score(track: CueTrack, utterance: Utterance, onsets: list[Onset], lead_s: float, result: PathScore) -> None:
     times = np.arange(int(utterance.seconds * 100)) / 100.0
     truth = truth_classes(utterance.phones, times)
     shown = track.sample(times - lead_s)  # what the track shows for the sound heard at `times`
+    sounding = loud_outside_closures(utterance, times)
+    result.sounding += int(sounding.sum())
+    result.shut_sounding += int((shown[sounding].sum(axis=1) < SHUT_BELOW).sum())
     for index, expected in enumerate(truth):
         if not expected:
             continue
@@ -498,6 +526,7 @@ def group_report(
         report["paths"][name] = {
             "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
             "voiced_frames": result.voiced,
+            "shut_while_sounding": round(result.shut_sounding / max(result.sounding, 1), 4),
             "onset": result.onsets.summary(),
             "onset_by_label": result.label_onsets.summary(),
             "cpu_ms_per_audio_s": round(result.cpu_s * 1000 / audio_s, 3),
@@ -576,6 +605,7 @@ def print_group(title: str, report: dict[str, Any]) -> None:
         f"{title}: {report['utterances']} utterances, {report['audio_seconds']} s of audio"
         f"\n{'path':<12}{'vowel agreement':>17}{'<=20ms (missed=fail)':>22}{'p95 (missed=fail)':>19}"
         f"{'onset median':>14}{'p95 of opened':>15}{'missed':>10}{'by label: median':>18}{'p95':>8}{'CPU ms/s':>10}"
+        f"{'shut while loud':>17}"
     )
     for name, row in report["paths"].items():
         onset, label = row["onset"], row["onset_by_label"]
@@ -585,6 +615,7 @@ def print_group(title: str, report: dict[str, Any]) -> None:
             f"{'missed' if counted is None else f'{counted:.1f}ms':>19}"
             f"{onset['error_median_ms']:>12.1f}ms{onset['abs_error_p95_ms']:>13.1f}ms{onset['missed']:>5}/{onset['onsets']:<4}"
             f"{label['error_median_ms']:>16.1f}ms{label['abs_error_p95_ms']:>6.1f}ms{row['cpu_ms_per_audio_s']:>10.3f}"
+            f"{row['shut_while_sounding'] * 100:>16.1f}%"
         )
     print("by what the mouth opens after: onsets, within 20 ms (missed=fail), median/|p95| of the opened (ms):")
     for name, row in report["paths"].items():

@@ -7,7 +7,15 @@ import pytest
 
 from app.lipsync.phonemes import Phone
 from app.lipsync.track import CueTrack
-from benchmarks.lipsync import OnsetScore, Utterance, intended_onsets, opening_time
+from benchmarks.lipsync import (
+    OnsetScore,
+    PathScore,
+    Utterance,
+    intended_onsets,
+    loud_outside_closures,
+    opening_time,
+    score,
+)
 from tests.unit.test_lipsync_analysis import RATE, vowel
 
 
@@ -76,3 +84,21 @@ def test_missed_onsets_are_counted_by_kind_too() -> None:
         "error_median_ms": None,
         "abs_error_p95_ms": None,
     }
+
+
+def test_a_mouth_shut_while_the_voice_is_loud_is_counted() -> None:
+    # A vowel, a loud m murmur (its lips are shut: not counted), silence (not loud: not counted), a vowel.
+    pcm = np.concatenate([vowel("aa", 0.2), vowel("m", 0.1), np.zeros(RATE // 10, np.int16), vowel("oh", 0.2)])
+    phones = [Phone("a", 0.0, 0.2), Phone("m", 0.2, 0.3), Phone("", 0.3, 0.4), Phone("o", 0.4, 0.6)]
+    utterance = Utterance("test", 175, pcm, RATE, phones)
+    times = np.arange(60) / 100.0
+    loud = loud_outside_closures(utterance, times)
+    assert loud[2:19].all() and loud[42:59].all()
+    assert not loud[20:30].any() and not loud[32:39].any()
+    # A track open on the first vowel only: every loud frame of the second vowel is shown shut.
+    weights = np.zeros((60, 5), np.float32)
+    weights[:20, 0] = 0.8
+    result = PathScore()
+    score(CueTrack(0.0, 100.0, weights), utterance, [], 0.0, result)
+    assert result.sounding == int(loud.sum())
+    assert result.shut_sounding == int(loud[20:].sum()) > 15
