@@ -423,8 +423,7 @@ def check_take(take: CalibrationTake) -> None:
         level = analyse_all(pcm, sample_rate)[0].level_db
         if not len(level) or level.max() < -60.0:
             raise CalibrationError("the voice produced no audible audio")
-        level = level[level > level.max() - 30.0]
-        spans.append(float(np.percentile(level, 90) - np.percentile(level, 10)))
+        spans.append(loudness_span_db(level))
     for (first, _), (second, _) in itertools.combinations(recordings, 2):
         if np.array_equal(first, second):
             raise CalibrationError(
@@ -437,6 +436,22 @@ def check_take(take: CalibrationTake) -> None:
         )
 
 
+def loudness_span_db(level_db: npt.NDArray[np.float32]) -> float:
+    """How much a recording's loudness rises and falls: its loud tenth over its quiet tenth of the frames within 30 dB
+    of the peak (dB)."""
+    level = level_db[level_db > level_db.max() - 30.0]
+    return float(np.percentile(level, 90) - np.percentile(level, 10))
+
+
+def closest_vowels(profile: VoiceProfile) -> float:
+    """The distance of the profile's two closest vowels (mean squared distance in units of spread)."""
+    weight = 1.0 / np.square(profile.spread)
+    return min(
+        float((np.square(profile.means[i] - profile.means[j]) * weight).mean())
+        for i, j in itertools.combinations(range(len(VOWELS)), 2)
+    )
+
+
 def check_profile(profile: VoiceProfile, language: str) -> None:
     """Refuses a profile whose vowels are too faint or too alike to tell the mouth shapes apart."""
     if profile.level_db < MIN_VOWEL_LEVEL_DB:
@@ -444,11 +459,7 @@ def check_profile(profile: VoiceProfile, language: str) -> None:
             f"the voice is too quiet: its vowels are at {profile.level_db:.0f} dBFS"
             f" (speech is usually above {MIN_VOWEL_LEVEL_DB:g}); is its volume turned down?"
         )
-    weight = 1.0 / np.square(profile.spread)
-    closest = min(
-        float((np.square(profile.means[i] - profile.means[j]) * weight).mean())
-        for i, j in itertools.combinations(range(len(VOWELS)), 2)
-    )
+    closest = closest_vowels(profile)
     if closest < MIN_VOWEL_SEPARATION:
         name = LANGUAGE_NAMES.get(_prefix(language), language) if language else "the calibration language"
         raise CalibrationError(
