@@ -14,5 +14,5 @@ async def test_real_voices_pass_every_check_and_garbage_none() -> None:
         assert not row.refused and not row.same_audio, row
         assert row.shortest_s > 3 * MIN_RECORDING_S and row.loudness_span_db > 1.5 * MIN_MODULATION_DB, row
         assert row.vowel_level_db is not None and row.vowel_level_db > MIN_VOWEL_LEVEL_DB + 20, row
-        assert row.closest_vowels is not None and row.closest_vowels > 4 * MIN_VOWEL_SEPARATION, row
+        assert row.closest_vowels is not None and row.closest_vowels > 2 * MIN_VOWEL_SEPARATION, row
     assert len(garbage) == 7 and all(row.refused for row in garbage), [r for r in garbage if not r.refused]
