@@ -34,6 +34,7 @@ bench-speech: setup
 
 bench-lipsync: setup
 	$(PY) -m benchmarks.lipsync $(ARGS)
+	$(PY) -m benchmarks.calibration_margins
 
 package: setup
 	$(PY) -m pip install -q -e '.[package]'

@@ -283,8 +283,8 @@ def build_set(engine: EspeakEngine, sentences: int, held_out: int = 6) -> tuple[
             spoken = espeak_recording(engine, text, voice, 175)
             return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
 
-        profiles.with_phonemes[voice] = asyncio.run(calibrate(f"espeak:{voice}", voice, synthesize))
-        profiles.audio_only[voice] = asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone))
+        profiles.with_phonemes[voice] = asyncio.run(calibrate(f"espeak:{voice}", voice, synthesize, marks=True))
+        profiles.audio_only[voice] = asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone, marks=False))
         chosen = [(text, False) for text in texts[:sentences]] + [(text, True) for text in HELD_OUT[voice][:held_out]]
         for rate in SPEEDS:
             for text, unseen in chosen:
@@ -302,7 +302,7 @@ def other_takes(engine: EspeakEngine, takes: int) -> list[dict[str, VoiceProfile
             spoken = espeak_recording(engine, text, voice, 175)
             return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
 
-        return asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone))
+        return asyncio.run(calibrate(f"audio:{voice}", voice, audio_alone, marks=False))
 
     return [{voice: take(voice) for voice in VOICES} for _ in range(takes)]
 

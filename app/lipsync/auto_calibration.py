@@ -114,7 +114,7 @@ class VoiceCalibrator:
                 return False
         except SpeechProviderError:  # an unknown provider: speech says so itself
             return False
-        voice = voice_key(settings.provider, settings.voice)
+        voice = voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
         failed = self._failed.get(voice)
         if voice in self._jobs or (failed is not None and failed[0] == _signature(settings)):
             return False
@@ -131,7 +131,7 @@ class VoiceCalibrator:
         """Calibrates the voice of ``settings`` now, even when it has a profile (joining a calibration already
         running for it), and returns the stored profile; a failure raises :class:`CalibrationFailed` with its
         reason in words. Cancelling the caller does not cancel the calibration."""
-        voice = voice_key(settings.provider, settings.voice)
+        voice = voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
         job = self._jobs.get(voice) or self._start(voice, settings, language, automatic=False)
         profile = await asyncio.shield(job)
         if profile is None:
@@ -139,7 +139,7 @@ class VoiceCalibrator:
         return profile
 
     def status(self, settings: SpeechSettings) -> ProfileStatus:
-        voice = voice_key(settings.provider, settings.voice)
+        voice = voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
         try:
             needed = self.needs_profile(settings)
         except SpeechProviderError as error:
@@ -232,7 +232,9 @@ class VoiceCalibrator:
 
         try:
             synthesize = provider_synthesize(settings, self.factory)
-            profile = await asyncio.wait_for(calibrate_off_loop(voice, language, synthesize, spoken), self.timeout_s)
+            marks = not self.needs_profile(settings)
+            calibration = calibrate_off_loop(voice, language, synthesize, spoken, marks=marks)
+            profile = await asyncio.wait_for(calibration, self.timeout_s)
             await asyncio.to_thread(self.store.save, profile)
         except SpeechProviderError as error:
             raise CalibrationFailed(error.code, f"the voice failed: {error.message}") from None

@@ -87,9 +87,9 @@ async def _calibrate(settings: SpeechSettings, language: str) -> VoiceProfile:
     try:
         async with httpx.AsyncClient() as http:
             factory = SessionFactory(engine, http)
-            return await calibrate(
-                voice_key(settings.provider, settings.voice), language, provider_synthesize(settings, factory)
-            )
+            voice = voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
+            marks = factory.definition(settings.provider).capabilities.timing_marks
+            return await calibrate(voice, language, provider_synthesize(settings, factory), marks=marks)
     finally:
         engine.close()
 

@@ -127,6 +127,25 @@ pass for closures; averaged, the benchmark's onsets within 20 ms rose from 94.2 
 NUCLEUS_BELOW_DB = 12.0
 """A vowel nucleus is within this of the recording's loudest frame."""
 
+# The sanity checks a calibration passes before it becomes a profile (:func:`check_take`, :func:`check_profile`).
+# Measured on espeak's benchmark voices (en-us, en-us+f3, en, de, es), each calibrated with its phonemes and from its
+# audio alone, against garbage a provider may return: white noise, a 1 kHz tone, a 20 ms clip, one clip for every
+# text, speech at -60 dBFS and real speech whose "vowels" are all the same ("Ma, ma, ma." for every prompt).
+MIN_RECORDING_S = 0.3
+"""A calibration text spoken shorter than this is not speech: the shortest real recording was 1.44 s, a clipped
+answer 0.02 s."""
+MIN_MODULATION_DB = 5.0
+"""Speech rises and falls with its syllables: between the quiet and the loud tenth of a recording's frames (those
+within 30 dB of its peak) real voices spanned 10.2-18.4 dB; white noise 0.9, a tone 0.0, a 20 ms clip 1.8."""
+MIN_VOWEL_LEVEL_DB = -45.0
+"""The vowels' level (dBFS) a profile needs: real voices were at -16 to -19; speech at -60 dBFS measured -57 (a
+muted or broken output; its faint frames would open the mouth at every breath of a normal voice)."""
+MIN_VOWEL_SEPARATION = 0.2
+"""The least mean squared scaled distance (:class:`VoiceProfile`'s distance) between two vowel means: real voices'
+closest pair was 0.95-8.9 (the phoneme path's 0.95-4.4, the audio path's 1.4-8.9); noise 0.01, a tone 0.00, real
+speech of one vowel for every prompt 0.00."""
+LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "ja": "Japanese"}
+
 CALIBRATION_SPEECH: dict[str, list[str]] = {
     # Sentences rich in the five vowels, for voices that report their phonemes (espeak).
     "en": [
@@ -379,15 +398,87 @@ class CalibrationTake:
     vowels: dict[str, Recording] | None = None
     closures: list[Recording] = field(default_factory=list)
     classes: dict[str, Recording] | None = None
+    language: str = ""
+
+    def recordings(self) -> list[Recording]:
+        if self.sentences is not None:
+            return [(spoken.pcm, spoken.sample_rate) for spoken in self.sentences]
+        return [*(self.vowels or {}).values(), *self.closures, *(self.classes or {}).values()]
 
 
-async def record_calibration(language: str, synthesize: Synthesize) -> CalibrationTake:
-    """The speaking half of :func:`calibrate` (a provider failure propagates as is)."""
+def check_take(take: CalibrationTake) -> None:
+    """Refuses (:class:`CalibrationError`, the reason in words) recordings that cannot be the voice speaking the
+    calibration texts: silent, clipped short, one and the same audio for different texts, or without the rise and
+    fall of syllables (noise, a tone)."""
+    recordings = take.recordings()
+    if not recordings:
+        raise CalibrationError("the voice spoke nothing")
+    spans = []
+    for pcm, sample_rate in recordings:
+        if len(pcm) / sample_rate < MIN_RECORDING_S:
+            raise CalibrationError(
+                f"the voice returned {1000 * len(pcm) / sample_rate:.0f} ms of audio for a calibration text: too short"
+                " to be those words spoken"
+            )
+        level = analyse_all(pcm, sample_rate)[0].level_db
+        if not len(level) or level.max() < -60.0:
+            raise CalibrationError("the voice produced no audible audio")
+        spans.append(loudness_span_db(level))
+    for (first, _), (second, _) in itertools.combinations(recordings, 2):
+        if np.array_equal(first, second):
+            raise CalibrationError(
+                "the voice returned the same audio for different texts (an error sound or a cached answer?)"
+            )
+    if min(spans) < MIN_MODULATION_DB:
+        raise CalibrationError(
+            f"the voice's audio is steady noise or a tone, not speech (its loudness varies by {min(spans):.1f} dB;"
+            f" speech rises and falls by {MIN_MODULATION_DB:g} dB or more)"
+        )
+
+
+def loudness_span_db(level_db: npt.NDArray[np.float32]) -> float:
+    """How much a recording's loudness rises and falls: its loud tenth over its quiet tenth of the frames within 30 dB
+    of the peak (dB)."""
+    level = level_db[level_db > level_db.max() - 30.0]
+    return float(np.percentile(level, 90) - np.percentile(level, 10))
+
+
+def closest_vowels(profile: VoiceProfile) -> float:
+    """The distance of the profile's two closest vowels (mean squared distance in units of spread)."""
+    weight = 1.0 / np.square(profile.spread)
+    return min(
+        float((np.square(profile.means[i] - profile.means[j]) * weight).mean())
+        for i, j in itertools.combinations(range(len(VOWELS)), 2)
+    )
+
+
+def check_profile(profile: VoiceProfile, language: str) -> None:
+    """Refuses a profile whose vowels are too faint or too alike to tell the mouth shapes apart."""
+    if profile.level_db < MIN_VOWEL_LEVEL_DB:
+        raise CalibrationError(
+            f"the voice is too quiet: its vowels are at {profile.level_db:.0f} dBFS"
+            f" (speech is usually above {MIN_VOWEL_LEVEL_DB:g}); is its volume turned down?"
+        )
+    closest = closest_vowels(profile)
+    if closest < MIN_VOWEL_SEPARATION:
+        name = LANGUAGE_NAMES.get(_prefix(language), language) if language else "the calibration language"
+        raise CalibrationError(
+            f"the five vowels sound alike (closest pair {closest:.2f}, speech has {MIN_VOWEL_SEPARATION:g} or more):"
+            f" is this speech in {name}?"
+        )
+
+
+async def record_calibration(language: str, synthesize: Synthesize, *, marks: bool) -> CalibrationTake:
+    """The speaking half of :func:`calibrate` (a provider failure propagates as is). ``marks``: the provider reports
+    phoneme marks (espeak), so it reads sentences; a voice that does not say its phonemes is not asked for a sentence
+    only to find that out (a paid request wasted). A voice whose marks were expected but are missing in the first
+    sentence still speaks the words instead."""
     sentences = CALIBRATION_SPEECH.get(_prefix(language))
-    if sentences:
+    if sentences and marks:
         first = await synthesize(sentences[0])
         if first.phones:
-            return CalibrationTake(sentences=[first] + [await synthesize(text) for text in sentences[1:]])
+            rest = [await synthesize(text) for text in sentences[1:]]
+            return CalibrationTake(sentences=[first, *rest], language=language)
 
     async def recorded(text: str) -> Recording:
         spoken = await synthesize(text)
@@ -397,24 +488,30 @@ async def record_calibration(language: str, synthesize: Synthesize) -> Calibrati
     closures = [await recorded(text) for text in closure_prompts(language)]
     wider = CLASS_PROMPTS.get(_prefix(language))
     classes = {name: await recorded(text) for name, text in wider.items()} if wider else None
-    return CalibrationTake(vowels=vowels, closures=closures, classes=classes)
+    return CalibrationTake(vowels=vowels, closures=closures, classes=classes, language=language)
 
 
 def profile_from_take(voice: str, take: CalibrationTake) -> VoiceProfile:
-    """The analysing half of :func:`calibrate`: plain CPU work, fit for a worker thread."""
+    """The analysing half of :func:`calibrate`: plain CPU work, fit for a worker thread. Recordings that cannot be the
+    voice speaking, and profiles that could not tell the vowels apart, are refused (:func:`check_take`,
+    :func:`check_profile`) with the reason: nothing is stored, and the voice's previous profile stays."""
+    check_take(take)
     if take.sentences is not None:
-        return profile_from_speech(voice, take.sentences)
-    return profile_from_recordings(voice, take.vowels or {}, take.closures, take.classes)
+        profile = profile_from_speech(voice, take.sentences)
+    else:
+        profile = profile_from_recordings(voice, take.vowels or {}, take.closures, take.classes)
+    check_profile(profile, take.language)
+    return profile
 
 
-async def calibrate(voice: str, language: str, synthesize: Synthesize) -> VoiceProfile:
+async def calibrate(voice: str, language: str, synthesize: Synthesize, *, marks: bool) -> VoiceProfile:
     """Builds the voice's profile; a provider failure propagates as is.
 
     A voice that reports its phonemes reads a few vowel-rich sentences and its vowels and lip closures are measured
     where the marks put them; any other voice speaks short words per vowel and a few lip closures, measured in the
     audio alone (the lip-sync benchmark compares the two).
     """
-    return profile_from_take(voice, await record_calibration(language, synthesize))
+    return profile_from_take(voice, await record_calibration(language, synthesize, marks=marks))
 
 
 def default_profile() -> VoiceProfile:
@@ -439,7 +536,16 @@ class ProfileStore:
         return self.folder / f"{profile_key(voice)}.json"
 
     def load(self, voice: str) -> VoiceProfile | None:
-        """The stored profile; None when there is none. A damaged file raises :class:`CalibrationError`."""
+        """The stored profile; None when there is none. A damaged file raises :class:`CalibrationError`.
+
+        A voice named with its model or server (``openai:alloy (tts-1)``) that has no profile yet takes over the one
+        stored under its old name (``openai:alloy``, from before models were part of the name): the calibration a
+        user made is kept, and from then on belongs to the first model it is looked up for (the one the app speaks
+        with at the upgrade, most likely the one it was made with); the voice's other models get their own."""
+        profile = self._read(voice)
+        return profile if profile is not None else self._adopt_legacy(voice)
+
+    def _read(self, voice: str) -> VoiceProfile | None:
         path = self.path_of(voice)
         try:
             text = path.read_text(encoding="utf-8")
@@ -451,6 +557,26 @@ class ProfileStore:
             return VoiceProfile.from_json(json.loads(text))
         except json.JSONDecodeError as error:
             raise CalibrationError(f"{path} is not JSON: {error.msg}") from None
+
+    def _adopt_legacy(self, voice: str) -> VoiceProfile | None:
+        legacy = voice.split(" (", 1)[0]
+        if legacy == voice:
+            return None
+        try:
+            old = self._read(legacy)
+        except CalibrationError:
+            return None
+        if old is None or old.voice != legacy:
+            return None
+        adopted = dataclasses.replace(old, voice=voice)
+        try:
+            calibrated = self.path_of(legacy).stat()
+            path = self.save(adopted)
+            os.utime(path, ns=(calibrated.st_atime_ns, calibrated.st_mtime_ns))  # "calibrated (date)" stays true
+            self.path_of(legacy).unlink()
+        except OSError:  # a read-only folder: used as it is, taken over another time
+            pass
+        return adopted
 
     def load_or_default(self, voice: str) -> VoiceProfile:
         return self.load(voice) or default_profile()

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -26,13 +27,34 @@ from app.speech.session import SpeechSession
 from app.speech.sink import LinearResampler
 
 
-def voice_key(provider: str, voice: str | None) -> str:
-    """The profile store's name for a provider's voice, ``provider:voice``; with no voice set, the provider's default
-    voice (what it speaks with), so that the app, ``say --cues`` and ``lipsync calibrate`` name it alike."""
-    if not voice:
-        definition = provider_table().get(provider)
-        voice = definition.defaults.voice if definition is not None else None
-    return f"{provider}:{voice or 'default'}"
+def voice_key(provider: str, voice: str | None, model: str | None = None, base_url: str | None = None) -> str:
+    """The profile store's name for what a voice sounds like: ``provider:voice``, then in brackets the model (what
+    changes the sound of one voice name: OpenAI's ``alloy`` of tts-1 and of gpt-4o-mini-tts) and the server's host,
+    when it is not the provider's default (two Kokoro servers, an OpenAI-compatible proxy):
+    ``espeak:en-us``, ``openai:alloy (gpt-4o-mini-tts)``, ``openai-compatible:af_heart (kokoro, 10.0.0.5:8880)``.
+    Unset parts are the provider's defaults (what it speaks with), so that the app, ``say --cues``, ``lipsync
+    calibrate`` and the automatic calibration name a voice alike. A profile stored under the old ``provider:voice``
+    name is taken over by the first of its models to be looked up (:meth:`~app.lipsync.profile.ProfileStore.load`)."""
+    definition = provider_table().get(provider)
+    defaults = definition.defaults if definition is not None else SpeechSettings(provider=provider)
+    voice = voice or defaults.voice or "default"
+    model = model or defaults.model
+    server = _server(base_url)
+    details = [part for part in (model, server if server != _server(defaults.base_url) else None) if part]
+    return f"{provider}:{voice}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _server(base_url: str | None) -> str | None:
+    """``host[:port]`` of a base URL, lowercased (None: no URL)."""
+    if not base_url:
+        return None
+    parts = urlsplit(base_url.strip())
+    host = (parts.hostname or parts.path.split("/")[0]).lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 KOKORO_LANGUAGES = {
@@ -123,10 +145,16 @@ async def _recorded(session: SpeechSession, text: str) -> CalibrationRecording:
 
 
 async def calibrate_off_loop(
-    voice: str, language: str, synthesize: Synthesize, progress: Callable[[int], None] | None = None
+    voice: str,
+    language: str,
+    synthesize: Synthesize,
+    progress: Callable[[int], None] | None = None,
+    *,
+    marks: bool,
 ) -> VoiceProfile:
     """:func:`~app.lipsync.profile.calibrate` with its speech on this loop (where the provider's connections live)
-    and its analysis in a worker thread (the GUI stays responsive); ``progress(n)`` after the n-th recording."""
+    and its analysis in a worker thread (the GUI stays responsive); ``progress(n)`` after the n-th recording;
+    ``marks``: the provider reports phoneme marks."""
     done = 0
 
     async def counted(text: str) -> CalibrationRecording:
@@ -137,5 +165,5 @@ async def calibrate_off_loop(
             progress(done)
         return recording
 
-    take = await record_calibration(language, counted)
+    take = await record_calibration(language, counted, marks=marks)
     return await asyncio.to_thread(profile_from_take, voice, take)

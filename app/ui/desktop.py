@@ -514,11 +514,12 @@ def _stage_window_calls(platform: str) -> tuple[WindowFinder, WindowMover] | Non
 
 
 def lipsync_voice(settings: Settings) -> str:
-    """The voice whose calibrated mouth profile lip sync uses: provider and voice, as the profile store names them
-    (the provider's default voice when none is set, as ``lipsync calibrate`` names it)."""
+    """The voice whose calibrated mouth profile lip sync uses: provider, voice, model and server, as the profile store
+    names them (the provider's defaults when unset, as ``lipsync calibrate`` names it)."""
     from app.lipsync.provider_voice import voice_key  # noqa: PLC0415 - lip sync loads after the window shows
 
-    return voice_key(settings.speech.provider, settings.speech.voice)
+    speech = settings.speech
+    return voice_key(speech.provider, speech.voice, speech.model, speech.base_url)
 
 
 def find_godot(path: str | None) -> tuple[bool, str]:

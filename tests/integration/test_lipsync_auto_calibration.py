@@ -19,7 +19,7 @@ from app.config.service import SettingsService
 from app.config.store import SettingsStore
 from app.lipsync.auto_calibration import CalibrationFailed, VoiceCalibrator
 from app.lipsync.profile import ProfileStore, default_profile
-from app.lipsync.provider_voice import calibration_language
+from app.lipsync.provider_voice import calibration_language, voice_key
 from app.speech.espeak import EspeakEngine
 from app.speech.factory import SessionFactory
 from app.speech.providers import SpeechSettings
@@ -29,6 +29,12 @@ from tests.waiting import until
 
 def remote(voice: EspeakHttpVoice, name: str) -> SpeechSettings:
     return SpeechSettings(provider="openai-compatible", base_url=voice.base_url, voice=name)
+
+
+def key(voice: EspeakHttpVoice, name: str) -> str:
+    """The profile store's name of ``name`` on this server (its address is part of it)."""
+    settings = remote(voice, name)
+    return voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
 
 
 class Current:
@@ -54,7 +60,7 @@ async def factory() -> AsyncIterator[SessionFactory]:
 async def test_a_new_remote_voice_is_calibrated_once_in_the_background(tmp_path: Path, factory: SessionFactory) -> None:
     with EspeakHttpVoice() as server:
         store = ProfileStore(tmp_path)
-        calibrator = VoiceCalibrator(store, factory, Current("openai-compatible:af_bella"))
+        calibrator = VoiceCalibrator(store, factory, Current(key(server, "af_bella")))
         settings = remote(server, "af_bella")
         seen: list[str] = []
         calibrator.subscribe(seen.append)
@@ -63,27 +69,27 @@ async def test_a_new_remote_voice_is_calibrated_once_in_the_background(tmp_path:
         assert calibrator.status(settings).text().startswith("built-in profile (calibrating…")
         assert not calibrator.auto(settings), "one calibration per voice at a time"
         await until(lambda: not calibrator.busy(), 30, "the calibration")
-        stored = store.load("openai-compatible:af_bella")
-        assert stored is not None and store.path_of("openai-compatible:af_bella").is_file()
+        stored = store.load(key(server, "af_bella"))
+        assert stored is not None and store.path_of(key(server, "af_bella")).is_file()
         assert not (stored.means == default_profile().means).all()
         status = calibrator.status(settings)
         assert status.phase == "calibrated" and status.text().startswith("calibrated (20")
-        assert set(server.voices()) == {"af_bella"} and seen.count("openai-compatible:af_bella") > 3  # progress
+        assert set(server.voices()) == {"af_bella"} and seen.count(key(server, "af_bella")) > 3  # progress
         asked = len(server.requests)
         assert not calibrator.auto(settings) and len(server.requests) == asked, "a stored profile is kept"
 
         # A damaged file is not a profile: the voice is calibrated again (until then the built-in one is used).
-        store.path_of("openai-compatible:af_bella").write_text("{broken", encoding="utf-8")
+        store.path_of(key(server, "af_bella")).write_text("{broken", encoding="utf-8")
         assert "the stored profile is damaged" in calibrator.status(settings).text()
         assert calibrator.auto(settings)
         await until(lambda: not calibrator.busy(), 30, "the damaged profile replaced")
-        assert store.load("openai-compatible:af_bella") is not None
+        assert store.load(key(server, "af_bella")) is not None
         assert not list(store.folder.glob("*.tmp")), "no temporary file left"
 
 
 async def test_a_failing_voice_is_tried_once_and_the_status_says_why(tmp_path: Path, factory: SessionFactory) -> None:
     with EspeakHttpVoice(refused={"bm_lewis"}) as server:
-        calibrator = VoiceCalibrator(ProfileStore(tmp_path), factory, Current("openai-compatible:bm_lewis"))
+        calibrator = VoiceCalibrator(ProfileStore(tmp_path), factory, Current(key(server, "bm_lewis")))
         settings = remote(server, "bm_lewis")
         assert calibrator.auto(settings)
         await until(lambda: not calibrator.busy(), 30, "the failed calibration")
@@ -112,31 +118,31 @@ async def test_a_voice_change_mid_calibration_stores_each_profile_under_its_own_
 ) -> None:
     with EspeakHttpVoice(delay_s=0.05) as server:
         store = ProfileStore(tmp_path)
-        current = Current("openai-compatible:af_sky")
+        current = Current(key(server, "af_sky"))
         calibrator = VoiceCalibrator(store, factory, current)
         assert calibrator.auto(remote(server, "af_sky"))
         await until(lambda: len(server.requests) >= 2, 10, "af_sky being calibrated")
-        current.key = "openai-compatible:am_adam"  # the user picks another voice mid-calibration
+        current.key = key(server, "am_adam")  # the user picks another voice mid-calibration
         assert calibrator.auto(remote(server, "am_adam"))
         assert calibrator.status(remote(server, "am_adam")).phase == "calibrating"
         await until(lambda: not calibrator.busy(), 60, "both calibrations")
         voices = server.voices()
         switch = voices.index("am_adam")
         assert set(voices[:switch]) == {"af_sky"} and set(voices[switch:]) == {"am_adam"}, "one at a time"
-        first, second = store.load("openai-compatible:af_sky"), store.load("openai-compatible:am_adam")
-        assert first is not None and first.voice == "openai-compatible:af_sky"
-        assert second is not None and second.voice == "openai-compatible:am_adam"
+        first, second = store.load(key(server, "af_sky")), store.load(key(server, "am_adam"))
+        assert first is not None and first.voice == key(server, "af_sky")
+        assert second is not None and second.voice == key(server, "am_adam")
 
         # A voice passed through while another calibrates is dropped when its turn comes: nobody pays for it.
-        current.key = "openai-compatible:bf_emma"
+        current.key = key(server, "bf_emma")
         assert calibrator.auto(remote(server, "bf_emma"))
         await until(lambda: len(server.requests) > len(voices) + 1, 10, "bf_emma being calibrated")
         assert calibrator.auto(remote(server, "bm_george"))  # waits for bf_emma
-        current.key = "openai-compatible:jf_alpha"
-        assert calibrator.auto(remote(server, "jf_alpha"))
+        current.key = key(server, "am_echo")
+        assert calibrator.auto(remote(server, "am_echo"))
         await until(lambda: not calibrator.busy(), 60, "the calibrations")
-        assert "bm_george" not in server.voices() and store.load("openai-compatible:bm_george") is None
-        assert store.load("openai-compatible:jf_alpha") is not None
+        assert "bm_george" not in server.voices() and store.load(key(server, "bm_george")) is None
+        assert store.load(key(server, "am_echo")) is not None
 
 
 async def test_the_button_joins_a_running_calibration_and_recalibrates_a_calibrated_voice(
@@ -144,7 +150,7 @@ async def test_the_button_joins_a_running_calibration_and_recalibrates_a_calibra
 ) -> None:
     with EspeakHttpVoice() as server:
         store = ProfileStore(tmp_path)
-        calibrator = VoiceCalibrator(store, factory, Current("openai-compatible:af_nova"))
+        calibrator = VoiceCalibrator(store, factory, Current(key(server, "af_nova")))
         settings = remote(server, "af_nova")
         assert calibrator.auto(settings)
         profile = await calibrator.calibrate(settings)  # joins: not a second calibration
@@ -161,7 +167,7 @@ async def test_closing_mid_calibration_stores_nothing_and_returns_at_once(
 ) -> None:
     with EspeakHttpVoice(delay_s=0.2) as server:
         store = ProfileStore(tmp_path)
-        calibrator = VoiceCalibrator(store, factory, Current("openai-compatible:af_river"))
+        calibrator = VoiceCalibrator(store, factory, Current(key(server, "af_river")))
         assert calibrator.auto(remote(server, "af_river"))
         await until(lambda: len(server.requests) >= 2, 10, "the calibration under way")
         started = time.monotonic()

@@ -21,6 +21,7 @@ from app.main import AppOptions
 from app.ui import desktop as desktop_module
 from app.ui.desktop import DesktopApp
 from app.ui.provider_settings import ProviderSettings
+from tests.integration.test_lipsync_auto_calibration import key
 from tests.support.espeak_http_voice import EspeakHttpVoice
 from tests.waiting import until
 
@@ -75,15 +76,15 @@ async def test_a_new_remote_voice_is_calibrated_in_the_background_and_then_moves
             qtbot.addWidget(desktop.window)
             assert desktop.window.isVisible() and not server.requests, "the window first, calibration later"
             status = lip_sync_page(desktop).profile_status
-            assert status.text() == "openai-compatible:af_bella: built-in profile"
+            assert status.text() == f"{key(server, 'af_bella')}: built-in profile"
             await until(lambda: "calibrating…" in status.text(), 5, "the calibration shown starting")
             await until(lambda: "calibrated (" in status.text(), 60, "the calibration shown done")
             ticks.timer.stop()
             assert ticks.longest_gap_s() < 0.5, "the GUI kept ticking while the voice was calibrated"
-            assert status.text().startswith("openai-compatible:af_bella: calibrated (20"), status.text()
+            assert status.text().startswith(f"{key(server, 'af_bella')}: calibrated (20"), status.text()
             assert desktop.lipsync is not None
-            key = "openai-compatible:af_bella"
-            assert desktop.lipsync.store.path_of(key).is_file()
+            bella = key(server, "af_bella")
+            assert desktop.lipsync.store.path_of(bella).is_file()
 
             # The next reply's mouth is computed with the new profile, not the built-in one.
             used: list[str] = []
@@ -98,18 +99,22 @@ async def test_a_new_remote_voice_is_calibrated_in_the_background_and_then_moves
             scheduler.profile = recorded
             desktop.speech.say("Hello there.")
             await until(lambda: bool(used), 15, "the reply analysed")
-            assert used[0] == key
+            assert used[0] == bella
 
             # Another voice picked in the settings: calibrated at once, under its own name.
             spoken = len(server.requests)
             desktop.settings.update("speech", voice="am_adam")
-            await until(lambda: "am_adam: calibrated (" in status.text(), 60, "the new voice calibrated")
+            await until(
+                lambda: "am_adam (kokoro, 127.0.0.1:" in status.text() and "calibrated (" in status.text(),
+                60,
+                "the new voice calibrated",
+            )
             assert set(server.voices()[spoken:]) <= {"am_adam"} and "am_adam" in server.voices()[spoken:]
-            assert desktop.lipsync.store.load("openai-compatible:am_adam") is not None
+            assert desktop.lipsync.store.load(key(server, "am_adam")) is not None
             asked = len(server.requests)
             desktop.settings.update("speech", voice="af_bella")  # back to a calibrated voice: nothing to do
             await asyncio.sleep(0.3)
-            assert len(server.requests) == asked and status.text().startswith(f"{key}: calibrated (")
+            assert len(server.requests) == asked and status.text().startswith(f"{bella}: calibrated (")
         finally:
             ticks.timer.stop()
             await asyncio.wait_for(desktop.close(), 10)
@@ -128,7 +133,7 @@ async def test_with_automatic_calibration_off_no_request_is_made(qtbot: QtBot, t
             desktop.settings.update("speech", voice="bf_isabella")
             await asyncio.sleep(0.5)
             assert not server.requests, "nothing asked of a voice that may cost per request"
-            assert status.text() == "openai-compatible:bf_isabella: built-in profile (automatic calibration is off)"
+            assert status.text() == f"{key(server, 'bf_isabella')}: built-in profile (automatic calibration is off)"
             # Turned on from the page: the current voice is calibrated then.
             assert desktop.settings_window is not None
             box = desktop.settings_window.forms["lip_sync"].editors["auto_calibrate"]
@@ -154,7 +159,7 @@ async def test_the_lip_sync_page_shows_failures_and_the_vmc_problem_live(qtbot: 
 
             desktop.settings.update("speech", provider="openai-compatible", base_url=server.base_url, voice="bm_lewis")
             await until(lambda: "calibration failed" in status.text(), 30, "the failure shown")
-            assert status.text().startswith("openai-compatible:bm_lewis: built-in profile: calibration failed: ")
+            assert status.text().startswith(f"{key(server, 'bm_lewis')}: built-in profile: calibration failed: ")
             assert "Incorrect API key provided" in status.text() and "c0392b" in status.styleSheet()
             asked = len(server.requests)
             desktop.settings.update("speech", speed=1.2)  # applied again: not tried again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,14 @@ import pytest
 from app.lipsync.audio import analyse_audio
 from app.lipsync.auto_calibration import VoiceCalibrator
 from app.lipsync.espeak_voice import espeak_synthesize
-from app.lipsync.profile import CalibrationRecording, calibrate, calibration_prompts, closure_prompts
+from app.lipsync.profile import (
+    CalibrationRecording,
+    ProfileStore,
+    calibrate,
+    calibration_prompts,
+    closure_prompts,
+    default_profile,
+)
 from app.lipsync.provider_voice import session_synthesize, voice_key
 from app.lipsync.service import LipSyncService
 from app.lipsync.shaping import Shaper
@@ -31,7 +40,7 @@ async def test_espeak_through_a_session_calibrates_in_context_and_classifies_its
             factory = SessionFactory(engine, http)
             settings = SpeechSettings(voice="en-us")
             synthesize = session_synthesize(lambda: factory.create(settings))
-            profile = await calibrate("espeak:en-us", "en-us", synthesize)
+            profile = await calibrate("espeak:en-us", "en-us", synthesize, marks=True)
             assert profile.closed is not None, "phoneme marks came through: lip closures were learnt"
             # The voice's own long vowels come out as themselves.
             for text, expected in (("Ah.", "aa"), ("Ee.", "ih"), ("Ooh.", "ou")):
@@ -56,7 +65,7 @@ async def test_a_voice_without_phonemes_is_calibrated_from_its_audio_alone() -> 
             spoken = await espeak(text)
             return CalibrationRecording(spoken.pcm, spoken.sample_rate, [])
 
-        profile = await calibrate("other:voice", "en-us", audio_alone)
+        profile = await calibrate("other:voice", "en-us", audio_alone, marks=False)
         assert "Mommy, mommy. Bobby, bobby." in texts
         assert profile.closed is not None, "the m and b closures were found in the audio"
         for text, expected in (("Ah.", "aa"), ("Ee.", "ih"), ("Ooh.", "ou")):
@@ -82,7 +91,7 @@ async def test_a_provider_error_propagates_with_its_reason() -> None:
             factory = SessionFactory(engine, http)
             settings = SpeechSettings(voice="xx-no-such-voice")
             with pytest.raises(SpeechProviderError) as raised:
-                await calibrate("espeak:xx", "en", session_synthesize(lambda: factory.create(settings)))
+                await calibrate("espeak:xx", "en", session_synthesize(lambda: factory.create(settings)), marks=True)
             assert raised.value.code == "unknown-voice"
     finally:
         engine.close()
@@ -105,11 +114,15 @@ async def test_the_calibrator_calibrates_a_remote_voice_under_the_key_the_app_us
         async with SpeechHttpServer(script) as server, httpx.AsyncClient() as http:
             settings = SpeechSettings(provider="openai-compatible", base_url=server.base_url)
             service = LipSyncService(
-                NullSink(24_000), None, tmp_path, voice=lambda: voice_key("openai-compatible", None)
+                NullSink(24_000),
+                None,
+                tmp_path,
+                voice=lambda: voice_key("openai-compatible", None, None, server.base_url),
             )
             calibrator = VoiceCalibrator(service.store, SessionFactory(engine, http), service.voice)
             profile = await calibrator.calibrate(settings)
-            assert profile.voice == "openai-compatible:af_heart", "the provider's default voice names the profile"
+            key = voice_key("openai-compatible", None, None, server.base_url)
+            assert profile.voice == key and key.startswith("openai-compatible:af_heart (kokoro, 127.0.0.1:"), key
             # No phonemes: calibrated from the vowel prompts, with lip closures found in the closure prompts' audio.
             assert profile.closed is not None
             assert {r.body["voice"] for r in server.requests} == {"af_heart"}
@@ -117,6 +130,7 @@ async def test_the_calibrator_calibrates_a_remote_voice_under_the_key_the_app_us
             spoken = " ".join(r.body["input"] for r in server.requests)
             for prompt in [*calibration_prompts("en").values(), *closure_prompts("en")]:
                 assert all(word in spoken for word in prompt.split()), f"{prompt!r} was spoken"
+            assert "quick brown fox" not in spoken, "no sentence asked of a voice that gives no phonemes"
             assert service.current_profile().voice == profile.voice, "the app's key finds it"
             asked = len(server.requests)
             assert not calibrator.auto(settings), "stored: not calibrated again by itself"
@@ -128,5 +142,36 @@ async def test_the_calibrator_calibrates_a_remote_voice_under_the_key_the_app_us
 def test_voice_keys_name_the_default_voice_as_calibrate_does() -> None:
     assert voice_key("espeak", None) == voice_key("espeak", "") == "espeak:en-us"
     assert voice_key("espeak", "de") == "espeak:de"
-    assert voice_key("openai", None) == "openai:alloy"
     assert voice_key("someone-else", None) == "someone-else:default"
+    # The model changes the sound of one voice name: it is in the key (the provider's default when unset).
+    assert (
+        voice_key("openai", None) == voice_key("openai", "alloy", "gpt-4o-mini-tts") == "openai:alloy (gpt-4o-mini-tts)"
+    )
+    assert voice_key("openai", "alloy", "tts-1") == "openai:alloy (tts-1)"
+    # The server, when it is not the provider's default (two Kokoro servers are two voices); its path does not count.
+    kokoro = "openai-compatible:af_heart (kokoro)"
+    assert voice_key("openai-compatible", None) == kokoro
+    assert voice_key("openai-compatible", None, None, "http://127.0.0.1:8880/v1/") == kokoro
+    other = voice_key("openai-compatible", "af_heart", "kokoro", "http://GPU-Box.lan:8880/api/v1")
+    assert other == "openai-compatible:af_heart (kokoro, gpu-box.lan:8880)"
+    assert voice_key("openai", "alloy", "tts-1", "https://proxy.example/v1") == "openai:alloy (tts-1, proxy.example)"
+    assert voice_key("unspeech-stream", None) == "unspeech-stream:default (volcengine/seed-tts-2.0)"
+
+
+def test_a_profile_stored_under_the_old_name_is_taken_over_by_the_first_model_to_ask(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path)
+    old = store.save(dataclasses.replace(default_profile(), voice="openai:alloy", level_db=-33.0))
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    current, other = voice_key("openai", "alloy", "tts-1"), voice_key("openai", "alloy", "gpt-4o-mini-tts")
+    adopted = store.load(current)
+    assert adopted is not None and adopted.voice == current and adopted.level_db == -33.0, "the calibration is kept"
+    assert store.path_of(current).stat().st_mtime == 1_700_000_000, "its date is the calibration's"
+    assert not old.exists() and store.voices() == [current], "moved, not copied"
+    assert store.load(other) is None, "the voice's other model is not given the same profile"
+    again = store.load(current)
+    assert again is not None and again.voice == current and again.level_db == -33.0
+    # Nothing to take over: an espeak key is the same as before; a file under the old name for another voice is not.
+    assert store.load("espeak:en-us") is None
+    store.save(dataclasses.replace(default_profile(), voice="someone else"))
+    store.path_of("someone else").rename(store.path_of("openai:nova"))
+    assert store.load(voice_key("openai", "nova")) is None

@@ -15,6 +15,7 @@ import numpy as np
 
 from app.lipsync.cli import cue_track_of
 from app.lipsync.profile import ProfileStore, default_profile
+from app.lipsync.provider_voice import voice_key
 from app.lipsync.wav import read_wav
 from app.speech.espeak import EspeakEngine
 from tests.integration.test_lipsync_calibration import espeak_as_http_voice
@@ -157,10 +158,12 @@ async def test_calibrate_a_remote_voice_from_the_command_line(tmp_path: Path) ->
                 "lipsync", "calibrate", "--provider", "openai-compatible", "--base-url", server.base_url,
                 "--voice", "bf_emma", "--json", user_data=tmp_path,
             )  # fmt: skip
+            voice = voice_key("openai-compatible", "bf_emma", None, server.base_url)
+            assert voice == f"openai-compatible:bf_emma (kokoro, {server.base_url.split('/')[2]})"
         assert code == 0, (out, err)
         report = json.loads(out)
-        assert report["voice"] == "openai-compatible:bf_emma" and Path(report["path"]).is_file()
-        assert ProfileStore(tmp_path).load("openai-compatible:bf_emma") is not None
+        assert report["voice"] == voice and Path(report["path"]).is_file()
+        assert ProfileStore(tmp_path).load(voice) is not None
         assert {r.body["voice"] for r in server.requests} == {"bf_emma"}
     finally:
         engine.close()

@@ -19,6 +19,7 @@ from app.config.model import Settings
 from app.config.service import SettingsService
 from app.config.store import SettingsStore
 from app.lipsync.auto_calibration import VoiceCalibrator
+from app.lipsync.provider_voice import voice_key
 from app.lipsync.service import LipSyncService
 from app.speech.keys import LANGUAGE_MODEL_KEY
 from app.speech.providers import KEYRING_SERVICE
@@ -293,5 +294,5 @@ async def test_calibrate_this_voice_stores_the_profile_lip_sync_reads(pages: Pag
     calibrate.button.click()
     await until(lambda: not calibrate.busy(), 30, "the failed calibration")
     assert calibrate.result.text().startswith("Failed: the voice failed:"), calibrate.result.text()
-    assert pages.lipsync.store.load("openai-compatible:x") is None
+    assert pages.lipsync.store.load(voice_key("openai-compatible", "x", None, "http://127.0.0.1:9/v1")) is None
     await settle(pages)
