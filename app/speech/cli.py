@@ -128,7 +128,9 @@ def _write_cues(path: Path, result: SayResult, settings: SpeechSettings, user_da
     if not result.audio:
         return "the provider returned no audio to compute cues from"
     try:
-        profile = ProfileStore(user_data).load_or_default(voice_key(settings.provider, settings.voice))
+        profile = ProfileStore(user_data).load_or_default(
+            voice_key(settings.provider, settings.voice, settings.model, settings.base_url)
+        )
     except CalibrationError as error:
         return f"the voice's lip-sync profile is damaged: {error} (python -m app lipsync calibrate makes it anew)"
     track = cue_track_of(np.concatenate(result.audio), result.sample_rate, result.marks, profile)
