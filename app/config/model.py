@@ -88,6 +88,9 @@ class LanguageModelSettings(Section):
 class LipSyncSettings(Section):
     lead_ms: int = Field(default=30, ge=0, le=500)
     """The mouth opens this much before the sound, as real mouths do (the lip-sync issue's default: about 30 ms)."""
+    output_latency_ms: int = Field(default=0, ge=-500, le=500)
+    """How much later than the audio device reports the voice is heard (Bluetooth headphones: 150-250 ms); the mouth
+    follows. Negative when the picture lags the sound instead."""
     vmc_enabled: bool = False
     vmc_host: str = "127.0.0.1"
     vmc_port: int = Field(default=39539, ge=1, le=65535)

@@ -117,8 +117,11 @@ class CueScheduler:
         batch_frames: int = DEFAULT_BATCH_FRAMES,
         frame_rate: float = DEFAULT_FRAME_RATE,
         send_ahead_s: float = SEND_AHEAD_S,
+        output_latency_s: float = 0.0,
     ) -> None:
-        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed)."""
+        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed).
+        ``output_latency_s``: how much later than the sink's clock says the sound is heard (Bluetooth, a slow
+        mixer; negative: earlier); it may be changed at any time and applies to the cues computed next."""
         if not 1 <= batch_frames <= 120:
             raise ValueError("a batch holds 1..120 frames")
         self.sink = sink
@@ -128,6 +131,7 @@ class CueScheduler:
         self.batch_frames = batch_frames
         self.frame_rate = frame_rate
         self.send_ahead_s = send_ahead_s
+        self.output_latency_s = output_latency_s
         self.outputs: list[CueOutput] = []
         self._current: _Utterance | None = None
         self._pending: list[tuple[_Utterance, CueTrack, int]] = []
@@ -140,6 +144,12 @@ class CueScheduler:
     def add_output(self, output: CueOutput) -> Callable[[], None]:
         self.outputs.append(output)
         return lambda: self.outputs.remove(output)
+
+    def start_delay_s(self) -> float:
+        """How long the Speaker should delay playback on an idle sink (its ``start_delay_s`` hook) so that an
+        utterance's first cues leave :data:`HELD_AUDIO_MARGIN_S` before they are due, as all later ones do: the lead,
+        the margin, and the output latency when it is negative (the sound is heard before the sink's clock says)."""
+        return self.shaping.lead_s + HELD_AUDIO_MARGIN_S + max(0.0, -self.output_latency_s)
 
     # -- Speaker hooks -----------------------------------------------------------------------------------------
 
@@ -190,7 +200,10 @@ class CueScheduler:
             heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
-            if utterance.audio is not None and utterance.audio.spectral.sample_rate != rate:
+            held = utterance.audio
+            if held is not None and (held.spectral.sample_rate != rate or scheduled.sink_start != utterance.audio_end):
+                # A new rate, or a gap on the sink (the Speaker's start delay after the provider fell behind): the
+                # held audio ends here, padded with the silence that follows it.
                 self._flush_audio(utterance)
             audio = utterance.audio
             if audio is None:
@@ -303,7 +316,8 @@ class CueScheduler:
 
     def _seconds_until_shown(self, sample: int) -> float:
         """How long until the mouth shape for the sound at sink ``sample`` is shown (one lead before it is heard)."""
-        return (sample - self.sink.position()) / self.sink.sample_rate - self.shaping.lead_s
+        heard_in_s = (sample - self.sink.position()) / self.sink.sample_rate + self.output_latency_s
+        return heard_in_s - self.shaping.lead_s
 
     def _send(self, queued: _QueuedBatch) -> None:
         lead_ms = self.shaping.lead_s * 1000.0
@@ -327,7 +341,7 @@ class CueScheduler:
                 base = self.sink.time_of(self.sink.position()) or 0.0
                 known = self.sink.position()
             seconds = base + (sample - known) / self.sink.sample_rate
-        return seconds * 1000.0
+        return (seconds + self.output_latency_s) * 1000.0
 
     def _finish(self, utterance: _Utterance) -> None:
         """The turn stopped: ``end`` when everything was heard, else ``cancel`` (abort, hot swap, error)."""

@@ -39,13 +39,16 @@ class LipSyncService:
         *,
         mode: AnalysisMode = "auto",
         shaping: ShapingSettings | None = None,
+        output_latency_s: float = 0.0,
         vmc: VmcSettings | None = None,
     ) -> None:
         """``bridge`` returns the running stage's bridge each time cues leave (it changes when the stage restarts);
         None: no stage output at all."""
         self.store = ProfileStore(user_data_dir)
         self.voice = voice
-        self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)
+        self.scheduler = CueScheduler(
+            sink, self.current_profile, mode=mode, shaping=shaping, output_latency_s=output_latency_s
+        )
         self.stage_output = StageCueOutput(bridge) if bridge is not None else None
         if self.stage_output is not None:
             self.scheduler.add_output(self.stage_output)
@@ -85,7 +88,8 @@ class LipSyncService:
         )
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
-        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
+        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there; playback on an
+        idle sink starts late enough for the first cues to reach the stage before the first sound."""
         hooks = hooks or SpeakerHooks()
         previous_audio, previous_end, previous_close = hooks.on_audio, hooks.on_audio_end, hooks.on_mouth_close
 
@@ -107,6 +111,7 @@ class LipSyncService:
         hooks.on_audio = on_audio
         hooks.on_audio_end = on_audio_end
         hooks.on_mouth_close = on_mouth_close
+        hooks.start_delay_s = self.scheduler.start_delay_s  # the first cues leave before the first sound
         return hooks
 
     async def start(self) -> None:

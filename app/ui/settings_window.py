@@ -52,6 +52,7 @@ LABELS = {
     "remote_debug_uri": "Remote debug URI",
     "vmc_enabled": "Send VMC (OSC) output",
     "lead_ms": "Mouth lead (ms)",
+    "output_latency_ms": "Audio output latency (ms)",
     "base_url": "Base URL",
     "click_through": "Click through empty areas",
     "window": "Stage window (inside or glued)",
