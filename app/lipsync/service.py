@@ -90,28 +90,32 @@ class LipSyncService:
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
         """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there; playback on an
         idle sink starts late enough for the first cues to reach the stage before the first sound."""
-        hooks = hooks or SpeakerHooks()
+        return self.attach_scheduler(self.scheduler, hooks or SpeakerHooks())
+
+    @staticmethod
+    def attach_scheduler(scheduler: CueScheduler, hooks: SpeakerHooks) -> SpeakerHooks:
+        """:meth:`speaker_hooks` for any scheduler (benchmarks and tests wire one without the service)."""
         previous_audio, previous_end, previous_close = hooks.on_audio, hooks.on_audio_end, hooks.on_mouth_close
 
         def on_audio(scheduled: ScheduledAudio) -> None:
             if previous_audio is not None:
                 previous_audio(scheduled)
-            self.scheduler.on_audio(scheduled)
+            scheduler.on_audio(scheduled)
 
         def on_audio_end(turn: int) -> None:
             if previous_end is not None:
                 previous_end(turn)
-            self.scheduler.on_audio_end(turn)
+            scheduler.on_audio_end(turn)
 
         def on_mouth_close(turn: int) -> None:
             if previous_close is not None:
                 previous_close(turn)
-            self.scheduler.on_mouth_close(turn)
+            scheduler.on_mouth_close(turn)
 
         hooks.on_audio = on_audio
         hooks.on_audio_end = on_audio_end
         hooks.on_mouth_close = on_mouth_close
-        hooks.start_delay_s = self.scheduler.start_delay_s  # the first cues leave before the first sound
+        hooks.start_delay_s = scheduler.start_delay_s  # the first cues leave before the first sound
         return hooks
 
     async def start(self) -> None:
