@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     median_ahead, least_ahead = report["audio_scheduler_batch_ahead_ms"]
     first_median, first_least = report["audio_scheduler_first_batch_ahead_ms"]
     print(
-        f"the same through the app's Speaker (300 ms look-ahead) and cue scheduler on a virtual clock: "
+        f"the same through the app's Speaker (330 ms look-ahead) and cue scheduler on a virtual clock: "
         f"{report['audio_scheduler_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio, "
         f"{report['audio_scheduler_analyses_per_audio_s']:.2f} analyses a second; batches left a median "
         f"{median_ahead:.0f} ms (least {least_ahead:.0f}) before due, each utterance's first "

@@ -115,7 +115,7 @@ async def test_audio_far_from_being_heard_is_held_back_and_analysed_before_its_d
         play(scheduler, sink, 1, more[start : start + chunk])
     await settle()
     assert sum(len(b.weights) for b in recorder.batches()) == first, "200 ms ahead of playback: held back"
-    # Due 200 ms - lead 30 ms - margin 70 ms from now: the held audio is analysed then, in one go.
+    # Due 200 ms - lead 30 ms - margin 100 ms from now: the held audio is analysed then, in one go.
     await asyncio.sleep(0.25)
     batches = recorder.batches()
     assert len(batches) == 2 and len(batches[1].weights) >= 10
@@ -349,10 +349,10 @@ async def test_held_audio_is_analysed_by_its_deadline_on_the_sink_clock_when_mor
     first = len(recorder.batches())
     chunk = round(0.06 * RATE)
     more = vowel("aa", 0.12, level=0.1)
-    # Held audio that starts 400 ms ahead of playback is due in 400 - 30 (lead) - 70 (margin) = 300 ms...
+    # Held audio that starts 400 ms ahead of playback is due in 400 - 30 (lead) - 100 (margin) = 270 ms...
     play(scheduler, sink, 1, more[:chunk])
     await settle()
-    # ...and 200 ms later on the sink's clock (the loop's clock has not moved), 100 ms from now: the next chunk, held
+    # ...and 200 ms later on the sink's clock (the loop's clock has not moved), 70 ms from now: the next chunk, held
     # with it, must not leave the analysis at the first deadline.
     clock.now += 0.2
     play(scheduler, sink, 1, more[chunk:])
