@@ -1,13 +1,15 @@
 """The cue scheduler: speech audio, as the Speaker hands it to the sink, to timed mouth-cue batches.
 
-Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
-chunk of audio is analysed before it is heard: from the voice's phoneme marks when it gives them (more exact), the
-moment it is scheduled; otherwise from the PCM (its last half window when the voice is done), held back until
-shortly before its cues are due (:data:`HELD_AUDIO_MARGIN_S`) or until the Speaker yields when they are due at once,
-so that one analysis (~0.1 ms, most of it fixed cost) covers several chunks. The shaped frames
-are cut into batches of a quarter second, and each batch leaves shortly (:data:`SEND_AHEAD_S`) before its first
-frame is due, stamped then with the host time at which that frame is due, read from the sink's playback clock at
-that moment. A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
+Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``,
+``start_delay_s``). Each chunk of audio is analysed before it is heard: from the voice's phoneme marks when it gives
+them (more exact), the moment it is scheduled; otherwise from the PCM (its last half window when the voice is done),
+held back until :data:`HELD_AUDIO_MARGIN_S` before its cues are due or until the Speaker yields when they are due
+sooner, so that one analysis (~0.1 ms, most of it fixed cost) covers several chunks. The shaped frames are cut into
+batches of a quarter second, and each batch leaves :data:`SEND_AHEAD_S` before its first frame is due, or as soon as
+it is computed when that is later (held audio: about the margin; phoneme marks: up to the Speaker's look-ahead),
+stamped then with the host time at which that frame is due, read from the sink's playback clock at that moment plus
+the output latency. An utterance's first batch is no exception: on an idle sink the Speaker delays playback by
+:meth:`CueScheduler.start_delay_s` (the lead plus the margin). A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
 quarter second: a long utterance (one espeak sentence is one chunk of many seconds) cannot drift. Outputs (the
 stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
 """
