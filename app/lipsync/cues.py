@@ -9,9 +9,10 @@ batches of a quarter second, and each batch leaves :data:`SEND_AHEAD_S` before i
 it is computed when that is later (held audio: about the margin; phoneme marks: up to the Speaker's look-ahead),
 stamped then with the host time at which that frame is due, read from the sink's playback clock at that moment plus
 the output latency. An utterance's first batch is no exception: on an idle sink the Speaker delays playback by
-:meth:`CueScheduler.start_delay_s` (the lead plus the margin). A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
-quarter second: a long utterance (one espeak sentence is one chunk of many seconds) cannot drift. Outputs (the
-stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
+:meth:`CueScheduler.start_delay_s` (the lead plus the margin). A device clock that runs a little slow or fast
+against the host's monotonic clock is thus re-read every quarter second: a long utterance (one espeak sentence is one
+chunk of many seconds) cannot drift. Outputs (the stage, VMC, a recorder) receive begin / cues / end / cancel and
+must not block.
 """
 
 from __future__ import annotations
