@@ -2,15 +2,17 @@
 
 The lip-sync benchmark's streaming figure feeds the audio path 60 ms chunks and analyses every
 ``STREAMING_MIN_FRAMES`` frames. In the app the cue scheduler decides when held audio is analysed: at the latest
-``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 300 ms look-ahead comes after a few
-chunks, and at once at the start of each utterance, where the sink is nearly empty. This module plays the same audio
+``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 330 ms look-ahead comes after a few
+chunks, and at once at the start of each utterance (the Speaker's start delay, the lead plus that margin, lets them
+leave ahead of the first sound there too). This module plays the same audio
 through the real :class:`~app.speech.player.Speaker` (a session that hands over pre-synthesised audio in 60 ms
 chunks, as a streaming provider does once it is ahead of playback) into a :class:`~app.speech.sink.NullSink`, with the
 :class:`~app.lipsync.cues.CueScheduler` hooked in as the app wires it. The event loop runs on a virtual clock (a
 timer's wait passes at once), so 6 minutes of audio play in under a second and every deadline falls exactly.
 
 The cost is the process time of that run minus the same run without the scheduler (the Speaker, the sink and the
-loop alone). It also reports how many analyses the scheduler made and how long before they were due batches left.
+loop alone). It also reports how many analyses the scheduler made and how long before they were due batches left
+(each utterance's first apart).
 """
 
 from __future__ import annotations
@@ -52,9 +54,12 @@ class SchedulerCost:
     """Calls of the audio path's analysis (each has a fixed cost of about 0.1 ms)."""
     frames: int
     ahead_ms: tuple[float, float]
-    """(median, least) time before it was due that a batch left, each utterance's first batch aside (its audio is
-    heard at once: it cannot be early). About the scheduler's margin, less up to half a window (a batch's first
-    frame is centred up to half a window before the held audio that completed it)."""
+    """(median, least) time before it was due that a batch left, each utterance's first batch aside. About the
+    scheduler's margin, less up to half a window (a batch's first frame is centred up to half a window before the
+    held audio that completed it)."""
+    first_ahead_ms: tuple[float, float]
+    """The same for each utterance's first batch, which the Speaker's start delay puts ahead of its sound (negative:
+    late)."""
 
 
 class _VirtualClock:
@@ -117,6 +122,7 @@ class _BatchTimes:
         self._clock = clock
         self.frames = 0
         self.ahead_ms: list[float] = []
+        self.first_ahead_ms: list[float] = []
         self._utterances: set[str] = set()
 
     def begin(self, utterance: str, host_time_ms: float, frame_rate: float, lead_ms: float) -> None:
@@ -124,8 +130,8 @@ class _BatchTimes:
 
     def cues(self, batch: CueBatch) -> None:
         self.frames += len(batch.weights)
-        if batch.utterance in self._utterances:
-            self.ahead_ms.append(batch.host_time_ms - self._clock.now * 1000.0)
+        ahead_ms = batch.host_time_ms - self._clock.now * 1000.0
+        (self.ahead_ms if batch.utterance in self._utterances else self.first_ahead_ms).append(ahead_ms)
         self._utterances.add(batch.utterance)
 
     def end(self, utterance: str, host_time_ms: float) -> None:
@@ -156,6 +162,7 @@ def _play_all(spoken: Sequence[Spoken], with_scheduler: bool) -> tuple[float, _B
                 on_audio=scheduler.on_audio,
                 on_audio_end=scheduler.on_audio_end,
                 on_mouth_close=scheduler.on_mouth_close,
+                start_delay_s=scheduler.start_delay_s,
             )
         speaker = Speaker(sink, next_session, hooks)
         for _ in spoken:
@@ -191,5 +198,14 @@ def scheduler_cost(spoken: Sequence[Spoken]) -> SchedulerCost:
         _play_all(spoken, with_scheduler=True)
     finally:
         audio_path.raw_from_features = analyse
-    ahead = (float(np.median(outputs.ahead_ms)), min(outputs.ahead_ms)) if outputs.ahead_ms else (np.nan, np.nan)
-    return SchedulerCost(with_s - alone_s, calls[0], outputs.frames, ahead)
+    return SchedulerCost(
+        with_s - alone_s,
+        calls[0],
+        outputs.frames,
+        _median_least(outputs.ahead_ms),
+        _median_least(outputs.first_ahead_ms),
+    )
+
+
+def _median_least(values: Sequence[float]) -> tuple[float, float]:
+    return (float(np.median(values)), min(values)) if values else (np.nan, np.nan)

@@ -94,6 +94,9 @@ class LipSyncSettings(Section):
     calibration_language: str = ""
     """The language the voice speaks (``de``, ``fr``, ``ja``...), for its calibration texts; empty: an espeak
     voice's own, a Kokoro voice's (``jf_alpha``: Japanese), else English."""
+    output_latency_ms: int = Field(default=0, ge=-500, le=500)
+    """How much later than the audio device reports the voice is heard (Bluetooth headphones: 150-250 ms); the mouth
+    follows. Negative when the picture lags the sound instead."""
     vmc_enabled: bool = False
     vmc_host: str = "127.0.0.1"
     vmc_port: int = Field(default=39539, ge=1, le=65535)

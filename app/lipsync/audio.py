@@ -47,7 +47,7 @@ CLOSED_MARGIN = -1.0
 """A frame half closes when it is this much nearer a vowel than a lip closure (the negative margin favours closing:
 a missed m or b looks worse than a vowel frame a little less open; chosen on the lip-sync benchmark)."""
 STREAMING_MIN_FRAMES = 20
-"""What the cue scheduler holds small chunks back for (200 ms): within the Speaker's 300 ms look-ahead (less the
+"""What the cue scheduler holds small chunks back for (200 ms): within the Speaker's 330 ms look-ahead (less the
 lead and a margin), and brings 60 ms chunks from ~2.3 to ~0.8 ms of CPU per second of audio (lip-sync benchmark)."""
 SILENT_BELOW_DB = 40.0
 """A frame this far below the voice's vowel level is silent (espeak's pauses: digital silence, -100 dB)."""

@@ -1,15 +1,18 @@
 """The cue scheduler: speech audio, as the Speaker hands it to the sink, to timed mouth-cue batches.
 
-Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``). Each
-chunk of audio is analysed before it is heard: from the voice's phoneme marks when it gives them (more exact), the
-moment it is scheduled; otherwise from the PCM (its last half window when the voice is done), held back until
-shortly before its cues are due (:data:`HELD_AUDIO_MARGIN_S`) or until the Speaker yields when they are due at once,
-so that one analysis (~0.1 ms, most of it fixed cost) covers several chunks. The shaped frames
-are cut into batches of a quarter second, and each batch leaves shortly (:data:`SEND_AHEAD_S`) before its first
-frame is due, stamped then with the host time at which that frame is due, read from the sink's playback clock at
-that moment. A device clock that runs a little slow or fast against the host's monotonic clock is thus re-read every
-quarter second: a long utterance (one espeak sentence is one chunk of many seconds) cannot drift. Outputs (the
-stage, VMC, a recorder) receive begin / cues / end / cancel and must not block.
+Hooked to :class:`~app.speech.player.SpeakerHooks` (``on_audio``, ``on_audio_end``, ``on_mouth_close``,
+``start_delay_s``). Each chunk of audio is analysed before it is heard: from the voice's phoneme marks when it gives
+them (more exact), the moment it is scheduled; otherwise from the PCM (its last half window when the voice is done),
+held back until :data:`HELD_AUDIO_MARGIN_S` before its cues are due or until the Speaker yields when they are due
+sooner, so that one analysis (~0.1 ms, most of it fixed cost) covers several chunks. The shaped frames are cut into
+batches of a quarter second, and each batch leaves :data:`SEND_AHEAD_S` before its first frame is due, or as soon as
+it is computed when that is later (held audio: about the margin; phoneme marks: up to the Speaker's look-ahead),
+stamped then with the host time at which that frame is due, read from the sink's playback clock at that moment plus
+the output latency. An utterance's first batch is no exception: on an idle sink the Speaker delays playback by
+:meth:`CueScheduler.start_delay_s` (the lead plus the margin). A device clock that runs a little slow or fast
+against the host's monotonic clock is thus re-read every quarter second: a long utterance (one espeak sentence is one
+chunk of many seconds) cannot drift. Outputs (the stage, VMC, a recorder) receive begin / cues / end / cancel and
+must not block.
 """
 
 from __future__ import annotations
@@ -40,12 +43,15 @@ log = logging.getLogger("app.lipsync.cues")
 AnalysisMode = Literal["auto", "audio", "phoneme"]
 DEFAULT_BATCH_FRAMES = 25
 """A quarter of a second per batch: small frames, and the first mouth shapes leave at once."""
-HELD_AUDIO_MARGIN_S = 0.07
+HELD_AUDIO_MARGIN_S = 0.10
 """Audio held back from analysis (to analyse several chunks at once) is analysed at the latest this long before its
-cues are due (lead included): time to send and apply them. With the Speaker's 300 ms look-ahead and the 30 ms lead
-this holds 200 ms (four 60 ms chunks, the audio path's ``STREAMING_MIN_FRAMES``); 100 ms held three, and an
-analysis costs ~0.1 ms however few its frames (lip-sync benchmark through the Speaker: 5.7 analyses per second of
-audio at 100 ms, 4.6 at 70 ms, batches leaving a median 87 ms and at least 76 ms before they are due)."""
+cues are due (lead included), and the Speaker's start delay gives an utterance's first cues as long: time for the
+event loop to wake (timers ran up to ~50 ms late with the Godot web stage and other tests busy on this 2-core
+machine), the bridge, and the stage to read them before it draws the frame they are for. With the Speaker's 330 ms
+look-ahead and the 30 ms lead this holds 200 ms (four 60 ms chunks, the audio path's ``STREAMING_MIN_FRAMES``), and
+an analysis costs ~0.1 ms however few its frames (lip-sync benchmark through the Speaker: 4.6 analyses per second
+of audio, batches leaving a median 117 ms and at least 106 ms before they are due; with a 300 ms look-ahead, 70 ms
+gave the same count and 87 / 76 ms, 100 ms 5.9 analyses)."""
 SEND_AHEAD_S = 0.4
 """A batch leaves this long before its first frame is due: time to cross the bridge and be queued by a stage that
 renders at a low rate on a busy machine, and short enough that a clock drifting by 0.1 % (a cheap sound card) moves
@@ -117,8 +123,11 @@ class CueScheduler:
         batch_frames: int = DEFAULT_BATCH_FRAMES,
         frame_rate: float = DEFAULT_FRAME_RATE,
         send_ahead_s: float = SEND_AHEAD_S,
+        output_latency_s: float = 0.0,
     ) -> None:
-        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed)."""
+        """``send_ahead_s``: how long before it is due a batch leaves (``math.inf``: as soon as it is computed).
+        ``output_latency_s``: how much later than the sink's clock says the sound is heard (Bluetooth, a slow
+        mixer; negative: earlier); it may be changed at any time and applies to the cues computed next."""
         if not 1 <= batch_frames <= 120:
             raise ValueError("a batch holds 1..120 frames")
         self.sink = sink
@@ -128,6 +137,7 @@ class CueScheduler:
         self.batch_frames = batch_frames
         self.frame_rate = frame_rate
         self.send_ahead_s = send_ahead_s
+        self.output_latency_s = output_latency_s
         self.outputs: list[CueOutput] = []
         self._current: _Utterance | None = None
         self._pending: list[tuple[_Utterance, CueTrack, int]] = []
@@ -140,6 +150,12 @@ class CueScheduler:
     def add_output(self, output: CueOutput) -> Callable[[], None]:
         self.outputs.append(output)
         return lambda: self.outputs.remove(output)
+
+    def start_delay_s(self) -> float:
+        """How long the Speaker should delay playback on an idle sink (its ``start_delay_s`` hook) so that an
+        utterance's first cues leave :data:`HELD_AUDIO_MARGIN_S` before they are due, as all later ones do: the lead,
+        the margin, and the output latency when it is negative (the sound is heard before the sink's clock says)."""
+        return self.shaping.lead_s + HELD_AUDIO_MARGIN_S + max(0.0, -self.output_latency_s)
 
     # -- Speaker hooks -----------------------------------------------------------------------------------------
 
@@ -190,7 +206,10 @@ class CueScheduler:
             heard = PhoneAudio(scheduled.pcm, rate, (scheduled.sink_start - origin) / rate)
             raw = analyse_phonemes(phones, (scheduled.sink_end - origin) / rate, self.frame_rate, start_s, heard)
         else:
-            if utterance.audio is not None and utterance.audio.spectral.sample_rate != rate:
+            held = utterance.audio
+            if held is not None and (held.spectral.sample_rate != rate or scheduled.sink_start != utterance.audio_end):
+                # A new rate, or a gap on the sink (the Speaker's start delay after the provider fell behind): the
+                # held audio ends here, padded with the silence that follows it.
                 self._flush_audio(utterance)
             audio = utterance.audio
             if audio is None:
@@ -199,7 +218,7 @@ class CueScheduler:
                 utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
             end = utterance.audio_end = scheduled.sink_end
             # Held even when it is due now: it is then analysed as soon as the Speaker yields to the loop, with the
-            # chunks it wrote meanwhile (at an utterance's start it writes up to 300 ms at once: analysed together,
+            # chunks it wrote meanwhile (at an utterance's start it writes up to 330 ms at once: analysed together,
             # not chunk by chunk; each analysis costs ~0.1 ms however few its frames).
             raw = audio.feed(scheduled.pcm)
             self._drain_later(utterance, end - audio.held_samples)
@@ -303,7 +322,8 @@ class CueScheduler:
 
     def _seconds_until_shown(self, sample: int) -> float:
         """How long until the mouth shape for the sound at sink ``sample`` is shown (one lead before it is heard)."""
-        return (sample - self.sink.position()) / self.sink.sample_rate - self.shaping.lead_s
+        heard_in_s = (sample - self.sink.position()) / self.sink.sample_rate + self.output_latency_s
+        return heard_in_s - self.shaping.lead_s
 
     def _send(self, queued: _QueuedBatch) -> None:
         lead_ms = self.shaping.lead_s * 1000.0
@@ -327,7 +347,7 @@ class CueScheduler:
                 base = self.sink.time_of(self.sink.position()) or 0.0
                 known = self.sink.position()
             seconds = base + (sample - known) / self.sink.sample_rate
-        return seconds * 1000.0
+        return (seconds + self.output_latency_s) * 1000.0
 
     def _finish(self, utterance: _Utterance) -> None:
         """The turn stopped: ``end`` when everything was heard, else ``cancel`` (abort, hot swap, error)."""

@@ -36,13 +36,16 @@ class LipSyncService:
         *,
         mode: AnalysisMode = "auto",
         shaping: ShapingSettings | None = None,
+        output_latency_s: float = 0.0,
         vmc: VmcSettings | None = None,
     ) -> None:
         """``bridge`` returns the running stage's bridge each time cues leave (it changes when the stage restarts);
         None: no stage output at all."""
         self.store = ProfileStore(user_data_dir)
         self.voice = voice
-        self.scheduler = CueScheduler(sink, self.current_profile, mode=mode, shaping=shaping)
+        self.scheduler = CueScheduler(
+            sink, self.current_profile, mode=mode, shaping=shaping, output_latency_s=output_latency_s
+        )
         self.stage_output = StageCueOutput(bridge) if bridge is not None else None
         if self.stage_output is not None:
             self.scheduler.add_output(self.stage_output)
@@ -61,28 +64,34 @@ class LipSyncService:
             return default_profile()
 
     def speaker_hooks(self, hooks: SpeakerHooks | None = None) -> SpeakerHooks:
-        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there."""
-        hooks = hooks or SpeakerHooks()
+        """``hooks`` (or new ones) with the scheduler attached, keeping any observer already there; playback on an
+        idle sink starts late enough for the first cues to reach the stage before the first sound."""
+        return self.attach_scheduler(self.scheduler, hooks or SpeakerHooks())
+
+    @staticmethod
+    def attach_scheduler(scheduler: CueScheduler, hooks: SpeakerHooks) -> SpeakerHooks:
+        """:meth:`speaker_hooks` for any scheduler (benchmarks and tests wire one without the service)."""
         previous_audio, previous_end, previous_close = hooks.on_audio, hooks.on_audio_end, hooks.on_mouth_close
 
         def on_audio(scheduled: ScheduledAudio) -> None:
             if previous_audio is not None:
                 previous_audio(scheduled)
-            self.scheduler.on_audio(scheduled)
+            scheduler.on_audio(scheduled)
 
         def on_audio_end(turn: int) -> None:
             if previous_end is not None:
                 previous_end(turn)
-            self.scheduler.on_audio_end(turn)
+            scheduler.on_audio_end(turn)
 
         def on_mouth_close(turn: int) -> None:
             if previous_close is not None:
                 previous_close(turn)
-            self.scheduler.on_mouth_close(turn)
+            scheduler.on_mouth_close(turn)
 
         hooks.on_audio = on_audio
         hooks.on_audio_end = on_audio_end
         hooks.on_mouth_close = on_mouth_close
+        hooks.start_delay_s = scheduler.start_delay_s  # the first cues leave before the first sound
         return hooks
 
     async def start(self) -> None:

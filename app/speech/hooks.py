@@ -28,3 +28,7 @@ class SpeakerHooks:
     on_audio_end: Callable[[int], None] | None = None
     """The turn's last audio was written (the voice is done) and is still being heard: an analysis can finish its
     tail now, before it plays."""
+    start_delay_s: Callable[[], float] | None = None
+    """How long after it is written audio starts playing when the sink has nothing queued (silence is written
+    first): time for what is computed from it (mouth cues) to reach its destination before the first sound. Read at
+    each (re)start, so a changed setting applies to the next one."""

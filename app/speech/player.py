@@ -1,8 +1,11 @@
 """The speaking pipeline: one session per reply, its audio played in order on a sink, abort and hot swap.
 
 :class:`Speaker` owns the current turn. Its player task reads the session's events, resamples audio to the sink's
-rate, writes it and then waits while more than ``lookahead_s`` is queued ahead of the playback clock. That wait is
-the backpressure that keeps synthesis (and an LLM feeding text) from running away from playback.
+rate, writes it and then waits while more than ``lookahead_s`` (330 ms: the lip-sync cue scheduler's 100 ms margin and
+30 ms lead leave it 200 ms of audio to analyse in one go) is queued ahead of the playback clock. That wait is
+the backpressure that keeps synthesis (and an LLM feeding text) from running away from playback. When the sink has
+nothing queued (a turn's start, or a provider that fell behind), the hooks' ``start_delay_s`` of silence goes first,
+so that lip-sync cues computed from the first chunk reach the stage before its first sound.
 
 Everything the stage and lip sync need is reported through :class:`SpeakerHooks`, with positions on the sink's
 playback clock (:class:`ScheduledAudio`), the one time source lip sync follows.
@@ -16,6 +19,8 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from app.speech.events import (
     AudioEvent,
@@ -93,7 +98,7 @@ class Speaker:
         sink: AudioSink,
         make_session: SessionMaker,
         hooks: SpeakerHooks | None = None,
-        lookahead_s: float = 0.3,
+        lookahead_s: float = 0.33,
     ) -> None:
         self.sink = sink
         self._make_session = make_session
@@ -186,7 +191,10 @@ class Speaker:
                 elif isinstance(event, AudioEvent):
                     if resampler is None or resampler.source_rate != event.sample_rate:
                         resampler = LinearResampler(event.sample_rate, self.sink.sample_rate)
-                    scheduled = self._schedule(turn, event, resampler.process(event.pcm))
+                    pcm = resampler.process(event.pcm)
+                    if len(pcm) and self.sink.buffered() <= 0:
+                        self._write_start_delay()
+                    scheduled = self._schedule(turn, event, pcm)
                     words = tuple(mark for mark in scheduled.marks if mark.kind == "word")
                     turn.placements.append(Placement(event.index, scheduled.sink_start, scheduled.sink_end, words))
                     self._call(self.hooks.on_audio, scheduled)
@@ -220,6 +228,15 @@ class Speaker:
         await turn.session.cancel("playback-failed")
         if not turn.finished.done():
             turn.finished.set_result(SessionStats(None, 0, 0.0, failed=True))
+
+    def _write_start_delay(self) -> None:
+        """Silence before audio written to an idle sink: playback starts that much later (not part of any event)."""
+        delay = self.hooks.start_delay_s
+        if delay is None:
+            return
+        samples = round(max(0.0, delay()) * self.sink.sample_rate)
+        if samples:
+            self.sink.write(np.zeros(samples, dtype=np.int16))
 
     def _schedule(self, turn: Turn, event: AudioEvent, pcm: Pcm) -> ScheduledAudio:
         start = self.sink.written()

@@ -4,9 +4,14 @@ QtMultimedia is not part of PySide6-Essentials (it ships in PySide6-Addons), so 
 is one of the reasons :func:`~app.speech.sink.open_sink` falls back to the null sink. It needs a running Qt
 application (the app's qasync loop) because the device is fed from a Qt timer.
 
-The clock is ``processedUSecs()``: audio the device has consumed, so it runs ahead of the ear by the device latency.
-The desktop app installs PySide6-Addons, so the tests run the real QtMultimedia and check its no-device fallback; the
-playback itself is untested here, as this machine has no sound card (``shared/reference/qt-stack.md`` 5.1).
+The clock is ``processedUSecs()``. Since Qt 6.10 (we ship 6.11) every backend counts there the frames its platform
+callback took out of Qt's ring buffer, so audio still waiting in that buffer (``bufferSize() - bytesFree()``) is
+already left out and must not be subtracted again; the older PulseAudio backend even subtracted the server's
+latency. What Qt does not report is the platform's own buffer and the device after the callback (a few periods on
+PulseAudio/PipeWire, 150-250 ms on Bluetooth): the user's ``lip_sync.output_latency_ms`` covers that, added by the cue
+scheduler on any sink. The desktop app installs PySide6-Addons, so the tests run the real QtMultimedia and check its
+no-device fallback, and drive this class through a stand-in for ``QAudioSink`` (the platform boundary: no sound card
+here, ``shared/reference/qt-stack.md`` 5.1).
 """
 
 from __future__ import annotations
@@ -27,29 +32,19 @@ class NoAudioDevice(Exception):
 
 
 class QtAudioSink(AudioSink):
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, device_sink: Any = None) -> None:
+        """``device_sink``: an opened ``QAudioSink`` (or a stand-in with its methods) at ``sample_rate``; by default
+        the system's default output, opened here."""
         try:
-            multimedia: Any = importlib.import_module("PySide6.QtMultimedia")
             core: Any = importlib.import_module("PySide6.QtCore")
         except ImportError as error:
-            raise NoAudioDevice("QtMultimedia is not installed (it comes with PySide6-Addons)") from error
+            raise NoAudioDevice("Qt is not installed") from error
         if core.QCoreApplication.instance() is None:
             raise NoAudioDevice("no Qt application is running")
-        device = multimedia.QMediaDevices.defaultAudioOutput()
-        if device.isNull():
-            raise NoAudioDevice("the system reports no audio output")
-        audio_format = multimedia.QAudioFormat()
-        audio_format.setChannelCount(1)
-        audio_format.setSampleFormat(multimedia.QAudioFormat.SampleFormat.Int16)
-        audio_format.setSampleRate(sample_rate)
-        if not device.isFormatSupported(audio_format):
-            audio_format.setSampleRate(device.preferredFormat().sampleRate())
-            if not device.isFormatSupported(audio_format):
-                raise NoAudioDevice(f"{device.description()} takes no 16-bit mono audio")
-        self.device_name = str(device.description())
-        self.sample_rate = int(audio_format.sampleRate())
-        self._multimedia = multimedia
-        self._sink = multimedia.QAudioSink(device, audio_format)
+        if device_sink is None:
+            self._sink, self.device_name, self.sample_rate = _open_default_output(sample_rate)
+        else:
+            self._sink, self.device_name, self.sample_rate = device_sink, "audio device", sample_rate
         self._io = self._sink.start()
         # QAudioSink.error() returns QtAudio.Error, which does not compare equal to QAudio.Error: compare names.
         if self._io is None or self._sink.error().name != "NoError":
@@ -103,3 +98,24 @@ class QtAudioSink(AudioSink):
     def close(self) -> None:
         self._timer.stop()
         self._sink.stop()
+
+
+def _open_default_output(sample_rate: int) -> tuple[Any, str, int]:
+    """The system's default output as a ``QAudioSink`` for 16-bit mono, its name, and the rate it takes."""
+    try:
+        multimedia: Any = importlib.import_module("PySide6.QtMultimedia")
+    except ImportError as error:
+        raise NoAudioDevice("QtMultimedia is not installed (it comes with PySide6-Addons)") from error
+    device = multimedia.QMediaDevices.defaultAudioOutput()
+    if device.isNull():
+        raise NoAudioDevice("the system reports no audio output")
+    audio_format = multimedia.QAudioFormat()
+    audio_format.setChannelCount(1)
+    audio_format.setSampleFormat(multimedia.QAudioFormat.SampleFormat.Int16)
+    audio_format.setSampleRate(sample_rate)
+    if not device.isFormatSupported(audio_format):
+        audio_format.setSampleRate(device.preferredFormat().sampleRate())
+        if not device.isFormatSupported(audio_format):
+            raise NoAudioDevice(f"{device.description()} takes no 16-bit mono audio")
+    sink = multimedia.QAudioSink(device, audio_format)
+    return sink, str(device.description()), int(audio_format.sampleRate())

@@ -175,6 +175,7 @@ class DesktopApp:
                 self.options.user_data,
                 voice=lambda: lipsync_voice(self.settings.settings),
                 shaping=ShapingSettings(lead_s=lip.lead_ms / 1000),
+                output_latency_s=lip.output_latency_ms / 1000,
                 vmc=VmcSettings(enabled=lip.vmc_enabled, host=lip.vmc_host, port=lip.vmc_port),
             )
             self.speech_service = SpeechService(
@@ -423,6 +424,8 @@ class DesktopApp:
         if self.lipsync is not None and "lip_sync.lead_ms" in changed:
             scheduler = self.lipsync.scheduler
             scheduler.shaping = dataclasses.replace(scheduler.shaping, lead_s=settings.lip_sync.lead_ms / 1000)
+        if self.lipsync is not None and "lip_sync.output_latency_ms" in changed:
+            self.lipsync.scheduler.output_latency_s = settings.lip_sync.output_latency_ms / 1000
         if self.lipsync is not None and changed & {"lip_sync.vmc_enabled", "lip_sync.vmc_host", "lip_sync.vmc_port"}:
             self._run(self._apply_vmc(self.lipsync, settings))
         if changed & AUTO_CALIBRATION_FOLLOWS or any(name.startswith("speech.") for name in changed):

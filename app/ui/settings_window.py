@@ -54,6 +54,7 @@ LABELS = {
     "lead_ms": "Mouth lead (ms)",
     "auto_calibrate": "Calibrate new voices automatically",
     "calibration_language": "Calibration language (empty: guessed)",
+    "output_latency_ms": "Audio output latency (ms)",
     "base_url": "Base URL",
     "click_through": "Click through empty areas",
     "window": "Stage window (inside or glued)",

@@ -128,6 +128,14 @@ class SpeechState(Payload):
     """The stage-clock time the mouth weights were computed for (the last rendered frame, or the cancel)."""
     mouth_binds_missing: bool
     """The avatar lacks some of the five mouth binds (reported once as a ``stage.log`` warning)."""
+    received_frames: NonNegativeInt = 0
+    """Cue frames received since the stage started."""
+    late_frames: NonNegativeInt = 0
+    """Of those, the frames due at or before the stage's last rendered frame when they arrived (shown late or never):
+    0 when the host's margin covers the trip to the stage."""
+    least_ahead_ms: float | None = None
+    """The least time before its first frame was due that a batch was read off the bridge (negative: after), which
+    includes the wait for the stage's next frame (it reads the bridge once per frame); None before any."""
 
 
 class StageState(Payload):

@@ -157,6 +157,7 @@ async def test_malformed_frames_get_errors_and_the_link_stays_up(web_runtime: Pa
         assert state["payload"]["modelId"] is None and state["payload"]["avatarNode"] is None
         speech = state["payload"]["speech"]  # the malformed speech events changed nothing
         assert speech["utterance"] is None and speech["queuedFrames"] == 0 and set(speech["mouth"].values()) == {0.0}
+        assert (speech["receivedFrames"], speech["lateFrames"], speech["leastAheadMs"]) == (0, 0, None)
         window = state["payload"]["window"]
         assert set(window) == {"size", "position", "transparent", "alwaysOnTop", "borderless"}
         assert window["size"] == [450, 600], window  # the project's window size, not the browser's

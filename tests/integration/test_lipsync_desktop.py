@@ -1,10 +1,12 @@
-"""Lip sync as the desktop app wires it: the mouth cues follow the stage through a restart (a new bridge server)."""
+"""Lip sync as the desktop app wires it: the mouth cues follow the stage through a restart (a new bridge server), and
+the output latency set in Settings > Lip sync applies at once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ class ProtocolStage:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
+        self.arrived_ms: list[float] = []
+        """When each received message arrived, on the host's monotonic clock (the same machine)."""
         self._task = asyncio.ensure_future(self._read())
 
     @classmethod
@@ -56,11 +60,19 @@ class ProtocolStage:
                 await self.ws.send(json.dumps({"v": 1, "type": "error", "re": message["id"], "payload": error}))
             else:
                 self.received.append(message)
+                self.arrived_ms.append(time.monotonic() * 1000.0)
 
     async def close(self) -> None:
         await self.ws.close()
         with contextlib.suppress(Exception):
             await self._task
+
+
+def begin_ahead_ms(stage: ProtocolStage, index: int) -> float:
+    """How long before the utterance's time zero its ``speech.begin`` arrived (both on the host's clock)."""
+    begins = [(m, at) for m, at in zip(stage.received, stage.arrived_ms, strict=True) if m["type"] == "speech.begin"]
+    message, arrived_ms = begins[index]
+    return float(message["payload"]["hostTimeMs"]) - arrived_ms
 
 
 async def test_after_a_stage_restart_the_cues_reach_the_new_stage(
@@ -95,6 +107,16 @@ async def test_after_a_stage_restart_the_cues_reach_the_new_stage(
         assert speech[0]["type"] == "speech.begin"
         assert all(m["payload"]["utterance"] == speech[0]["payload"]["utterance"] for m in speech)
         assert not [t for t in stages[0].types() if t.startswith("speech.")], "nothing went to the old stage"
+
+        # The utterance begins (its first sound) the Speaker's start delay after the cues leave, 130 ms; with an
+        # output latency of 200 ms set in Settings > Lip sync, the mouth waits 200 ms more for the sound to be heard.
+        await until(lambda: "speech.end" in stages[1].types(), 10, "the first utterance heard")
+        assert 90.0 < begin_ahead_ms(stages[1], 0) < 200.0
+        desktop.settings.update("lip_sync", output_latency_ms=200)
+        assert desktop.lipsync is not None and desktop.lipsync.scheduler.output_latency_s == 0.2
+        desktop.speech.say("And again.")
+        await until(lambda: stages[1].types().count("speech.begin") == 2, 10, "the second utterance's cues")
+        assert 290.0 < begin_ahead_ms(stages[1], 1) < 400.0
     finally:
         for stage in stages:
             await stage.close()

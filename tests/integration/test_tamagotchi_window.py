@@ -375,6 +375,8 @@ async def test_number_fields_offer_exactly_the_range_the_settings_accept(qtbot: 
     assert (port.minimum(), port.maximum()) == (1, 65535)
     lead = window.forms["lip_sync"].editors["lead_ms"]
     assert isinstance(lead, QSpinBox) and lead.maximum() == 500
+    latency = window.forms["lip_sync"].editors["output_latency_ms"]
+    assert isinstance(latency, QSpinBox) and (latency.minimum(), latency.maximum(), latency.value()) == (-500, 500, 0)
 
 
 async def test_the_bubble_lies_over_the_stage_top_and_the_stage_keeps_its_size(qtbot: QtBot, tmp_path: Path) -> None:

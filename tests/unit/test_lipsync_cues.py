@@ -115,7 +115,7 @@ async def test_audio_far_from_being_heard_is_held_back_and_analysed_before_its_d
         play(scheduler, sink, 1, more[start : start + chunk])
     await settle()
     assert sum(len(b.weights) for b in recorder.batches()) == first, "200 ms ahead of playback: held back"
-    # Due 200 ms - lead 30 ms - margin 70 ms from now: the held audio is analysed then, in one go.
+    # Due 200 ms - lead 30 ms - margin 100 ms from now: the held audio is analysed then, in one go.
     await asyncio.sleep(0.25)
     batches = recorder.batches()
     assert len(batches) == 2 and len(batches[1].weights) >= 10
@@ -176,6 +176,32 @@ async def test_a_gap_in_playback_re_anchors_the_next_batches() -> None:
     first_late = min(b.host_time_ms for b in later)
     # Its first frames (centred in the second chunk) are due at 102 s minus the lead, not at 100.5 s.
     assert 102_000.0 - 30.0 - 15.0 <= first_late <= 102_000.0 - 30.0 + 15.0
+
+
+async def test_silence_the_speaker_puts_between_chunks_ends_the_held_audio_and_times_what_follows() -> None:
+    """A provider that fell behind: the Speaker writes its start delay (silence, no hook) before the next chunk. The
+    audio held so far is analysed up to the gap, and the next chunk's frames are timed where it lies on the sink."""
+    clock = ManualClock()
+    sink, scheduler, recorder = make(clock, mode="audio")
+    first = vowel("oh", 0.5)
+    play(scheduler, sink, 1, first)
+    await settle()
+    clock.now += 0.5  # heard
+    sink.write(np.zeros(round(0.13 * RATE), np.int16))  # the start delay, written at 100.5 s
+    play(scheduler, sink, 1, vowel("aa", 0.5))
+    scheduler.on_audio_end(1)
+    await settle()
+    batches = recorder.batches()
+    _alone_sink, alone, alone_recorder = make(ManualClock(), mode="audio")
+    play(alone, _alone_sink, 1, first)
+    alone.on_audio_end(1)
+    per_chunk = sum(len(b.weights) for b in alone_recorder.batches())  # a chunk ended by silence, on its own
+    assert sum(len(b.weights) for b in batches) == 2 * per_chunk, "none lost or doubled at the gap"
+    step = 1000.0 / batches[0].frame_rate
+    times = np.concatenate([b.host_time_ms + step * np.arange(len(b.weights)) for b in batches])
+    assert np.all(np.diff(times) > 0.0), "in order, no overlap"
+    # The second chunk's frames start when it is heard, after the gap (minus the lead).
+    assert times[per_chunk] == pytest.approx(100_630.0 - 30.0, abs=step)
 
 
 async def test_the_end_of_a_heard_turn_sends_end_and_an_abort_sends_cancel() -> None:
@@ -349,10 +375,10 @@ async def test_held_audio_is_analysed_by_its_deadline_on_the_sink_clock_when_mor
     first = len(recorder.batches())
     chunk = round(0.06 * RATE)
     more = vowel("aa", 0.12, level=0.1)
-    # Held audio that starts 400 ms ahead of playback is due in 400 - 30 (lead) - 70 (margin) = 300 ms...
+    # Held audio that starts 400 ms ahead of playback is due in 400 - 30 (lead) - 100 (margin) = 270 ms...
     play(scheduler, sink, 1, more[:chunk])
     await settle()
-    # ...and 200 ms later on the sink's clock (the loop's clock has not moved), 100 ms from now: the next chunk, held
+    # ...and 200 ms later on the sink's clock (the loop's clock has not moved), 70 ms from now: the next chunk, held
     # with it, must not leave the analysis at the first deadline.
     clock.now += 0.2
     play(scheduler, sink, 1, more[chunk:])

@@ -11,12 +11,30 @@ const MAX_BATCHES := 4096
 ## Each batch: {"utterance": String, "start_ms": float, "frame_ms": float, "frames": Array}.
 var batches: Array[Dictionary] = []
 var utterance: Variant = null
+## Cue frames received since the stage started, and how many of them came late: due at or before
+## the last rendered frame (which was drawn without them), so shown late or never. A frame due
+## between two rendered frames that arrives before the second is in time: no renderer at this
+## frame rate could have shown it earlier.
+var received_frames := 0
+var late_frames := 0
+## The least time before its first frame was due that a batch was read off the bridge (INF before
+## any): the host's margin less the trip and the wait for the stage's next frame (the bridge is
+## polled once per rendered frame).
+var least_ahead_ms := INF
 ## When the utterance ended (`speech.end`): the mouth closes from then on.
 var _end_ms: float = INF
 
 
-## Returns an empty string when the batch was queued, else why not.
-func add(name: String, start_ms: float, frame_rate: float, frames: Array) -> String:
+## Returns an empty string when the batch was queued, else why not. `now_ms`: its arrival;
+## `rendered_ms`: the time the last rendered frame was sampled for.
+func add(
+	name: String,
+	start_ms: float,
+	frame_rate: float,
+	frames: Array,
+	now_ms: float,
+	rendered_ms: float,
+) -> String:
 	if frame_rate <= 0.0 or frame_rate > 240.0:
 		return "frameRate must be within (0, 240]"
 	if frames.is_empty() or frames.size() > 120:
@@ -39,7 +57,12 @@ func add(name: String, start_ms: float, frame_rate: float, frames: Array) -> Str
 		_end_ms = INF
 	if batches.size() >= MAX_BATCHES:
 		batches.pop_front()
-	batches.append({"start_ms": start_ms, "frame_ms": 1000.0 / frame_rate, "frames": checked})
+	var frame_ms := 1000.0 / frame_rate
+	batches.append({"start_ms": start_ms, "frame_ms": frame_ms, "frames": checked})
+	received_frames += checked.size()
+	least_ahead_ms = minf(least_ahead_ms, start_ms - now_ms)
+	if rendered_ms >= start_ms:
+		late_frames += mini(checked.size(), int(floorf((rendered_ms - start_ms) / frame_ms)) + 1)
 	return ""
 
 

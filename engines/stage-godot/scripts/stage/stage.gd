@@ -148,7 +148,8 @@ func _on_speech_event(message: Dictionary) -> void:
 			elif typeof(frames) != TYPE_ARRAY:
 				problem = "frames must be an array"
 			else:
-				problem = _cues.add(utterance, at, float(rate), frames)
+				var now_ms := Time.get_ticks_usec() / 1000.0
+				problem = _cues.add(utterance, at, float(rate), frames, now_ms, _mouth_sampled_ms)
 				# Also here: a begin may have been lost (sent before this stage connected).
 				_report_missing_mouth()
 		elif kind == "speech.end":
@@ -403,6 +404,9 @@ func _speech_state() -> Dictionary:
 		"mouth": mouth,
 		"blink": _blink_weight,
 		"queuedFrames": _cues.queued_frames(),
+		"receivedFrames": _cues.received_frames,
+		"lateFrames": _cues.late_frames,
+		"leastAheadMs": _cues.least_ahead_ms if _cues.received_frames > 0 else null,
 		"sampledAtMs": _mouth_sampled_ms,
 		"mouthBindsMissing": _avatar != null and not _expressions.mouth_ready(),
 	}
