@@ -68,6 +68,32 @@ ONSET_DARK_BELOW_DB = -10.0
 -10 dB: with the consonant rule's -4 dB, 94.9 % of the benchmark's tuning onsets were within 20 ms, against 95.3)."""
 SMOOTHING = (0.5, 0.3, 0.2)
 """Weights of the current frame's vowel distances and the two before: steadies the vowel over ~20 ms."""
+FLOOR_RISE_DB = 0.05
+"""The noise floor is the quietest frame lately: it follows any quieter frame at once and rises this much per frame
+(5 dB a second) otherwise, so it settles on steady hiss or hum within a frame or two and climbs back after a louder
+stretch without climbing into the speech (whose dips come every few hundred ms)."""
+FLOOR_START_BELOW_DB = 22.0
+"""An utterance's first frame this far below the voice's level sets the floor: it may be steady noise (which looks
+the same as a th for as long as it lasts). A louder first frame is the voice itself, and the floor starts where the
+voice is silent (:data:`SILENT_BELOW_DB`) and rises from there."""
+ABOVE_FLOOR_DB = 4.0
+"""A frame less than this above the noise floor is the floor (a 25 ms window of steady noise varies by 1-2 dB): it
+is silent, and nothing in it opens the mouth..."""
+ABOVE_FLOOR_RANGE_DB = 2.0
+"""...and the mouth may open fully from this much higher."""
+PEAK_DECAY_DB = 0.3
+"""The voice's level is the loudest vowel-like frame lately (a new one sets it at once), forgetting this much per
+vowel-like frame (pauses and consonants do not wear it down): about 10 dB a second of speech."""
+PEAK_OVER_LEVEL_DB = 2.5
+"""How far that loudest frame usually lies over the calibrated level (a median over vowel frames: the calibrated
+level is the median of the steady vowel frames)."""
+GAIN_DEAD_DB = 5.0
+"""Within this of the calibrated level the voice's level is taken for the calibrated one (the peak's swing over
+syllables at that level: the reference moving with it cost the closures before p and b), from twice this on it is
+followed in full, and in between in part (continuous): a delivery 10 dB or more quieter or louder opens the mouth
+as the calibrated one does..."""
+GAIN_LIMIT_DB = 24.0
+"""...by at most this (a voice 30 dB down still moves the mouth; silence and noise do not become speech)."""
 
 
 _NO_OPENNESS = np.zeros(0, np.float32)
@@ -87,6 +113,10 @@ class Carry:
     ``ONSET_FRAMES + 1``."""
     silent_run: int
     """How many of the last frames were silent, at most ``SILENT_RUN - 1``."""
+    floor_db: float
+    """The noise floor at the last frame (dBFS)."""
+    peak_db: float
+    """The voice's loudest vowel-like frame lately, worn down to the last frame (dBFS)."""
 
 
 def _unit(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -95,14 +125,15 @@ def _unit(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def _since_pause(
-    relative_db: npt.NDArray[np.float32], previous: Carry | None
+    relative_db: npt.NDArray[np.float32], at_floor: npt.NDArray[np.bool_], previous: Carry | None
 ) -> tuple[npt.NDArray[np.int64] | None, int, int]:
     """(for each frame, how many frames ago a pause last ended, or None when no frame is within
     :data:`ONSET_FRAMES` of one; then, for the next call, the last frame's count and its run of silent frames).
 
-    A pause is :data:`SILENT_RUN` silent frames in a row; the time before the utterance is one. Most chunks are far
+    A pause is :data:`SILENT_RUN` silent frames (far below the voice, or at the noise floor) in a row; the time
+    before the utterance is one. Most chunks are far
     from any pause, which a few numpy calls find: this runs on every streamed chunk."""
-    silent = relative_db < -SILENT_BELOW_DB
+    silent = (relative_db < -SILENT_BELOW_DB) | at_floor
     if previous is not None and previous.since_pause > ONSET_FRAMES and not silent.any():
         return None, ONSET_FRAMES + 1, 0
     span = SILENT_RUN - 1
@@ -122,12 +153,37 @@ def _since_pause(
     return since, min(int(since[-1]), ONSET_FRAMES + 1), tail_run
 
 
+def _noise_floor(level_db: npt.NDArray[np.float64], before: float) -> npt.NDArray[np.float64]:
+    """Each frame's noise floor, ``floor = min(level, previous floor + FLOOR_RISE_DB)``, from its value before the
+    chunk: a running minimum of the levels less the rise accumulated since (one numpy scan, not a loop)."""
+    rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
+    floor: npt.NDArray[np.float64] = np.minimum(np.minimum.accumulate(level_db - rise), before) + rise
+    return floor
+
+
+def _floor_before(first_db: float, profile: VoiceProfile) -> float:
+    """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`)."""
+    if first_db < profile.level_db - FLOOR_START_BELOW_DB:
+        return first_db
+    return profile.level_db - SILENT_BELOW_DB
+
+
+def _voice_peak(
+    level_db: npt.NDArray[np.float64], vowel_like: npt.NDArray[np.bool_], before: float
+) -> npt.NDArray[np.float64]:
+    """Each frame's peak voice level, ``peak = max(level if vowel-like, previous peak - PEAK_DECAY_DB if vowel-like)``,
+    from its value before the chunk, as :func:`_noise_floor`."""
+    wear = np.cumsum(vowel_like) * PEAK_DECAY_DB
+    peak: npt.NDArray[np.float64] = (
+        np.maximum(np.maximum.accumulate(np.where(vowel_like, level_db + wear, -np.inf)), before) - wear
+    )
+    return peak
+
+
 def raw_from_features(
     features: FeatureFrames, profile: VoiceProfile, previous: Carry | None = None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], Carry]:
     """(openness, shape, what to carry into the next call) for each frame (``features`` must not be empty)."""
-    relative_db = features.level_db - np.float32(profile.level_db)
-    since_pause, since_pause_end, silent_run = _since_pause(relative_db, previous)
     # Mean squared distances scaled by the spread, to the vowels and the closures at once: |x|^2 - 2 x.m + |m|^2 in
     # one matrix product (far cheaper than differences of (frames, templates, coefficients) on short chunks).
     weight, scaled_t, template_norms = profile.distance_tables
@@ -135,13 +191,29 @@ def raw_from_features(
     vowels = len(profile.means)
     distance = all_distances[:, :vowels]
     nearest_vowel = distance.min(axis=1)
+    level_db = features.level_db.astype(np.float64)
+    floor = _noise_floor(level_db, _floor_before(level_db[0], profile) if previous is None else previous.floor_db)
+    above_floor = level_db - floor
+    at_floor = above_floor < ABOVE_FLOOR_DB
+    # The voice's level: its vowels (not noise at the floor, nor a lip closure), as loud as calibrated to begin with.
+    vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
+    closure = all_distances[:, vowels:].min(axis=1) if profile.closed is not None else None
+    if closure is not None:
+        vowel_like &= nearest_vowel < closure
+    calibrated_peak = profile.level_db + PEAK_OVER_LEVEL_DB
+    peak = _voice_peak(level_db, vowel_like, calibrated_peak if previous is None else previous.peak_db)
+    # The reference level follows a delivery quieter or louder than calibration, beyond the peak's usual swing.
+    drift = peak - calibrated_peak
+    size = np.abs(drift)
+    gain = np.copysign(np.minimum(np.minimum(2.0 * np.maximum(size - GAIN_DEAD_DB, 0.0), size), GAIN_LIMIT_DB), drift)
+    relative_db = (features.level_db - (profile.level_db + gain)).astype(np.float32)
+    since_pause, since_pause_end, silent_run = _since_pause(relative_db, at_floor, previous)
     openness = _unit((relative_db + CLOSED_BELOW_DB) * (1.0 / OPEN_RANGE_DB))
     openness /= 1.0 + np.power(nearest_vowel * (1.0 / VOWEL_DISTANCE), 3)  # how vowel-like
-    if profile.closed is not None:
+    if closure is not None:
         # The voice's m and b: the lips are shut however loud the voice is. A frame about as near to one of them as
         # to the nearest vowel closes the mouth (on espeak speech vowel frames sit 2-8 nearer a vowel, m frames 1-5
         # nearer the m).
-        closure = all_distances[:, vowels:].min(axis=1)
         openness /= 1.0 + np.exp(CLOSED_SHARPNESS * (nearest_vowel - closure - CLOSED_MARGIN))
         # Any other sound passes between parted lips: far from the closures, and not a voice bar (dark).
         consonant = (relative_db + CONSONANT_BELOW_DB) * (CONSONANT_OPENING / CONSONANT_RANGE_DB)
@@ -158,6 +230,14 @@ def raw_from_features(
             onset[since_pause > ONSET_FRAMES] = 0.0
             onset /= near_closure * (1.0 + np.exp((ONSET_DARK_BELOW_DB - features.brightness_db) * 0.5))
             openness = np.maximum(openness, onset)
+    # Nothing at the noise floor opens the mouth: steady hiss or hum before, between and after the words. (An
+    # utterance's first frame never opens it, and lets the second open when that one is above the floor: the mouth
+    # opens on the second open frame, and a sound from the first sample sets the floor to its first frame, which is
+    # half silence before the audio.)
+    audible = _unit((above_floor - ABOVE_FLOOR_DB) * (1.0 / ABOVE_FLOOR_RANGE_DB)).astype(np.float32)
+    if previous is None:
+        audible[0] = 1.0
+    openness *= audible
     # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
     # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
     # silence this made the mouth open ~10 ms before the sound. Closing is not delayed (short b closures must show).
@@ -167,7 +247,9 @@ def raw_from_features(
     # A short causal filter along time, carrying the last frames of the previous call.
     history = previous.distances if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])
-    carried = Carry(padded[-2:].copy(), float(openness[-1]), since_pause_end, silent_run)
+    carried = Carry(
+        padded[-2:].copy(), float(openness[-1]), since_pause_end, silent_run, float(floor[-1]), float(peak[-1])
+    )
     smoothed = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
     likelihood = np.exp(-SHARPNESS * (smoothed - smoothed.min(axis=1, keepdims=True)))
     likelihood /= likelihood.sum(axis=1, keepdims=True)
