@@ -78,9 +78,7 @@ the same as a th for as long as it lasts). A louder first frame is the voice its
 voice is silent (:data:`SILENT_BELOW_DB`) and rises from there."""
 ABOVE_FLOOR_DB = 4.0
 """A frame less than this above the noise floor is the floor (a 25 ms window of steady noise varies by 1-2 dB): it
-is silent, and nothing in it opens the mouth..."""
-ABOVE_FLOOR_RANGE_DB = 2.0
-"""...and the mouth may open fully from this much higher."""
+is silent, and nothing in it opens the mouth."""
 PEAK_DECAY_DB = 0.3
 """The voice's level is the loudest vowel-like frame lately (a new one sets it at once), forgetting this much per
 vowel-like frame (pauses and consonants do not wear it down): about 10 dB a second of speech."""
@@ -94,6 +92,11 @@ followed in full, and in between in part (continuous): a delivery 10 dB or more 
 as the calibrated one does..."""
 GAIN_LIMIT_DB = 24.0
 """...by at most this (a voice 30 dB down still moves the mouth; silence and noise do not become speech)."""
+_GAIN_DRIFT_DB = np.array(
+    [-GAIN_LIMIT_DB, -2 * GAIN_DEAD_DB, -GAIN_DEAD_DB, GAIN_DEAD_DB, 2 * GAIN_DEAD_DB, GAIN_LIMIT_DB]
+)
+_GAIN_DB = np.array([-GAIN_LIMIT_DB, -2 * GAIN_DEAD_DB, 0.0, 0.0, 2 * GAIN_DEAD_DB, GAIN_LIMIT_DB])
+"""The reference's shift for the peak's drift from its calibrated place (piecewise linear; np.interp holds the ends)."""
 
 
 _NO_OPENNESS = np.zeros(0, np.float32)
@@ -153,14 +156,6 @@ def _since_pause(
     return since, min(int(since[-1]), ONSET_FRAMES + 1), tail_run
 
 
-def _noise_floor(level_db: npt.NDArray[np.float64], before: float) -> npt.NDArray[np.float64]:
-    """Each frame's noise floor, ``floor = min(level, previous floor + FLOOR_RISE_DB)``, from its value before the
-    chunk: a running minimum of the levels less the rise accumulated since (one numpy scan, not a loop)."""
-    rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
-    floor: npt.NDArray[np.float64] = np.minimum(np.minimum.accumulate(level_db - rise), before) + rise
-    return floor
-
-
 def _floor_before(first_db: float, profile: VoiceProfile) -> float:
     """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`)."""
     if first_db < profile.level_db - FLOOR_START_BELOW_DB:
@@ -168,16 +163,40 @@ def _floor_before(first_db: float, profile: VoiceProfile) -> float:
     return profile.level_db - SILENT_BELOW_DB
 
 
-def _voice_peak(
-    level_db: npt.NDArray[np.float64], vowel_like: npt.NDArray[np.bool_], before: float
-) -> npt.NDArray[np.float64]:
-    """Each frame's peak voice level, ``peak = max(level if vowel-like, previous peak - PEAK_DECAY_DB if vowel-like)``,
-    from its value before the chunk, as :func:`_noise_floor`."""
+def _relative_level(
+    level_db: npt.NDArray[np.float32],
+    nearest_vowel: npt.NDArray[np.float32],
+    closure: npt.NDArray[np.float32] | None,
+    profile: VoiceProfile,
+    previous: Carry | None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], float, float]:
+    """(each frame's level against the voice's, whether it is at the noise floor; then, for the next call, the last
+    frame's floor and peak).
+
+    The noise floor (``floor = min(level, previous floor + rise)``) and the voice's peak level (``peak = max(level
+    of a vowel-like frame, previous peak - decay at each vowel-like frame)``) come from their values before the chunk
+    as running extremes of the levels shifted by the rise or decay accumulated since: a few numpy scans, not a loop
+    over frames, in float64 so that any split into chunks gives the same values."""
+    rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
+    floor_before = _floor_before(float(level_db[0]), profile) if previous is None else previous.floor_db
+    floor = np.minimum(np.minimum.accumulate(level_db - rise), floor_before) + rise
+    above_floor = level_db - floor
+    at_floor = above_floor < ABOVE_FLOOR_DB
+    # The voice's level: its vowels (not noise at the floor), as loud as calibrated before the first.
+    vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
+    if closure is not None:  # nor a lip closure (a b's voice bar near a vowel would wear the peak down)
+        vowel_like &= nearest_vowel < closure
     wear = np.cumsum(vowel_like) * PEAK_DECAY_DB
-    peak: npt.NDArray[np.float64] = (
-        np.maximum(np.maximum.accumulate(np.where(vowel_like, level_db + wear, -np.inf)), before) - wear
-    )
-    return peak
+    calibrated_peak = profile.level_db + PEAK_OVER_LEVEL_DB
+    peak_before = calibrated_peak if previous is None else previous.peak_db
+    peak = np.maximum(np.maximum.accumulate(np.where(vowel_like, level_db + wear, -np.inf)), peak_before) - wear
+    # The reference level follows a delivery quieter or louder than calibration, beyond the peak's usual swing.
+    if calibrated_peak - GAIN_DEAD_DB < peak.min() and peak.max() < calibrated_peak + GAIN_DEAD_DB:
+        relative_db = level_db - np.float32(profile.level_db)  # as calibrated (most chunks)
+    else:
+        gain = np.interp(peak, _GAIN_DRIFT_DB + calibrated_peak, _GAIN_DB)
+        relative_db = (level_db - (gain + profile.level_db)).astype(np.float32)
+    return relative_db, at_floor, float(floor[-1]), float(peak[-1])
 
 
 def raw_from_features(
@@ -191,22 +210,10 @@ def raw_from_features(
     vowels = len(profile.means)
     distance = all_distances[:, :vowels]
     nearest_vowel = distance.min(axis=1)
-    level_db = features.level_db.astype(np.float64)
-    floor = _noise_floor(level_db, _floor_before(level_db[0], profile) if previous is None else previous.floor_db)
-    above_floor = level_db - floor
-    at_floor = above_floor < ABOVE_FLOOR_DB
-    # The voice's level: its vowels (not noise at the floor, nor a lip closure), as loud as calibrated to begin with.
-    vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
     closure = all_distances[:, vowels:].min(axis=1) if profile.closed is not None else None
-    if closure is not None:
-        vowel_like &= nearest_vowel < closure
-    calibrated_peak = profile.level_db + PEAK_OVER_LEVEL_DB
-    peak = _voice_peak(level_db, vowel_like, calibrated_peak if previous is None else previous.peak_db)
-    # The reference level follows a delivery quieter or louder than calibration, beyond the peak's usual swing.
-    drift = peak - calibrated_peak
-    size = np.abs(drift)
-    gain = np.copysign(np.minimum(np.minimum(2.0 * np.maximum(size - GAIN_DEAD_DB, 0.0), size), GAIN_LIMIT_DB), drift)
-    relative_db = (features.level_db - (profile.level_db + gain)).astype(np.float32)
+    relative_db, at_floor, floor_db, peak_db = _relative_level(
+        features.level_db, nearest_vowel, closure, profile, previous
+    )
     since_pause, since_pause_end, silent_run = _since_pause(relative_db, at_floor, previous)
     openness = _unit((relative_db + CLOSED_BELOW_DB) * (1.0 / OPEN_RANGE_DB))
     openness /= 1.0 + np.power(nearest_vowel * (1.0 / VOWEL_DISTANCE), 3)  # how vowel-like
@@ -230,14 +237,13 @@ def raw_from_features(
             onset[since_pause > ONSET_FRAMES] = 0.0
             onset /= near_closure * (1.0 + np.exp((ONSET_DARK_BELOW_DB - features.brightness_db) * 0.5))
             openness = np.maximum(openness, onset)
-    # Nothing at the noise floor opens the mouth: steady hiss or hum before, between and after the words. (An
-    # utterance's first frame never opens it, and lets the second open when that one is above the floor: the mouth
-    # opens on the second open frame, and a sound from the first sample sets the floor to its first frame, which is
-    # half silence before the audio.)
-    audible = _unit((above_floor - ABOVE_FLOOR_DB) * (1.0 / ABOVE_FLOOR_RANGE_DB)).astype(np.float32)
+    # Nothing at the noise floor opens the mouth: steady hiss or hum before, between and after the words. (Except
+    # the utterance's first frame: it never opens the mouth itself but lets the second open, when that one is above
+    # the floor, as the mouth opens on the second open frame. A sound from the first sample sets the floor to its
+    # first frame, which is half silence before the audio.)
     if previous is None:
-        audible[0] = 1.0
-    openness *= audible
+        at_floor[0] = False
+    openness[at_floor] = 0.0
     # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
     # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
     # silence this made the mouth open ~10 ms before the sound. Closing is not delayed (short b closures must show).
@@ -247,9 +253,7 @@ def raw_from_features(
     # A short causal filter along time, carrying the last frames of the previous call.
     history = previous.distances if previous is not None else distance[:1].repeat(2, axis=0)
     padded = np.concatenate([history, distance])
-    carried = Carry(
-        padded[-2:].copy(), float(openness[-1]), since_pause_end, silent_run, float(floor[-1]), float(peak[-1])
-    )
+    carried = Carry(padded[-2:].copy(), float(openness[-1]), since_pause_end, silent_run, floor_db, peak_db)
     smoothed = SMOOTHING[0] * padded[2:] + SMOOTHING[1] * padded[1:-1] + SMOOTHING[2] * padded[:-2]
     likelihood = np.exp(-SHARPNESS * (smoothed - smoothed.min(axis=1, keepdims=True)))
     likelihood /= likelihood.sum(axis=1, keepdims=True)
