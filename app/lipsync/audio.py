@@ -182,13 +182,15 @@ def _relative_level(
     floor = np.minimum(np.minimum.accumulate(level_db - rise), floor_before) + rise
     above_floor = level_db - floor
     at_floor = above_floor < ABOVE_FLOOR_DB
-    # The voice's level: its vowels (not noise at the floor), as loud as calibrated before the first.
+    # The voice's level: its vowels (not noise at the floor). Before the first, the peak sits at the lower edge of
+    # what counts as calibrated: a voice at the calibrated level lifts it with its first vowel, a quieter one has
+    # less to wear down (a voice 20 dB down moved the mouth about as a calibrated one from its second syllable on).
     vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
     if closure is not None:  # nor a lip closure (a b's voice bar near a vowel would wear the peak down)
         vowel_like &= nearest_vowel < closure
     wear = np.cumsum(vowel_like) * PEAK_DECAY_DB
     calibrated_peak = profile.level_db + PEAK_OVER_LEVEL_DB
-    peak_before = calibrated_peak if previous is None else previous.peak_db
+    peak_before = calibrated_peak - GAIN_DEAD_DB if previous is None else previous.peak_db
     peak = np.maximum(np.maximum.accumulate(np.where(vowel_like, level_db + wear, -np.inf)), peak_before) - wear
     # The reference level follows a delivery quieter or louder than calibration, beyond the peak's usual swing.
     if calibrated_peak - GAIN_DEAD_DB < peak.min() and peak.max() < calibrated_peak + GAIN_DEAD_DB:
