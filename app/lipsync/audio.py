@@ -177,28 +177,34 @@ def _relative_level(
     of a vowel-like frame, previous peak - decay at each vowel-like frame)``) come from their values before the chunk
     as running extremes of the levels shifted by the rise or decay accumulated since: a few numpy scans, not a loop
     over frames, in float64 so that any split into chunks gives the same values."""
-    rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
     floor_before = _floor_before(float(level_db[0]), profile) if previous is None else previous.floor_db
-    floor = np.minimum(np.minimum.accumulate(level_db - rise), floor_before) + rise
-    above_floor = level_db - floor
-    at_floor = above_floor < ABOVE_FLOOR_DB
+    floor_end = floor_before + len(level_db) * FLOOR_RISE_DB
+    if level_db.min() >= floor_end + ABOVE_FLOOR_DB:  # far above the floor (most chunks of clean speech)
+        at_floor = np.zeros(len(level_db), np.bool_)
+    else:
+        rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
+        floor = np.minimum(np.minimum.accumulate(level_db - rise), floor_before) + rise
+        at_floor = level_db - floor < ABOVE_FLOOR_DB
+        floor_end = float(floor[-1])
     # The voice's level: its vowels (not noise at the floor). Before the first, the peak sits at the lower edge of
     # what counts as calibrated: a voice at the calibrated level lifts it with its first vowel, a quieter one has
     # less to wear down (a voice 20 dB down moved the mouth about as a calibrated one from its second syllable on).
     vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
     if closure is not None:  # nor a lip closure (a b's voice bar near a vowel would wear the peak down)
         vowel_like &= nearest_vowel < closure
-    wear = np.cumsum(vowel_like) * PEAK_DECAY_DB
+    wear = np.add.accumulate(vowel_like * PEAK_DECAY_DB)  # (np.cumsum of the booleans costs twice as much)
     calibrated_peak = profile.level_db + PEAK_OVER_LEVEL_DB
     peak_before = calibrated_peak - GAIN_DEAD_DB if previous is None else previous.peak_db
-    peak = np.maximum(np.maximum.accumulate(np.where(vowel_like, level_db + wear, -np.inf)), peak_before) - wear
+    candidates = level_db + wear
+    candidates[~vowel_like] = -np.inf
+    peak = np.maximum(np.maximum.accumulate(candidates), peak_before) - wear
     # The reference level follows a delivery quieter or louder than calibration, beyond the peak's usual swing.
-    if calibrated_peak - GAIN_DEAD_DB < peak.min() and peak.max() < calibrated_peak + GAIN_DEAD_DB:
+    if calibrated_peak - GAIN_DEAD_DB <= peak.min() and peak.max() <= calibrated_peak + GAIN_DEAD_DB:
         relative_db = level_db - np.float32(profile.level_db)  # as calibrated (most chunks)
     else:
         gain = np.interp(peak, _GAIN_DRIFT_DB + calibrated_peak, _GAIN_DB)
         relative_db = (level_db - (gain + profile.level_db)).astype(np.float32)
-    return relative_db, at_floor, float(floor[-1]), float(peak[-1])
+    return relative_db, at_floor, floor_end, float(peak[-1])
 
 
 def raw_from_features(
