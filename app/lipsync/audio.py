@@ -76,6 +76,7 @@ FLOOR_START_BELOW_DB = 22.0
 """An utterance's first frame this far below the voice's level sets the floor: it may be steady noise (which looks
 the same as a th for as long as it lasts). A louder first frame is the voice itself, and the floor starts where the
 voice is silent (:data:`SILENT_BELOW_DB`) and rises from there."""
+HALF_WINDOW_DB = 3.0
 ABOVE_FLOOR_DB = 4.0
 """A frame less than this above the noise floor is the floor (a 25 ms window of steady noise varies by 1-2 dB): it
 is silent, and nothing in it opens the mouth."""
@@ -157,9 +158,10 @@ def _since_pause(
 
 
 def _floor_before(first_db: float, profile: VoiceProfile) -> float:
-    """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`)."""
+    """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`): a quiet first frame's window
+    is half silence before the audio, so a sound steady from the first sample is 3 dB louder than that frame."""
     if first_db < profile.level_db - FLOOR_START_BELOW_DB:
-        return first_db
+        return first_db + HALF_WINDOW_DB
     return profile.level_db - SILENT_BELOW_DB
 
 
@@ -183,7 +185,10 @@ def _relative_level(
         at_floor = np.zeros(len(level_db), np.bool_)
     else:
         rise = np.arange(1, len(level_db) + 1) * FLOOR_RISE_DB
-        floor = np.minimum(np.minimum.accumulate(level_db - rise), floor_before) + rise
+        shifted = level_db - rise
+        if previous is None:
+            shifted[0] = np.inf  # the first frame is in the floor before it
+        floor = np.minimum(np.minimum.accumulate(shifted), floor_before) + rise
         at_floor = level_db - floor < ABOVE_FLOOR_DB
         floor_end = float(floor[-1])
     # The voice's level: its vowels (not noise at the floor). Before the first, the peak sits at the lower edge of
@@ -245,12 +250,7 @@ def raw_from_features(
             onset[since_pause > ONSET_FRAMES] = 0.0
             onset /= near_closure * (1.0 + np.exp((ONSET_DARK_BELOW_DB - features.brightness_db) * 0.5))
             openness = np.maximum(openness, onset)
-    # Nothing at the noise floor opens the mouth: steady hiss or hum before, between and after the words. (Except
-    # the utterance's first frame: it never opens the mouth itself but lets the second open, when that one is above
-    # the floor, as the mouth opens on the second open frame. A sound from the first sample sets the floor to its
-    # first frame, which is half silence before the audio.)
-    if previous is None:
-        at_floor[0] = False
+    # Nothing at the noise floor opens the mouth: steady hiss or hum before, between and after the words.
     openness[at_floor] = 0.0
     # The mouth opens only on the second open frame. A 25 ms window centred on its frame is dominated by the louder
     # side, so vowels look as if they began up to half a window early; at every onset after a lip closure or
