@@ -309,13 +309,18 @@ def noise_at(dbfs: float, seconds: float, kind: str, seed: int = 7) -> npt.NDArr
         signal = np.random.default_rng(seed).normal(0, 1, count)
     else:
         t = np.arange(count) / RATE
-        signal = sum(np.sin(2 * np.pi * 50 * k * t + k) / k for k in range(1, 8))
-    return signal * (10 ** (dbfs / 20) / np.sqrt(np.mean(signal**2))) * 32767
+        signal = np.zeros(count)
+        for k in range(1, 8):
+            signal += np.sin(2 * np.pi * 50 * k * t + k) / k
+    scaled: npt.NDArray[np.float64] = signal * (10 ** (dbfs / 20) / np.sqrt(np.mean(signal**2))) * 32767
+    return scaled
 
 
-def speech_in(noise: npt.NDArray[np.float64], speech: npt.NDArray[np.int16], at_s: float) -> npt.NDArray[np.int16]:
+def speech_in(noise: npt.NDArray[np.float64], *words: tuple[npt.NDArray[np.int16], float]) -> npt.NDArray[np.int16]:
+    """The noise with each word added from its start time."""
     mixed = noise.copy()
-    mixed[int(at_s * RATE) : int(at_s * RATE) + len(speech)] += speech
+    for speech, at_s in words:
+        mixed[int(at_s * RATE) : int(at_s * RATE) + len(speech)] += speech
     return np.clip(mixed, -32768, 32767).astype(np.int16)
 
 
@@ -327,7 +332,7 @@ def test_steady_noise_never_opens_the_mouth(synthetic_profile: VoiceProfile, kin
     profile = with_closure(synthetic_profile)
     words = [np.concatenate([hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)]), vowel("aa", 0.3, level=0.1)]
     noise = noise_at(dbfs, 2.0, kind)
-    pcm = speech_in(speech_in(noise, words[0], 0.4), words[1], 1.18)
+    pcm = speech_in(noise, (words[0], 0.4), (words[1], 1.18))
     track = shaped(pcm, profile)
     lead = ShapingSettings().lead_s
     # The noise alone: before the words (up to 20 ms before the first), and from 80 ms after each (the mouth closes).
@@ -345,14 +350,14 @@ def test_a_faint_sound_over_a_noise_floor_still_opens_the_mouth(synthetic_profil
     # The th of test_a_faint_sound_after_a_pause..., 28 dB under the voice, after a pause in hiss 20 dB below it.
     profile = with_closure(synthetic_profile)
     word = np.concatenate([hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)])
-    track = shaped(speech_in(noise_at(profile.level_db - 48.0, 1.0, "hiss"), word, 0.4), profile)
+    track = shaped(speech_in(noise_at(profile.level_db - 48.0, 1.0, "hiss"), (word, 0.4)), profile)
     assert 0.395 < opening_s(track) + ShapingSettings().lead_s < 0.435, "open with the th, not with the vowel"
 
 
-def utterance_at(gain_db: float) -> npt.NDArray[np.int16]:
+def utterance_at(gain_db: float, profile: VoiceProfile) -> npt.NDArray[np.int16]:
     """Five syllables, each a faint th into a vowel, 150 ms apart, ``gain_db`` from the calibrated level."""
     syllables = [
-        np.concatenate([gap(0.15), hiss(0.05, 26.0 - gain_db, default_profile()), vowel(name, 0.25, level=0.1)])
+        np.concatenate([gap(0.15), hiss(0.05, 26.0, profile), vowel(name, 0.25, level=0.1)])
         for name in ("aa", "ee", "oh", "ih", "aa")
     ]
     return (np.concatenate(syllables).astype(np.float64) * 10 ** (gain_db / 20)).astype(np.int16)
@@ -364,8 +369,9 @@ def test_a_quieter_or_louder_delivery_opens_the_mouth_about_as_wide(synthetic_pr
     vowel_times = np.concatenate([0.2 + k * 0.45 + np.arange(0.05, 0.2, 0.01) for k in range(5)]) - lead
 
     def openness(gain_db: float) -> npt.NDArray[np.float32]:
-        shown = shaped(utterance_at(gain_db), profile).sample(vowel_times).sum(axis=1)
-        return shown.reshape(5, -1).mean(axis=1)  # per syllable
+        shown = shaped(utterance_at(gain_db, profile), profile).sample(vowel_times).sum(axis=1)
+        per_syllable: npt.NDArray[np.float32] = shown.reshape(5, -1).mean(axis=1)
+        return per_syllable
 
     calibrated = openness(0.0)
     assert calibrated.min() > 0.7
@@ -380,8 +386,8 @@ def test_a_quiet_delivery_keeps_its_pauses_and_noise_shut(synthetic_profile: Voi
     # The same utterance 20 dB down, in hiss 40 dB under the calibrated level (20 under the quiet voice).
     profile = with_closure(synthetic_profile)
     lead = ShapingSettings().lead_s
-    quiet = utterance_at(-20.0)
-    pcm = speech_in(noise_at(profile.level_db - 40.0, len(quiet) / RATE + 0.5, "hiss"), quiet, 0.0)
+    quiet = utterance_at(-20.0, profile)
+    pcm = speech_in(noise_at(profile.level_db - 40.0, len(quiet) / RATE + 0.5, "hiss"), (quiet, 0.0))
     track = shaped(pcm, profile)
     for k in range(1, 5):  # the pauses between syllables, from 60 ms after a syllable (the mouth closes)
         start = k * 0.45 + 0.06
@@ -391,8 +397,8 @@ def test_a_quiet_delivery_keeps_its_pauses_and_noise_shut(synthetic_profile: Voi
 
 def test_the_noise_floor_and_the_voice_level_carry_across_chunks(synthetic_profile: VoiceProfile) -> None:
     profile = with_closure(synthetic_profile)
-    quiet = utterance_at(-15.0)
-    pcm = speech_in(noise_at(-60.0, len(quiet) / RATE + 0.3, "hiss"), quiet, 0.2)
+    quiet = utterance_at(-15.0, profile)
+    pcm = speech_in(noise_at(-60.0, len(quiet) / RATE + 0.3, "hiss"), (quiet, 0.2))
     whole = analyse_audio(pcm, RATE, profile)
     for chunk in (7 * RATE // 1000, 60 * RATE // 1000):
         path = AudioLipSync(profile, RATE)
