@@ -8,6 +8,14 @@ When the voice's lip closures are known (its m murmur and b voice bar, learnt in
 means the lips are apart: the burst and aspiration of p, b, t, k, fricatives and n open the mouth part way. This is
 what opens it at the release of a p, some 35 ms before its vowel begins, rather than at the vowel. After a pause
 (and at the utterance's start) even a faint sound opens it part way, unless it is one of those closures.
+
+Two running estimates make this hold for audio that is not as clean or as loud as the calibration. The noise floor
+(the quietest recent frame) keeps the mouth shut on steady hiss, hum or a codec's floor, before, between and after
+words: a frame near it is silence. The voice's level (its loudest recent vowels) moves the reference when a delivery
+is clearly quieter or louder than calibrated (another model, a volume setting, a user who normalised differently).
+Both start afresh with each utterance, from the profile: an utterance's frames then depend on its audio alone
+(``lipsync analyze`` gives the same frames for a file whatever was spoken before, and one AudioLipSync serves one
+utterance); a voice 20 dB down is followed from its second syllable on.
 """
 
 from __future__ import annotations
@@ -77,6 +85,8 @@ FLOOR_START_BELOW_DB = 22.0
 the same as a th for as long as it lasts). A louder first frame is the voice itself, and the floor starts where the
 voice is silent (:data:`SILENT_BELOW_DB`) and rises from there."""
 HALF_WINDOW_DB = 3.0
+"""How much quieter an utterance's first frame is than a sound steady from the first sample: its window is half
+silence before the audio."""
 ABOVE_FLOOR_DB = 4.0
 """A frame less than this above the noise floor is the floor (a 25 ms window of steady noise varies by 1-2 dB): it
 is silent, and nothing in it opens the mouth."""
@@ -135,8 +145,8 @@ def _since_pause(
     :data:`ONSET_FRAMES` of one; then, for the next call, the last frame's count and its run of silent frames).
 
     A pause is :data:`SILENT_RUN` silent frames (far below the voice, or at the noise floor) in a row; the time
-    before the utterance is one. Most chunks are far
-    from any pause, which a few numpy calls find: this runs on every streamed chunk."""
+    before the utterance is one. Most chunks are far from any pause, which a few numpy calls find: this runs on
+    every streamed chunk."""
     silent = (relative_db < -SILENT_BELOW_DB) | at_floor
     if previous is not None and previous.since_pause > ONSET_FRAMES and not silent.any():
         return None, ONSET_FRAMES + 1, 0
@@ -158,8 +168,7 @@ def _since_pause(
 
 
 def _floor_before(first_db: float, profile: VoiceProfile) -> float:
-    """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`): a quiet first frame's window
-    is half silence before the audio, so a sound steady from the first sample is 3 dB louder than that frame."""
+    """The floor before an utterance's first frame (see :data:`FLOOR_START_BELOW_DB`, :data:`HALF_WINDOW_DB`)."""
     if first_db < profile.level_db - FLOOR_START_BELOW_DB:
         return first_db + HALF_WINDOW_DB
     return profile.level_db - SILENT_BELOW_DB
@@ -193,7 +202,7 @@ def _relative_level(
         floor_end = float(floor[-1])
     # The voice's level: its vowels (not noise at the floor). Before the first, the peak sits at the lower edge of
     # what counts as calibrated: a voice at the calibrated level lifts it with its first vowel, a quieter one has
-    # less to wear down (a voice 20 dB down moved the mouth about as a calibrated one from its second syllable on).
+    # less to wear down (a voice 20 dB down opened the mouth 0.9 as wide as a calibrated one at its second syllable).
     vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
     if closure is not None:  # nor a lip closure (a b's voice bar near a vowel would wear the peak down)
         vowel_like &= nearest_vowel < closure
