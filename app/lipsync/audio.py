@@ -190,6 +190,10 @@ def _relative_level(
     over frames, in float64 so that any split into chunks gives the same values."""
     floor_before = _floor_before(float(level_db[0]), profile) if previous is None else previous.floor_db
     floor_end = floor_before + len(level_db) * FLOOR_RISE_DB
+    # The voice's level: its vowels (not noise at the floor, below). Before the first, the peak sits at the lower edge
+    # of what counts as calibrated: a voice at the calibrated level lifts it with its first vowel, a quieter one has
+    # less to wear down (a voice 20 dB down opened the mouth 0.9 as wide as a calibrated one at its second syllable).
+    vowel_like = nearest_vowel < VOWEL_DISTANCE
     if level_db.min() >= floor_end + ABOVE_FLOOR_DB:  # far above the floor (most chunks of clean speech)
         at_floor = np.zeros(len(level_db), np.bool_)
     else:
@@ -200,10 +204,7 @@ def _relative_level(
         floor = np.minimum(np.minimum.accumulate(shifted), floor_before) + rise
         at_floor = level_db - floor < ABOVE_FLOOR_DB
         floor_end = float(floor[-1])
-    # The voice's level: its vowels (not noise at the floor). Before the first, the peak sits at the lower edge of
-    # what counts as calibrated: a voice at the calibrated level lifts it with its first vowel, a quieter one has
-    # less to wear down (a voice 20 dB down opened the mouth 0.9 as wide as a calibrated one at its second syllable).
-    vowel_like = (nearest_vowel < VOWEL_DISTANCE) & ~at_floor
+        vowel_like &= ~at_floor
     if closure is not None:  # nor a lip closure (a b's voice bar near a vowel would wear the peak down)
         vowel_like &= nearest_vowel < closure
     wear = np.add.accumulate(vowel_like * PEAK_DECAY_DB)  # (np.cumsum of the booleans costs twice as much)
