@@ -32,6 +32,11 @@ Held out: the constants of the analysis were chosen on the benchmark's first sen
 (:data:`HELD_OUT`) never were. They run through the same voices and speeds, and every figure is printed for all
 utterances (the headline) and for the held-out ones alone, so that overfitting shows.
 
+Robustness: the audio path once more on every utterance 10-30 dB quieter or 10 dB louder than its voice was
+calibrated (how wide the mouth opens on voiced frames, as a ratio of the calibrated level's; agreement; onsets), and
+in white hiss at -60/-50/-40 dBFS with 300 ms of the hiss alone first (how many utterances' hiss alone opened the
+mouth; agreement; onsets).
+
 Calibration takes: espeak's output varies a little from call to call, and so does a voice's calibration. The
 audio path is scored again with three more audio-only calibrations of each voice, so that one lucky take shows.
 
@@ -54,6 +59,7 @@ import numpy.typing as npt
 
 from app.lipsync.audio import STREAMING_MIN_FRAMES, AudioLipSync, analyse_audio
 from app.lipsync.espeak_voice import phones_of
+from app.lipsync.features import SpectralAnalyzer
 from app.lipsync.phonemes import Phone, PhoneAudio, analyse_phonemes, vowel_class
 from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
 from app.lipsync.shaping import Shaper, ShapingSettings
@@ -77,6 +83,11 @@ SHUT_BELOW = 0.05
 BASELINE_CHUNK_S = 0.020
 MIN_PAUSE_S = 0.05
 STREAM_CHUNK_S = 0.060
+ROBUSTNESS_GAINS_DB = (-30.0, -20.0, -10.0, 10.0)
+"""The same utterances this much quieter or louder than the voice was calibrated (another model, a volume setting)."""
+ROBUSTNESS_NOISE_DBFS = (-60.0, -50.0, -40.0)
+"""White hiss at this RMS under the whole utterance, and alone for :data:`ROBUSTNESS_LEAD_S` before it."""
+ROBUSTNESS_LEAD_S = 0.3
 RELEASE_SEARCH_BEFORE_S = 0.020
 """The mouth's opening is looked for from this long before the closure's mark or the release, whichever is first
 (espeak marks a stop at its burst, after the silence in which the mouth must be shut). The label-based figure
@@ -490,6 +501,59 @@ def streaming_cost(
     return time.process_time() - started
 
 
+def robustness(utterances: list[Utterance], profiles: dict[str, VoiceProfile], lead_s: float) -> dict[str, Any]:
+    """The audio path on the same utterances at other levels and in steady hiss, against the clean ones: how wide
+    the mouth opens on the voiced frames (as a ratio of the calibrated level's), onsets and agreement, and how many
+    utterances' hiss alone, before the words, opened the mouth (any frame at the benchmark's open threshold)."""
+    rng = np.random.default_rng(5)
+
+    def scored(pcm: npt.NDArray[np.floating[Any]], utterance: Utterance, skip: int = 0) -> tuple[CueTrack, CueTrack]:
+        """The track, and the track without its first ``skip`` frames (the utterance's own times)."""
+        clipped = np.clip(pcm, -32768, 32767).astype(np.int16)
+        track = Shaper(ShapingSettings(lead_s=lead_s)).shape(
+            analyse_audio(clipped, utterance.sample_rate, profiles[utterance.voice])
+        )
+        return track, CueTrack(track.start_s, track.frame_rate, track.weights[skip:])
+
+    def voiced_openness(track: CueTrack, utterance: Utterance) -> float:
+        times = np.arange(int(utterance.seconds * 100)) / 100.0
+        voiced = np.array([bool(c) for c in truth_classes(utterance.phones, times)], dtype=bool)
+        return float(track.sample(times[voiced] - lead_s).sum()) if voiced.any() else 0.0
+
+    clean = sum(voiced_openness(scored(u.pcm.astype(np.float64), u)[0], u) for u in utterances)
+    report: dict[str, Any] = {"gain": {}, "noise": {}}
+    for gain_db in ROBUSTNESS_GAINS_DB:
+        result, opened = PathScore(), 0.0
+        for utterance in utterances:
+            track, _ = scored(utterance.pcm * 10 ** (gain_db / 20), utterance)
+            opened += voiced_openness(track, utterance)
+            score(track, utterance, intended_onsets(utterance), lead_s, result)
+        report["gain"][f"{gain_db:+.0f}"] = {
+            "openness_vs_calibrated": round(opened / max(clean, 1e-9), 3),
+            "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
+            "within_goal_share": result.onsets.summary()["within_goal_share"],
+        }
+    for dbfs in ROBUSTNESS_NOISE_DBFS:
+        result, twitched = PathScore(), 0
+        for utterance in utterances:
+            # A lead of whole frames, so that the frames after it fall on the utterance's own frame times.
+            frame_rate = SpectralAnalyzer(utterance.sample_rate).frame_rate
+            skip = round(ROBUSTNESS_LEAD_S * frame_rate)
+            lead = round(skip / frame_rate * utterance.sample_rate)
+            hiss = rng.normal(0.0, 32768 * 10 ** (dbfs / 20), lead + len(utterance.pcm))
+            hiss[lead:] += utterance.pcm
+            whole, track = scored(hiss, utterance, skip)
+            before = whole.times() < lead / utterance.sample_rate - lead_s - 0.02  # shown for the hiss alone
+            twitched += bool((whole.openness()[before] >= OPEN_THRESHOLD).any())
+            score(track, utterance, intended_onsets(utterance), lead_s, result)
+        report["noise"][f"{dbfs:.0f}"] = {
+            "hiss_alone_opened_share": round(twitched / max(len(utterances), 1), 4),
+            "vowel_agreement": round(result.agree / max(result.voiced, 1), 4),
+            "within_goal_share": result.onsets.summary()["within_goal_share"],
+        }
+    return report
+
+
 def in_group(utterance: Utterance, group: str) -> bool:
     return group == "all" or utterance.held_out
 
@@ -598,6 +662,7 @@ def run(sentences: int, held_out: int = 6, takes: int = 3) -> dict[str, Any]:
         else:
             report[group] = figures
     report["other_calibration_takes"] = [take_scores(utterances, more, settings.lead_s) for more in more_profiles]
+    report["robustness"] = robustness(utterances, profiles.audio_only, settings.lead_s)
     return report
 
 
@@ -699,6 +764,23 @@ def main(argv: list[str] | None = None) -> int:
             f"audio path with {len(takes)} other calibration takes of each voice (espeak's output varies from call to "
             f"call): <=20 ms (missed=fail) {per_take('within_goal_share')}; agreement {per_take('vowel_agreement')}"
         )
+    robust = report["robustness"]
+    print(
+        "audio path, all utterances at another level than calibrated: "
+        + "; ".join(
+            f"{gain} dB: openness {row['openness_vs_calibrated']:.2f} x, agreement {row['vowel_agreement']:.1%}, "
+            f"<=20 ms {row['within_goal_share']:.1%}"
+            for gain, row in robust["gain"].items()
+        )
+    )
+    print(
+        f"audio path in white hiss (and {ROBUSTNESS_LEAD_S * 1000:.0f} ms of it alone first): "
+        + "; ".join(
+            f"{level} dBFS: hiss alone opened the mouth in {row['hiss_alone_opened_share']:.1%} of utterances, "
+            f"agreement {row['vowel_agreement']:.1%}, <=20 ms {row['within_goal_share']:.1%}"
+            for level, row in robust["noise"].items()
+        )
+    )
     print(f"goals (audio path calibrated from audio alone), all: {goals_met(report)}")
     print(f"goals, held-out alone: {goals_met(report['held_out'])}")
     return 0

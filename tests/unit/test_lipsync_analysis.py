@@ -258,10 +258,11 @@ def gap(seconds: float) -> npt.NDArray[np.int16]:
 
 def test_a_faint_sound_after_a_pause_opens_the_mouth_part_way_at_once(synthetic_profile: VoiceProfile) -> None:
     # "Thank": 80 ms of a th 26 dB under the vowels (28 by the voice's Hann-weighted level), after the silence
-    # before the utterance or after a pause.
+    # before the utterance (20 ms of it: a th from the very first sample cannot be told from steady noise until the
+    # vowel comes, see test_steady_noise_never_opens_the_mouth) or after a pause.
     profile = with_closure(synthetic_profile)
     lead = ShapingSettings().lead_s
-    for before in (0.0, 0.3):
+    for before in (0.02, 0.3):
         pcm = np.concatenate([gap(before), hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)])
         track = shaped(pcm, profile)
         # Within a frame or two (the mouth opens on the second open frame), not 100 ms later with the vowel.
@@ -296,6 +297,110 @@ def test_the_pause_carries_across_chunks(synthetic_profile: VoiceProfile) -> Non
     )
     whole = analyse_audio(pcm, RATE, profile)
     for chunk in (5 * RATE // 1000, 23 * RATE // 1000):
+        path = AudioLipSync(profile, RATE)
+        parts = [path.feed(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)] + [path.flush()]
+        np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-6)
+
+
+def noise_at(dbfs: float, seconds: float, kind: str, seed: int = 7) -> npt.NDArray[np.float64]:
+    """Steady noise at ``dbfs`` RMS: white hiss (a noisy recording, a codec's floor) or mains hum with harmonics."""
+    count = int(seconds * RATE)
+    if kind == "hiss":
+        signal = np.random.default_rng(seed).normal(0, 1, count)
+    else:
+        t = np.arange(count) / RATE
+        signal = np.zeros(count)
+        for k in range(1, 8):
+            signal += np.sin(2 * np.pi * 50 * k * t + k) / k
+    scaled: npt.NDArray[np.float64] = signal * (10 ** (dbfs / 20) / np.sqrt(np.mean(signal**2))) * 32767
+    return scaled
+
+
+def speech_in(noise: npt.NDArray[np.float64], *words: tuple[npt.NDArray[np.int16], float]) -> npt.NDArray[np.int16]:
+    """The noise with each word added from its start time."""
+    mixed = noise.copy()
+    for speech, at_s in words:
+        mixed[int(at_s * RATE) : int(at_s * RATE) + len(speech)] += speech
+    return np.clip(mixed, -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("kind", ["hiss", "hum"])
+@pytest.mark.parametrize("dbfs", [-70.0, -55.0, -45.0, -40.0])
+def test_steady_noise_never_opens_the_mouth(synthetic_profile: VoiceProfile, kind: str, dbfs: float) -> None:
+    # Noise from the first sample to the last, and two words in it: "the-ee" after 0.4 s of noise, "aa" after a
+    # pause of 0.4 s, then 0.4 s of noise. The voice's vowels are at -20 dBFS: the noise is 20-50 dB under them.
+    profile = with_closure(synthetic_profile)
+    words = [np.concatenate([hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)]), vowel("aa", 0.3, level=0.1)]
+    noise = noise_at(dbfs, 2.0, kind)
+    pcm = speech_in(noise, (words[0], 0.4), (words[1], 1.18))
+    track = shaped(pcm, profile)
+    lead = ShapingSettings().lead_s
+    # The noise alone: before the words (up to 20 ms before the first), and from 80 ms after each (the mouth closes).
+    for start, end in ((0.0, 0.38), (0.86, 1.16), (1.56, 1.96)):
+        shown = track.sample(np.arange(start, end, 0.01) - lead).sum(axis=1)
+        assert shown.max() < 0.02, f"open to {shown.max():.2f} on noise alone at {start}-{end} s"
+    for start in (0.52, 1.2):
+        # (Hiss 20-25 dB under these synthetic vowels fills their spectral valleys and makes them less vowel-like,
+        # as it did before the noise floor: the mouth then opens part way.)
+        shown = track.sample(np.arange(start, start + 0.25, 0.01) - lead).sum(axis=1)
+        assert shown.mean() > 0.3, f"the words open it: {shown.mean():.2f} at {start} s"
+
+
+def test_a_faint_sound_over_a_noise_floor_still_opens_the_mouth(synthetic_profile: VoiceProfile) -> None:
+    # The th of test_a_faint_sound_after_a_pause..., 28 dB under the voice, after a pause in hiss 20 dB below it.
+    profile = with_closure(synthetic_profile)
+    word = np.concatenate([hiss(0.08, 26.0, profile), vowel("ee", 0.3, level=0.1)])
+    track = shaped(speech_in(noise_at(profile.level_db - 48.0, 1.0, "hiss"), (word, 0.4)), profile)
+    assert 0.395 < opening_s(track) + ShapingSettings().lead_s < 0.435, "open with the th, not with the vowel"
+
+
+def utterance_at(gain_db: float, profile: VoiceProfile) -> npt.NDArray[np.int16]:
+    """Five syllables, each a faint th into a vowel, 150 ms apart, ``gain_db`` from the calibrated level."""
+    syllables = [
+        np.concatenate([gap(0.15), hiss(0.05, 26.0, profile), vowel(name, 0.25, level=0.1)])
+        for name in ("aa", "ee", "oh", "ih", "aa")
+    ]
+    return (np.concatenate(syllables).astype(np.float64) * 10 ** (gain_db / 20)).astype(np.int16)
+
+
+def test_a_quieter_or_louder_delivery_opens_the_mouth_about_as_wide(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    lead = ShapingSettings().lead_s
+    vowel_times = np.concatenate([0.2 + k * 0.45 + np.arange(0.05, 0.2, 0.01) for k in range(5)]) - lead
+
+    def openness(gain_db: float) -> npt.NDArray[np.float32]:
+        shown = shaped(utterance_at(gain_db, profile), profile).sample(vowel_times).sum(axis=1)
+        per_syllable: npt.NDArray[np.float32] = shown.reshape(5, -1).mean(axis=1)
+        return per_syllable
+
+    calibrated = openness(0.0)
+    assert calibrated.min() > 0.7
+    for gain_db in (-10.0, -20.0, 6.0):
+        per_syllable = openness(gain_db)
+        # Within a syllable or two the mouth opens as wide as at the calibrated level.
+        assert per_syllable[2:].min() > 0.9 * calibrated.mean(), (gain_db, per_syllable)
+    assert openness(-30.0)[2:].mean() > 0.3, "30 dB down the voice still moves the mouth visibly"
+
+
+def test_a_quiet_delivery_keeps_its_pauses_and_noise_shut(synthetic_profile: VoiceProfile) -> None:
+    # The same utterance 20 dB down, in hiss 40 dB under the calibrated level (20 under the quiet voice).
+    profile = with_closure(synthetic_profile)
+    lead = ShapingSettings().lead_s
+    quiet = utterance_at(-20.0, profile)
+    pcm = speech_in(noise_at(profile.level_db - 40.0, len(quiet) / RATE + 0.5, "hiss"), (quiet, 0.0))
+    track = shaped(pcm, profile)
+    for k in range(1, 5):  # the pauses between syllables, from 60 ms after a syllable (the mouth closes)
+        start = k * 0.45 + 0.06
+        assert track.sample(np.arange(start, start + 0.07, 0.01) - lead).max() < 0.02, f"pause {k}"
+    assert track.sample(np.arange(2.3, 2.7, 0.01) - lead).max() < 0.02, "the noise after it"
+
+
+def test_the_noise_floor_and_the_voice_level_carry_across_chunks(synthetic_profile: VoiceProfile) -> None:
+    profile = with_closure(synthetic_profile)
+    quiet = utterance_at(-15.0, profile)
+    pcm = speech_in(noise_at(-60.0, len(quiet) / RATE + 0.3, "hiss"), (quiet, 0.2))
+    whole = analyse_audio(pcm, RATE, profile)
+    for chunk in (7 * RATE // 1000, 60 * RATE // 1000):
         path = AudioLipSync(profile, RATE)
         parts = [path.feed(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)] + [path.flush()]
         np.testing.assert_allclose(np.concatenate([p.openness for p in parts]), whole.openness, atol=1e-6)
