@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import sys
 import time
@@ -65,6 +66,7 @@ from app.lipsync.profile import CalibrationRecording, VoiceProfile, calibrate
 from app.lipsync.shaping import Shaper, ShapingSettings
 from app.lipsync.track import VOWELS, CueTrack
 from app.speech.espeak import EspeakEngine
+from app.speech.player import Speaker
 from benchmarks.lipsync_onsets import envelope_onset, lip_release
 from benchmarks.lipsync_scheduler import SchedulerCost, Spoken, scheduler_cost
 
@@ -78,6 +80,7 @@ GOAL_AGREEMENT = 0.75
 GOAL_ONSET_P95_MS = 20.0
 GOAL_CPU_MS_PER_S = 1.0
 OPEN_THRESHOLD = 0.1
+SPEAKER_LOOKAHEAD_S = float(inspect.signature(Speaker).parameters["lookahead_s"].default)
 SOUNDING_BELOW_PEAK_DB = 20.0
 SHUT_BELOW = 0.05
 BASELINE_CHUNK_S = 0.020
@@ -708,7 +711,8 @@ def print_group(title: str, report: dict[str, Any]) -> None:
     median_ahead, least_ahead = report["audio_scheduler_batch_ahead_ms"]
     first_median, first_least = report["audio_scheduler_first_batch_ahead_ms"]
     print(
-        f"the same through the app's Speaker (330 ms look-ahead) and cue scheduler on a virtual clock: "
+        f"the same through the app's Speaker ({SPEAKER_LOOKAHEAD_S * 1000:.0f} ms look-ahead) and cue scheduler on a "
+        "virtual clock: "
         f"{report['audio_scheduler_cpu_ms_per_audio_s']:.3f} ms CPU per second of audio, "
         f"{report['audio_scheduler_analyses_per_audio_s']:.2f} analyses a second; batches left a median "
         f"{median_ahead:.0f} ms (least {least_ahead:.0f}) before due, each utterance's first "

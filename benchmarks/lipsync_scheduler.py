@@ -2,7 +2,7 @@
 
 The lip-sync benchmark's streaming figure feeds the audio path 60 ms chunks and analyses every
 ``STREAMING_MIN_FRAMES`` frames. In the app the cue scheduler decides when held audio is analysed: at the latest
-``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 330 ms look-ahead comes after a few
+``HELD_AUDIO_MARGIN_S`` before its cues are due, which with the Speaker's 530 ms look-ahead comes after a few
 chunks, and at once at the start of each utterance (the Speaker's start delay, the lead plus that margin, lets them
 leave ahead of the first sound there too). This module plays the same audio
 through the real :class:`~app.speech.player.Speaker` (a session that hands over pre-synthesised audio in 60 ms

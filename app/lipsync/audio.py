@@ -54,9 +54,11 @@ CLOSED_SHARPNESS = 3.0
 CLOSED_MARGIN = -1.0
 """A frame half closes when it is this much nearer a vowel than a lip closure (the negative margin favours closing:
 a missed m or b looks worse than a vowel frame a little less open; chosen on the lip-sync benchmark)."""
-STREAMING_MIN_FRAMES = 20
-"""What the cue scheduler holds small chunks back for (200 ms): within the Speaker's 330 ms look-ahead (less the
-lead and a margin), and brings 60 ms chunks from ~2.3 to ~0.8 ms of CPU per second of audio (lip-sync benchmark)."""
+STREAMING_MIN_FRAMES = 40
+"""What the cue scheduler holds small chunks back for (400 ms): within the Speaker's 530 ms look-ahead (less the
+lead and a margin). Each analysis has a fixed cost of ~0.15 ms, so 60 ms chunks analysed one by one cost ~2.9 ms of
+CPU per second of audio, held for 20 frames ~0.93, for 40 ~0.74 (lip-sync benchmark, the least of five runs in one
+process; this machine's timings swing by +-30 %)."""
 SILENT_BELOW_DB = 40.0
 """A frame this far below the voice's vowel level is silent (espeak's pauses: digital silence, -100 dB)."""
 SILENT_RUN = 3

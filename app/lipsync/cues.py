@@ -47,11 +47,10 @@ HELD_AUDIO_MARGIN_S = 0.10
 """Audio held back from analysis (to analyse several chunks at once) is analysed at the latest this long before its
 cues are due (lead included), and the Speaker's start delay gives an utterance's first cues as long: time for the
 event loop to wake (timers ran up to ~50 ms late with the Godot web stage and other tests busy on this 2-core
-machine), the bridge, and the stage to read them before it draws the frame they are for. With the Speaker's 330 ms
-look-ahead and the 30 ms lead this holds 200 ms (four 60 ms chunks, the audio path's ``STREAMING_MIN_FRAMES``), and
-an analysis costs ~0.1 ms however few its frames (lip-sync benchmark through the Speaker: 4.6 analyses per second
-of audio, batches leaving a median 117 ms and at least 106 ms before they are due; with a 300 ms look-ahead, 70 ms
-gave the same count and 87 / 76 ms, 100 ms 5.9 analyses)."""
+machine), the bridge, and the stage to read them before it draws the frame they are for. With the Speaker's 530 ms
+look-ahead and the 30 ms lead this holds 400 ms (the audio path's ``STREAMING_MIN_FRAMES``), and an analysis costs
+~0.15 ms however few its frames (lip-sync benchmark through the Speaker: 2.7 analyses per second of audio, batches
+leaving at least 106 ms before they are due; with a 330 ms look-ahead and 200 ms held, 4.6 analyses)."""
 SEND_AHEAD_S = 0.4
 """A batch leaves this long before its first frame is due: time to cross the bridge and be queued by a stage that
 renders at a low rate on a busy machine, and short enough that a clock drifting by 0.1 % (a cheap sound card) moves
@@ -218,7 +217,7 @@ class CueScheduler:
                 utterance.audio_offset_s = (scheduled.sink_start - utterance.origin) / rate
             end = utterance.audio_end = scheduled.sink_end
             # Held even when it is due now: it is then analysed as soon as the Speaker yields to the loop, with the
-            # chunks it wrote meanwhile (at an utterance's start it writes up to 330 ms at once: analysed together,
+            # chunks it wrote meanwhile (at an utterance's start it writes up to 530 ms at once: analysed together,
             # not chunk by chunk; each analysis costs ~0.1 ms however few its frames).
             raw = audio.feed(scheduled.pcm)
             self._drain_later(utterance, end - audio.held_samples)

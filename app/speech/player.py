@@ -1,8 +1,8 @@
 """The speaking pipeline: one session per reply, its audio played in order on a sink, abort and hot swap.
 
 :class:`Speaker` owns the current turn. Its player task reads the session's events, resamples audio to the sink's
-rate, writes it and then waits while more than ``lookahead_s`` (330 ms: the lip-sync cue scheduler's 100 ms margin and
-30 ms lead leave it 200 ms of audio to analyse in one go) is queued ahead of the playback clock. That wait is
+rate, writes it and then waits while more than ``lookahead_s`` (530 ms: the lip-sync cue scheduler's 100 ms margin and
+30 ms lead leave it 400 ms of audio to analyse in one go) is queued ahead of the playback clock. That wait is
 the backpressure that keeps synthesis (and an LLM feeding text) from running away from playback. When the sink has
 nothing queued (a turn's start, or a provider that fell behind), the hooks' ``start_delay_s`` of silence goes first,
 so that lip-sync cues computed from the first chunk reach the stage before its first sound.
@@ -98,7 +98,7 @@ class Speaker:
         sink: AudioSink,
         make_session: SessionMaker,
         hooks: SpeakerHooks | None = None,
-        lookahead_s: float = 0.33,
+        lookahead_s: float = 0.53,
     ) -> None:
         self.sink = sink
         self._make_session = make_session
