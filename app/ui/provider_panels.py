@@ -48,7 +48,10 @@ class _Jobs:
         self.task = task
 
         def finished(finished_task: asyncio.Task[Any]) -> None:
-            if finished_task is not self.task or finished_task.cancelled():
+            if finished_task is not self.task:
+                return
+            self.task = None  # busy until its result is shown: a done task's callbacks run a loop turn later
+            if finished_task.cancelled():
                 return
             error = finished_task.exception()
             done(None if error is not None else finished_task.result(), error)
@@ -56,7 +59,7 @@ class _Jobs:
         task.add_done_callback(finished)
 
     def busy(self) -> bool:
-        return self.task is not None and not self.task.done()
+        return self.task is not None
 
     async def cancel(self) -> None:
         task, self.task = self.task, None

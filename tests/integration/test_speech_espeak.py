@@ -61,7 +61,7 @@ def test_a_stop_from_another_thread_aborts_mid_sentence(engine: EspeakEngine) ->
     long_text = " ".join(f"This is sentence number {n} of a rather long text." for n in range(80))
     full_estimate_s = 80 * 2.5
     stop = threading.Event()
-    timer = threading.Timer(0.005, stop.set)
+    timer = threading.Timer(0.05, stop.set)  # some audio first, even on a loaded machine
     started = time.perf_counter()
     timer.start()
     utterance = engine.synthesize_blocking(long_text, stop=stop)
