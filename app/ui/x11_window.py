@@ -78,8 +78,10 @@ class X11Link:
         read = self.window_alpha_and_place(window_id)
         return None if read is None else read[0]
 
-    def window_alpha_and_place(self, window_id: int) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-        """:meth:`window_alpha` and the window's place in its parent (x, y, width, height)."""
+    def window_alpha_and_place(self, window_id: int) -> tuple[np.ndarray | None, tuple[int, int, int, int]] | None:
+        """:meth:`window_alpha` (None when it has none or cannot be read yet) and the window's place in its parent
+        (x, y, width, height); None when the window cannot be queried at all. The place comes even without the alpha:
+        a restarted stage's window, not drawn yet, must still be put in its place."""
         connection = self._x()
         if connection is None:
             return None
@@ -89,19 +91,23 @@ class X11Link:
         try:
             window = connection.create_resource_object("window", window_id)
             geometry = window.get_geometry()
-            if geometry.depth != ALPHA_DEPTH:
-                return None
-            width, height = geometry.width, geometry.height
-            image = window.get_image(0, 0, width, height, X.ZPixmap, 0xFFFFFFFF)
         except Exception as error:  # the window went away meanwhile
-            log.debug("could not read window %#x: %s", window_id, error)
+            log.debug("could not query window %#x: %s", window_id, error)
             return None
+        width, height = geometry.width, geometry.height
+        place = (geometry.x, geometry.y, width, height)
+        if geometry.depth != ALPHA_DEPTH:
+            return None, place
+        try:
+            image = window.get_image(0, 0, width, height, X.ZPixmap, 0xFFFFFFFF)
+        except Exception as error:  # unmapped, or gone meanwhile
+            log.debug("could not read window %#x: %s", window_id, error)
+            return None, place
         pixels = np.frombuffer(image.data, np.uint8)
         if pixels.size < width * height * 4:
-            return None
+            return None, place
         # 32 bits a pixel, alpha in the top byte: the fourth byte of each pixel on a little-endian server.
-        alpha = pixels.reshape(height, -1, 4)[:, :width, 3].copy()
-        return alpha, (geometry.x, geometry.y, width, height)
+        return pixels.reshape(height, -1, 4)[:, :width, 3].copy(), place
 
     def set_input_shape(self, window_id: int, rects: list[tuple[int, int, int, int]]) -> bool:
         """Let only ``rects`` (x, y, width, height) of the window take the mouse (the X Shape extension's input

@@ -75,3 +75,22 @@ def test_one_connection_reads_alpha_and_shapes_input_and_survives_a_window_that_
         link.close()
         other.close()
     assert X11Link(":987").window_alpha(1) is None  # no X server there: None, no exception
+
+
+def test_a_window_without_alpha_or_not_drawn_still_tells_its_place(x_display: str) -> None:
+    # A restarted stage's window, before it is drawn (or without alpha), must still be put in its place: its place
+    # comes back without an alpha, where the link gave nothing at all before and the window stayed over the controls.
+    other = display.Display(x_display)
+    link = X11Link(x_display)
+    try:
+        screen = other.screen()
+        plain = screen.root.create_window(5, 7, 40, 30, 0, screen.root_depth, X.InputOutput, X.CopyFromParent)
+        other.sync()  # never mapped: its pixels cannot be read
+        assert link.window_alpha_and_place(plain.id) == (None, (5, 7, 40, 30))
+        assert link.window_alpha(plain.id) is None
+        plain.destroy()
+        other.sync()
+        assert link.window_alpha_and_place(plain.id) is None  # gone: nothing to place
+    finally:
+        link.close()
+        other.close()
