@@ -11,14 +11,12 @@ sentences instead, and its vowels and closures are measured where the phonemes s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import itertools
 import json
 import os
 import re
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ import numpy.typing as npt
 from app.lipsync.features import MFCC_COUNT, analyse_all
 from app.lipsync.phonemes import Phone, vowel_class
 from app.lipsync.track import VOWELS
+from app.models.store import write_file_atomically
 
 PROFILE_FORMAT = 1
 MIN_SPREAD = 0.5
@@ -582,22 +581,11 @@ class ProfileStore:
         return self.load(voice) or default_profile()
 
     def save(self, profile: VoiceProfile) -> Path:
-        """Written whole or not at all: to a temporary file of its own (two savers never share one), flushed to the
-        disk, then renamed over the old profile; a failure removes the temporary file."""
+        """Written whole or not at all (:func:`~app.models.store.write_file_atomically`: a temporary file of its own,
+        so two savers never share one, flushed to the disk and renamed over the old profile; a failure removes it)."""
         path = self.path_of(profile.voice)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(profile.to_json(), indent=1)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_file_atomically(path, json.dumps(profile.to_json(), indent=1).encode("utf-8"))
         return path
 
     def voices(self) -> list[str]:
